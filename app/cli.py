@@ -1,0 +1,114 @@
+"""Flask CLI commands: `flask sportello init | align | reset-role | demo-users | scheduler`."""
+from __future__ import annotations
+
+import getpass
+import secrets
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup
+
+sportello = AppGroup("sportello", help="Sportello administration commands.")
+
+
+def register_cli(app: Flask) -> None:
+    app.cli.add_command(sportello)
+
+
+@sportello.command("init")
+@click.option("--no-migrate", is_flag=True, help="Skip `flask db upgrade`.")
+def init_command(no_migrate: bool) -> None:
+    """Apply migrations, create/update permissions and roles, create the first admin."""
+    from flask_migrate import upgrade
+
+    from app.security import ADMIN, sync_roles
+
+    if not no_migrate:
+        upgrade(directory=current_app.config["MIGRATIONS_DIR"])
+        click.echo("Database schema is up to date.")
+    appbuilder = current_app.appbuilder
+    appbuilder.add_permissions(update_perms=True)
+    added = sync_roles(appbuilder)
+    click.echo("Roles: " + ", ".join(f"{name} (+{n})" for name, n in added.items()))
+    sm = appbuilder.sm
+    if sm.get_first_user() is not None:
+        click.echo("Users exist already: no admin created.")
+        return
+    cfg = current_app.config
+    username = cfg.get("ADMIN_USERNAME") or click.prompt("First admin username", default="admin")
+    email = cfg.get("ADMIN_EMAIL") or click.prompt("First admin e-mail")
+    password = cfg.get("ADMIN_PASSWORD")
+    if not password:
+        password = getpass.getpass("First admin password: ")
+        if password != getpass.getpass("Repeat the password: "):
+            raise click.ClickException("The passwords differ.")
+    _validate_password(password)
+    user = sm.add_user(username, "Admin", "Sportello", email, sm.find_role(ADMIN), password)
+    if not user:
+        raise click.ClickException("Could not create the admin user (username or e-mail taken?).")
+    click.echo(f"Admin user {username!r} created.")
+
+
+def _validate_password(password: str) -> None:
+    from flask_appbuilder.exceptions import PasswordComplexityValidationError
+
+    from app.security import password_complexity
+
+    try:
+        password_complexity(password)
+    except PasswordComplexityValidationError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@sportello.command("reset-role")
+@click.argument("name")
+def reset_role_command(name: str) -> None:
+    """Restore a built-in role to exactly its default permissions."""
+    from app.security import BUILTIN_ROLES, sync_roles
+
+    if name not in BUILTIN_ROLES:
+        raise click.ClickException(f"{name!r} is not a built-in role: {', '.join(BUILTIN_ROLES)}")
+    sync_roles(current_app.appbuilder, reset=(name,))
+    click.echo(f"Role {name!r} restored to its defaults.")
+
+
+@sportello.command("demo-users")
+def demo_users_command() -> None:
+    """Create one staff account per role with a random password (demo mode only)."""
+    from app.security import STAFF_ROLES
+
+    if not current_app.config.get("DEMO_MODE"):
+        raise click.ClickException("Demo accounts exist only in demo mode (SPORTELLO_DEMO=1).")
+    sm = current_app.appbuilder.sm
+    click.echo("Demo staff accounts (passwords are new at every start):")
+    for role_name in STAFF_ROLES:
+        username = "demo-" + role_name.lower().replace(" ", "-")
+        password = secrets.token_urlsafe(12)
+        user = sm.find_user(username=username)
+        if user is None:
+            sm.add_user(username, role_name, "Demo", f"{username}@sportello.localhost",
+                        sm.find_role(role_name), password)
+        else:
+            sm.reset_password(user.id, password)
+        click.echo(f"  {role_name:<13} {username:<22} {password}")
+
+
+@sportello.command("align")
+@click.option("--full", is_flag=True, help="Read everything again, not only changes.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def align_command(full: bool, quiet: bool) -> None:
+    """Align the local copy with billing (incremental by the change watermark)."""
+    from app.services.alignment import align
+
+    run = align(full=full, trigger="cli", progress=not quiet)
+    click.echo(f"Alignment {run.status}: " + ", ".join(f"{k} {v}" for k, v in (run.counts or {}).items()))
+    if run.status != "ok":
+        raise click.ClickException(run.error or "alignment failed")
+
+
+@sportello.command("scheduler")
+def scheduler_command() -> None:
+    """Run the job scheduler in this process (one dedicated process, never in web workers)."""
+    from app.jobs import run_scheduler
+
+    run_scheduler(current_app._get_current_object())

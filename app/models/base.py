@@ -1,0 +1,62 @@
+"""Shared model plumbing: the metadata naming convention, labelled enums, column helpers.
+
+Every model uses Flask-AppBuilder's declarative `Model`, so FAB's security tables and ours
+share one metadata (Alembic sees them all). The naming convention must be set before any
+model, FAB's included, is imported: without constraint names SQLite batch migrations cannot
+drop constraints later.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import enum
+
+import sqlalchemy as sa
+from flask_appbuilder import Model
+from flask_babel import lazy_gettext as _l
+
+Model.metadata.naming_convention = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+__all__ = ["Model", "LabeledEnum", "enum_column", "utcnow", "Money", "_l"]
+
+Money = sa.Numeric(12, 2)
+
+
+def utcnow() -> dt.datetime:
+    """Naive UTC now: the database stores UTC without a zone on both engines."""
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+class LabeledEnum(str, enum.Enum):
+    """A string enum whose members carry a translated label: `Member = "value", _l("Label")`."""
+
+    def __new__(cls, value: str, label=None):
+        obj = str.__new__(cls, value)
+        obj._value_ = value
+        obj.label = label if label is not None else value
+        return obj
+
+    def __str__(self) -> str:  # FAB and templates print members: show the label
+        return str(self.label)
+
+    @classmethod
+    def choices(cls) -> list[tuple[str, str]]:
+        return [(m.value, str(m.label)) for m in cls]
+
+
+def enum_column(enum_cls: type[LabeledEnum], **kw) -> sa.Enum:
+    """A portable enum column: VARCHAR storing the member value (no native PG enum type)."""
+    return sa.Enum(
+        enum_cls,
+        native_enum=False,
+        create_constraint=False,
+        length=max(len(m.value) for m in enum_cls) + 8,
+        values_callable=lambda e: [m.value for m in e],
+        validate_strings=True,
+        **kw,
+    )

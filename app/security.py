@@ -1,0 +1,185 @@
+"""Security: the FAB security manager subclass and the role matrix, declared as code.
+
+Built-in roles are created and updated by `flask sportello init` (`sync_roles`): an upgrade adds
+the default permissions a built-in role lacks and never takes away what an admin granted;
+`flask sportello reset-role NAME` restores one role to exactly its defaults.
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from flask import current_app, session
+from flask_appbuilder.exceptions import PasswordComplexityValidationError
+from flask_appbuilder.security.sqla.manager import SecurityManager
+from flask_babel import lazy_gettext as _l
+from flask_login import LoginManager, user_logged_in, user_logged_out
+
+from app.models import SportelloUser
+
+log = logging.getLogger(__name__)
+
+ADMIN = "Admin"
+MANAGER = "Manager"
+BACK_OFFICE = "Back office"
+CREDIT_CHECK = "Credit check"
+CALL_CENTER = "Call center"
+AGENT = "Agent"
+CUSTOMER = "Customer"
+BUILTIN_ROLES = (ADMIN, MANAGER, BACK_OFFICE, CREDIT_CHECK, CALL_CENTER, AGENT, CUSTOMER)
+STAFF_ROLES = (ADMIN, MANAGER, BACK_OFFICE, CREDIT_CHECK, CALL_CENTER)
+
+READ = ("can_list", "can_show")
+
+# Pseudo-views guarding what a role may see unmasked.
+BANK_DATA = "BankData"
+TAX_CODE = "TaxCode"
+SEE = "can_see"
+SENSITIVE = ((SEE, BANK_DATA), (SEE, TAX_CODE))
+
+BILLING_VIEWS = ("CustomerView", "SupplyPointView", "MeterView", "MeterReadingView",
+                 "InvoiceView", "PaymentView")
+SYNC_VIEWS = ("SyncStateView", "SyncRunView")
+
+# role -> {view class name: permissions}; menu access follows from the views a role may list.
+ROLE_MATRIX: dict[str, dict[str, tuple[str, ...]]] = {
+    MANAGER: {**{v: READ for v in BILLING_VIEWS}, **{v: READ for v in SYNC_VIEWS}},
+    BACK_OFFICE: {**{v: READ for v in BILLING_VIEWS}, BANK_DATA: (SEE,), TAX_CODE: (SEE,)},
+    CREDIT_CHECK: {**{v: READ for v in ("CustomerView", "SupplyPointView", "InvoiceView",
+                                          "PaymentView")}, BANK_DATA: (SEE,), TAX_CODE: (SEE,)},
+    CALL_CENTER: {**{v: READ for v in BILLING_VIEWS}, TAX_CODE: (SEE,)},
+    AGENT: {},
+    CUSTOMER: {},
+}
+
+_COMMON_PASSWORDS: frozenset[str] | None = None
+
+
+def _common_passwords() -> frozenset[str]:
+    global _COMMON_PASSWORDS
+    if _COMMON_PASSWORDS is None:
+        path = Path(__file__).parent / "data" / "common-passwords.txt"
+        _COMMON_PASSWORDS = frozenset(
+            line.strip().lower() for line in path.read_text().splitlines()
+            if line.strip() and not line.startswith("#"))
+    return _COMMON_PASSWORDS
+
+
+def password_complexity(password: str) -> None:
+    """Accept long passphrases; refuse short or well-known passwords (NIST SP 800-63B)."""
+    if len(password or "") < 10:
+        raise PasswordComplexityValidationError(
+            str(_l("The password must be at least 10 characters long.")))
+    if len(password) > 128:
+        raise PasswordComplexityValidationError(str(_l("The password is too long.")))
+    if password.lower() in _common_passwords():
+        raise PasswordComplexityValidationError(
+            str(_l("This password is too common: choose another one.")))
+
+
+class SportelloSecurityManager(SecurityManager):
+    user_model = SportelloUser
+
+    def create_login_manager(self, app) -> LoginManager:
+        lm = LoginManager(app)
+        lm.login_view = "AuthDBView.login"
+        lm.blueprint_login_views = {"portal": "portal.login"}
+        lm.user_loader(self.load_user)
+        user_logged_in.connect(_remember_session_version, app)
+        user_logged_out.connect(_end_sessions, app)
+        return lm
+
+    def create_limiter(self, app):
+        from app.extensions import limiter
+
+        limiter.init_app(app)
+        return limiter
+
+    def load_user(self, pk):
+        """Load the session's user; a session older than the user's last logout is void."""
+        user = super().load_user(pk)
+        if user is None:
+            return None
+        if session.get("sv", 0) != (user.session_version or 0):
+            return None
+        return user
+
+    def auth_user_db(self, username, password):
+        """Staff login: customer accounts sign in only on the portal."""
+        user = super().auth_user_db(username, password)
+        if user is not None and user.customer_id is not None:
+            log.info("Refused a customer account at the staff login")
+            return None
+        return user
+
+
+def _remember_session_version(sender, user, **extra) -> None:
+    session["sv"] = user.session_version or 0
+
+
+def _end_sessions(sender, user, **extra) -> None:
+    """Logout ends every session of the user, also copies of the cookie."""
+    if user is None or not getattr(user, "id", None):
+        return
+    sm = current_app.appbuilder.sm
+    user.session_version = (user.session_version or 0) + 1
+    sm.session.commit()
+    session.pop("sv", None)
+
+
+def can_see(permission_view: str) -> bool:
+    """True when the current user's roles may see a sensitive field in clear."""
+    return current_app.appbuilder.sm.has_access(SEE, permission_view)
+
+
+def default_permissions(appbuilder, role: str) -> set[tuple[str, str]]:
+    """Every (permission, view) the role has by default, menus included."""
+    if role == ADMIN:
+        return {(pv.permission.name, pv.view_menu.name)
+                for pv in appbuilder.sm.get_session.query(appbuilder.sm.permissionview_model)}
+    wanted: set[tuple[str, str]] = set()
+    for view, perms in ROLE_MATRIX.get(role, {}).items():
+        wanted.update((p, view) for p in perms)
+    listable = {view for view, perms in ROLE_MATRIX.get(role, {}).items() if "can_list" in perms}
+    for item in appbuilder.baseviews:
+        name = getattr(item, "class_permission_name", None) or item.__class__.__name__
+        if name in listable:
+            for menu in _menu_names_for(appbuilder, item):
+                wanted.add(("menu_access", menu))
+    return wanted
+
+
+def _menu_names_for(appbuilder, view) -> list[str]:
+    """The menu entry (and its category) that open `view`."""
+    names = []
+    for category in appbuilder.menu.get_list():
+        for child in category.childs or []:
+            if child.baseview is view:
+                names.extend([child.name, category.name])
+        if category.baseview is view:
+            names.append(category.name)
+    return names
+
+
+def sync_roles(appbuilder, reset: tuple[str, ...] = ()) -> dict[str, int]:
+    """Create built-in roles and add their missing default permissions; reset the named ones."""
+    sm = appbuilder.sm
+    for view in (BANK_DATA, TAX_CODE):
+        sm.add_permission_view_menu(SEE, view)
+    added: dict[str, int] = {}
+    for name in BUILTIN_ROLES:
+        role = sm.find_role(name) or sm.add_role(name)
+        wanted = default_permissions(appbuilder, name)
+        if name in reset:
+            role.permissions = []
+        have = {(pv.permission.name, pv.view_menu.name) for pv in role.permissions}
+        count = 0
+        for perm, view in sorted(wanted - have):
+            pv = sm.find_permission_view_menu(perm, view)
+            if pv is None:
+                pv = sm.add_permission_view_menu(perm, view)
+            role.permissions.append(pv)
+            count += 1
+        added[name] = count
+    sm.get_session.commit()
+    return added

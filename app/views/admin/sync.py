@@ -1,0 +1,33 @@
+"""Admin views of the alignment with billing: per-entity state and the runs' history."""
+from __future__ import annotations
+
+from flask_appbuilder.models.sqla.interface import SQLAInterface
+from flask_babel import lazy_gettext as _l
+
+from app.models import SyncRun, SyncState
+
+from .base import ReadOnlyView
+
+
+class SyncStateView(ReadOnlyView):
+    datamodel = SQLAInterface(SyncState)
+    list_title = show_title = _l("Alignment with billing")
+    list_columns = ["entity", "records_total", "watermark", "last_success_at", "freshness",
+                    "last_attempt_at", "last_error"]
+    show_columns = list_columns
+    label_columns = {"entity": _l("Data"), "records_total": _l("Records"),
+                     "watermark": _l("Billing version"), "last_success_at": _l("Last success"),
+                     "freshness": _l("Data age"), "last_attempt_at": _l("Last attempt"),
+                     "last_error": _l("Last error")}
+
+
+class SyncRunView(ReadOnlyView):
+    datamodel = SQLAInterface(SyncRun)
+    list_title = show_title = _l("Alignment runs")
+    list_columns = ["started_at", "finished_at", "trigger", "full", "status", "counts", "error"]
+    show_columns = list_columns
+    base_order = ("started_at", "desc")
+    search_columns = ["status", "trigger", "started_at"]
+    label_columns = {"started_at": _l("Started"), "finished_at": _l("Finished"),
+                     "trigger": _l("Started by"), "full": _l("Full"), "status": _l("Outcome"),
+                     "counts": _l("Records"), "error": _l("Error")}

@@ -1,0 +1,151 @@
+"""Configuration: every setting from the environment, with safe defaults.
+
+`SPORTELLO_ENV=production` turns on the production checks (a real SECRET_KEY is required);
+anything else is development, where a secret key is generated once and kept under `var/`.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent
+VAR_DIR = Path(os.environ.get("SPORTELLO_VAR_DIR", BASE_DIR / "var")).resolve()
+
+
+def env(name: str, default: str = "") -> str:
+    return os.environ.get(name, default)
+
+
+def env_bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in ("1", "true", "yes", "on")
+
+
+def env_int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    return int(value) if value not in (None, "") else default
+
+
+def _dev_secret_key() -> str:
+    """A development key generated once and kept in var/, so sessions survive restarts."""
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    path = VAR_DIR / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def database_url() -> str:
+    url = env("DATABASE_URL")
+    if url:
+        if url.startswith("postgres://"):
+            url = "postgresql+psycopg://" + url[len("postgres://"):]
+        elif url.startswith("postgresql://"):
+            url = "postgresql+psycopg://" + url[len("postgresql://"):]
+        return url
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{VAR_DIR / 'sportello.db'}"
+
+
+class Config:
+    ENV_NAME = env("SPORTELLO_ENV", "development")
+    PRODUCTION = ENV_NAME == "production"
+    SECRET_KEY = env("SECRET_KEY")
+
+    APP_NAME = "Sportello"
+    APP_THEME = ""
+    SQLALCHEMY_DATABASE_URI = database_url()
+    SQLALCHEMY_TRACK_MODIFICATIONS = False
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+
+    # Flask-AppBuilder: the schema belongs to Alembic, permissions to `flask sportello init`.
+    FAB_CREATE_DB = False
+    FAB_UPDATE_PERMS = False
+    FAB_SECURITY_MANAGER_CLASS = "app.security.SportelloSecurityManager"
+    FAB_ADD_SECURITY_API = False
+    AUTH_TYPE = 1  # AUTH_DB
+    AUTH_USER_REGISTRATION = False
+    AUTH_ROLE_PUBLIC = "Public"
+    AUTH_RATE_LIMITED = True
+    AUTH_RATE_LIMIT = env("AUTH_RATE_LIMIT", "10 per 5 minutes")
+    FAB_PASSWORD_COMPLEXITY_ENABLED = True
+    FAB_PASSWORD_COMPLEXITY_VALIDATOR = "app.security.password_complexity"
+
+    # Languages: Italian first. FAB owns Flask-Babel; point it at the top-level catalogues.
+    BABEL_DEFAULT_LOCALE = "it"
+    BABEL_DEFAULT_TIMEZONE = "Europe/Rome"
+    BABEL_TRANSLATION_DIRECTORIES = str(BASE_DIR / "translations")
+    LANGUAGES = {"it": {"flag": "it", "name": "Italiano"}, "en": {"flag": "gb", "name": "English"}}
+
+    # Sessions and cookies.
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", PRODUCTION)
+    REMEMBER_COOKIE_SECURE = SESSION_COOKIE_SECURE
+    REMEMBER_COOKIE_HTTPONLY = True
+    PERMANENT_SESSION_LIFETIME = env_int("SESSION_LIFETIME_SECONDS", 8 * 3600)
+    WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
+
+    # Rate limits (Flask-Limiter); shared storage when several processes serve the app.
+    RATELIMIT_ENABLED = env_bool("RATELIMIT_ENABLED", True)
+    RATELIMIT_STORAGE_URI = env("RATELIMIT_STORAGE_URI", "memory://")
+    RATELIMIT_HEADERS_ENABLED = True
+
+    # Billing system (F-50).
+    BILLING_URL = env("BILLING_URL", "http://127.0.0.1:7047/NAV/WS/DEMO")
+    BILLING_USERNAME = env("BILLING_USERNAME")
+    BILLING_PASSWORD = env("BILLING_PASSWORD")
+    BILLING_TIMEOUT = float(env("BILLING_TIMEOUT", "10"))
+    BILLING_LOGIN_TIMEOUT = float(env("BILLING_LOGIN_TIMEOUT", "2"))
+    BILLING_PAGE_SIZE = env_int("BILLING_PAGE_SIZE", 1000)
+    BILLING_CACHE_DIR = env("BILLING_CACHE_DIR", str(VAR_DIR / "wsdl-cache"))
+
+    # Scheduler (F-30).
+    ALIGNMENT_INTERVAL_MINUTES = env_int("ALIGNMENT_INTERVAL_MINUTES", 5)
+    SCHEDULER_ENABLED = env_bool("SCHEDULER_ENABLED", True)
+
+    # Mail (SMTP): the demo points at the local mail catcher.
+    MAIL_SERVER = env("MAIL_SERVER", "127.0.0.1")
+    MAIL_PORT = env_int("MAIL_PORT", 8025)
+    MAIL_USE_TLS = env_bool("MAIL_USE_TLS", False)
+    MAIL_USERNAME = env("MAIL_USERNAME")
+    MAIL_PASSWORD = env("MAIL_PASSWORD")
+    MAIL_DEFAULT_SENDER = env("MAIL_DEFAULT_SENDER", "Sportello <noreply@sportello.localhost>")
+    PUBLIC_BASE_URL = env("PUBLIC_BASE_URL", "http://127.0.0.1:5000")
+
+    # First admin for `flask sportello init` (otherwise it prompts).
+    ADMIN_USERNAME = env("SPORTELLO_ADMIN_USERNAME")
+    ADMIN_EMAIL = env("SPORTELLO_ADMIN_EMAIL")
+    ADMIN_PASSWORD = env("SPORTELLO_ADMIN_PASSWORD")
+
+    DEMO_MODE = env_bool("SPORTELLO_DEMO", False)
+
+    @classmethod
+    def finalize(cls, values: dict) -> None:
+        """Fill in derived values and refuse unsafe production settings."""
+        if not values.get("SECRET_KEY"):
+            if values.get("PRODUCTION"):
+                raise RuntimeError(
+                    "SECRET_KEY is not set: a production server refuses to start without one "
+                    "(generate one with: python -c 'import secrets; print(secrets.token_urlsafe(48))')")
+            values["SECRET_KEY"] = _dev_secret_key()
+        elif values.get("PRODUCTION") and len(values["SECRET_KEY"]) < 32:
+            raise RuntimeError("SECRET_KEY is too short for production: use at least 32 characters")
+        if values["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+            values["SQLALCHEMY_ENGINE_OPTIONS"] = {"connect_args": {"timeout": 30}}
+
+
+class TestConfig(Config):
+    TESTING = True
+    SECRET_KEY = "test-secret-key-not-for-production-000000"
+    SQLALCHEMY_DATABASE_URI = env("TEST_DATABASE_URL") or "sqlite://"
+    WTF_CSRF_ENABLED = env_bool("TEST_CSRF", True)
+    RATELIMIT_STORAGE_URI = "memory://"
+    SESSION_COOKIE_SECURE = False
+    BILLING_TIMEOUT = 5.0
+    SCHEDULER_ENABLED = False
+    FAB_PASSWORD_COMPLEXITY_ENABLED = True
