@@ -21,14 +21,13 @@ def init_command(no_migrate: bool) -> None:
     """Apply migrations, create/update permissions and roles, create the first admin."""
     from flask_migrate import upgrade
 
-    from app.security import ADMIN, sync_roles
+    from app.security import ADMIN, init_security
 
     if not no_migrate:
         upgrade(directory=current_app.config["MIGRATIONS_DIR"])
         click.echo("Database schema is up to date.")
     appbuilder = current_app.appbuilder
-    appbuilder.add_permissions(update_perms=True)
-    added = sync_roles(appbuilder)
+    added = init_security(appbuilder)
     click.echo("Roles: " + ", ".join(f"{name} (+{n})" for name, n in added.items()))
     sm = appbuilder.sm
     if sm.get_first_user() is not None:
@@ -64,11 +63,11 @@ def _validate_password(password: str) -> None:
 @click.argument("name")
 def reset_role_command(name: str) -> None:
     """Restore a built-in role to exactly its default permissions."""
-    from app.security import BUILTIN_ROLES, sync_roles
+    from app.security import BUILTIN_ROLES, init_security
 
     if name not in BUILTIN_ROLES:
         raise click.ClickException(f"{name!r} is not a built-in role: {', '.join(BUILTIN_ROLES)}")
-    sync_roles(current_app.appbuilder, reset=(name,))
+    init_security(current_app.appbuilder, reset=(name,))
     click.echo(f"Role {name!r} restored to its defaults.")
 
 

@@ -136,7 +136,7 @@ def default_permissions(appbuilder, role: str) -> set[tuple[str, str]]:
     """Every (permission, view) the role has by default, menus included."""
     if role == ADMIN:
         return {(pv.permission.name, pv.view_menu.name)
-                for pv in appbuilder.sm.get_session.query(appbuilder.sm.permissionview_model)}
+                for pv in appbuilder.sm.session.query(appbuilder.sm.permissionview_model)}
     wanted: set[tuple[str, str]] = set()
     for view, perms in ROLE_MATRIX.get(role, {}).items():
         wanted.update((p, view) for p in perms)
@@ -181,5 +181,15 @@ def sync_roles(appbuilder, reset: tuple[str, ...] = ()) -> dict[str, int]:
             role.permissions.append(pv)
             count += 1
         added[name] = count
-    sm.get_session.commit()
+    sm.session.commit()
     return added
+
+
+def init_security(appbuilder, reset: tuple[str, ...] = ()) -> dict[str, int]:
+    """Create the built-in roles, every view's permissions, then the roles' defaults."""
+    sm = appbuilder.sm
+    for name in (*BUILTIN_ROLES, current_app.config.get("AUTH_ROLE_PUBLIC", "Public")):
+        if sm.find_role(name) is None:
+            sm.add_role(name)
+    appbuilder.add_permissions(update_perms=True)
+    return sync_roles(appbuilder, reset=reset)

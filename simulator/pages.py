@@ -149,10 +149,11 @@ def build_types(e: EntityDef):
         members.append(("SalesLines", Array(line, type_name="Sales_Invoice_Line_List")))
     record = type(e.name, (ComplexModel,), {"__namespace__": ns, "_type_info": members})
     fields_enum = Unicode(values=e.field_names, type_name=f"{e.name}_Fields")
+    fields_enum.__namespace__ = ns
+    fields_enum.Attributes.min_occurs = 1
     filt = type(f"{e.name}_Filter", (ComplexModel,), {
         "__namespace__": ns,
-        "_type_info": [("Field", fields_enum.customize(min_occurs=1)),
-                       ("Criteria", Unicode.customize(min_occurs=1))]})
+        "_type_info": [("Field", fields_enum), ("Criteria", Unicode(min_occurs=1))]})
     return record, filt, Array(record, type_name=f"{e.name}_List")
 
 

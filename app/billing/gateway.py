@@ -309,9 +309,12 @@ class BillingGateway(Protocol):
     def ping(self) -> None:
         """Raise BillingError when billing does not answer."""
 
+    def current_version(self) -> int:
+        """The highest change version billing has handed out so far."""
+
     def read_changes(self, entity: Entity, since_version: int, bookmark: str | None,
-                     page_size: int) -> Page:
-        """Records of `entity` with version > since_version, in key order, one page."""
+                     page_size: int, until_version: int | None = None) -> Page:
+        """Records of `entity` with since_version < version <= until_version, in key order."""
 
     def read_customer_bundle(self, customer_code: str) -> CustomerBundle | None:
         """Everything about one customer, or None when billing does not know the code."""

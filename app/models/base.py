@@ -50,13 +50,15 @@ class LabeledEnum(str, enum.Enum):
 
 
 def enum_column(enum_cls: type[LabeledEnum], **kw) -> sa.Enum:
-    """A portable enum column: VARCHAR storing the member value (no native PG enum type)."""
+    """A portable enum column: VARCHAR holding the member name (no native PG enum type).
+
+    Member names (not values) are stored because FAB's search forms look members up by name.
+    """
     return sa.Enum(
         enum_cls,
         native_enum=False,
         create_constraint=False,
-        length=max(len(m.value) for m in enum_cls) + 8,
-        values_callable=lambda e: [m.value for m in e],
+        length=max(len(m.name) for m in enum_cls) + 8,
         validate_strings=True,
         **kw,
     )
