@@ -85,8 +85,8 @@ class SportelloSecurityManager(SecurityManager):
         lm.login_view = "AuthDBView.login"
         lm.blueprint_login_views = {"portal": "portal.login"}
         lm.user_loader(self.load_user)
-        user_logged_in.connect(_remember_session_version, app)
-        user_logged_out.connect(_end_sessions, app)
+        user_logged_in.connect(_remember_session_version)
+        user_logged_out.connect(_end_sessions)
         return lm
 
     def create_limiter(self, app):

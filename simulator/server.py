@@ -127,6 +127,8 @@ def make_app(db_path: str, company: str = "DEMO", instance: str = "NAV",
 
 def serve(db_path: str, host: str = "127.0.0.1", port: int = 7047, company: str = "DEMO",
           instance: str = "NAV", auth: str | None = None) -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger("spyne").setLevel(logging.CRITICAL)  # faults are answers, not errors
     app = make_app(db_path, company, instance, auth)
     httpd = make_server(host, port, app, server_class=ThreadingWSGIServer,
                         handler_class=QuietHandler)

@@ -2,6 +2,7 @@
 a client, `login_as(role)`, and the billing simulator over HTTP."""
 from __future__ import annotations
 
+import contextvars
 import os
 import re
 import secrets
@@ -9,6 +10,8 @@ import uuid
 
 import pytest
 import sqlalchemy as sa
+
+from flask.testing import FlaskClient
 
 from config import TestConfig
 
@@ -53,6 +56,17 @@ def database_url(tmp_path_factory):
         admin.dispose()
 
 
+class IsolatedClient(FlaskClient):
+    """Each request runs in its own contexts, as in a server.
+
+    Tests keep an app context pushed for the database; Flask would reuse it for the client's
+    requests and share `g` (and Flask-Login's cached user) between them, hiding real bugs.
+    """
+
+    def open(self, *args, **kwargs):
+        return contextvars.Context().run(super().open, *args, **kwargs)
+
+
 @pytest.fixture(scope="session")
 def app(database_url, tmp_path_factory):
     """The app on a freshly migrated database with roles and permissions in place."""
@@ -66,6 +80,7 @@ def app(database_url, tmp_path_factory):
         BILLING_CACHE_DIR = str(tmp_path_factory.mktemp("wsdl"))
 
     app = create_app(Cfg)
+    app.test_client_class = IsolatedClient
     with app.app_context():
         upgrade(directory=str(app.config["MIGRATIONS_DIR"]))
         init_security(app.appbuilder)
