@@ -79,7 +79,12 @@ def demo_users_command() -> None:
     if not current_app.config.get("DEMO_MODE"):
         raise click.ClickException("Demo accounts exist only in demo mode (SPORTELLO_DEMO=1).")
     sm = current_app.appbuilder.sm
-    click.echo("Demo staff accounts (passwords are new at every start):")
+    click.echo("  Demo staff accounts (passwords are new at every start):")
+    admin_name, admin_password = current_app.config.get("ADMIN_USERNAME"), current_app.config.get("ADMIN_PASSWORD")
+    admin = sm.find_user(username=admin_name) if admin_name else None
+    if admin is not None and admin_password:
+        sm.reset_password(admin.id, admin_password)
+        click.echo(f"  {'Admin':<13} {admin_name:<22} {admin_password}")
     for role_name in STAFF_ROLES:
         username = "demo-" + role_name.lower().replace(" ", "-")
         password = secrets.token_urlsafe(12)

@@ -67,12 +67,28 @@ class IsolatedClient(FlaskClient):
         return contextvars.Context().run(super().open, *args, **kwargs)
 
 
+def _compile_catalogues() -> None:
+    """Tests see the same translations as users: compile the catalogues if stale."""
+    from pathlib import Path
+
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+
+    for po in Path(__file__).resolve().parent.parent.glob("translations/*/LC_MESSAGES/messages.po"):
+        mo = po.with_suffix(".mo")
+        if not mo.exists() or mo.stat().st_mtime < po.stat().st_mtime:
+            with po.open("rb") as src, mo.open("wb") as dst:
+                write_mo(dst, read_po(src))
+
+
 @pytest.fixture(scope="session")
 def app(database_url, tmp_path_factory):
     """The app on a freshly migrated database with roles and permissions in place."""
     from flask_migrate import upgrade
 
     from app import create_app
+
+    _compile_catalogues()
     from app.security import init_security
 
     class Cfg(TestConfig):

@@ -7,6 +7,7 @@ from flask_appbuilder.baseviews import expose
 from flask_appbuilder.security.decorators import has_access
 from flask_babel import format_currency
 
+from app.models.base import LabeledEnum
 from app.security import BANK_DATA, TAX_CODE, can_see
 
 
@@ -29,6 +30,17 @@ def money_formatter(value):
     return "" if value is None else format_currency(value, "EUR")
 
 
+def _enum_label_formatter(enum_cls):
+    def fmt(value):
+        if value in (None, ""):
+            return ""
+        try:
+            return enum_cls(value).label
+        except ValueError:
+            return value
+    return fmt
+
+
 class SecureModelView(ModelView):
     """A ModelView whose actions only ever touch rows the view itself would show.
 
@@ -37,6 +49,16 @@ class SecureModelView(ModelView):
     """
 
     page_size = 25
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # FAB prints an enum's value; show the translated label of our enums instead.
+        formatters = dict(self.formatters_columns or {})
+        for column in self.datamodel.obj.__table__.columns:
+            enum_cls = getattr(column.type, "enum_class", None)
+            if enum_cls and issubclass(enum_cls, LabeledEnum) and column.key not in formatters:
+                formatters[column.key] = _enum_label_formatter(enum_cls)
+        self.formatters_columns = formatters
 
     def _get_visible_or_404(self, pk):
         item = self.datamodel.get(self._deserialize_pk_if_composite(pk), self._base_filters)

@@ -1,0 +1,64 @@
+# Sportello: the two commands are `make run` and `make test` (see README.md).
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+TEST_DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
+
+.PHONY: run test test-sqlite test-postgres install install-dev translations system-deps bench clean
+
+$(VENV)/bin/activate:
+	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+
+$(VENV)/.installed: requirements.txt | $(VENV)/bin/activate
+	$(PIP) install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: requirements.txt requirements-dev.txt $(VENV)/.installed
+	$(PIP) install --quiet -r requirements-dev.txt
+	touch $@
+
+install: $(VENV)/.installed translations
+install-dev: $(VENV)/.installed-dev translations
+
+## Compile the message catalogues (Italian first, English second).
+translations: $(VENV)/.installed
+	@$(VENV)/bin/pybabel -q compile -d translations
+
+## Start the whole system with demo data: billing simulator, database, alignment, scheduler, web.
+run: install
+	@scripts/run-demo.sh
+
+## Debian packages the tests need (pdftotext for PDF checks, Chromium for browser tests).
+system-deps:
+	@missing=""; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	command -v pdftotext >/dev/null || missing="$$missing poppler-utils"; \
+	if [ -n "$$missing" ]; then \
+	  echo "Installing Debian packages:$$missing"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+## Every test, on SQLite and then on PostgreSQL (when one answers at TEST_DATABASE_URL).
+test: install-dev system-deps test-sqlite test-postgres
+
+test-sqlite: install-dev
+	@echo "=== test suite on SQLite ==="
+	env -u TEST_DATABASE_URL $(VENV)/bin/pytest -q
+
+test-postgres: install-dev
+	@if $(PY) scripts/db-answers.py "$(TEST_DATABASE_URL)"; then \
+	  echo "=== test suite on PostgreSQL ($(TEST_DATABASE_URL)) ==="; \
+	  TEST_DATABASE_URL="$(TEST_DATABASE_URL)" $(VENV)/bin/pytest -q; \
+	else \
+	  echo "=== PostgreSQL does not answer at $(TEST_DATABASE_URL): PostgreSQL run SKIPPED ==="; \
+	fi
+
+bench: install-dev
+	$(PY) bench/alignment.py
+
+clean:
+	rm -rf var/ .pytest_cache

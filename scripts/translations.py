@@ -1,0 +1,47 @@
+"""Refresh the message catalogues: extract, merge, fill Italian from translations/it.json.
+
+Usage: python scripts/translations.py [--check]
+--check exits 1 when an Italian message has no translation (CI-friendly).
+"""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from babel.messages.pofile import read_po, write_po
+
+ROOT = Path(__file__).resolve().parent.parent
+TR = ROOT / "translations"
+BIN = Path(sys.executable).parent
+
+
+def main() -> int:
+    check = "--check" in sys.argv
+    if not check:
+        subprocess.run([BIN / "pybabel", "-q", "extract", "-F", TR / "babel.cfg", "-k", "_l",
+                        "-k", "lazy_gettext", "--sort-output", "-o", TR / "messages.pot", ROOT], check=True)
+        subprocess.run([BIN / "pybabel", "-q", "update", "-i", TR / "messages.pot", "-d", TR,
+                        "--no-fuzzy-matching"], check=True)
+    it = json.loads((TR / "it.json").read_text())
+    path = TR / "it" / "LC_MESSAGES" / "messages.po"
+    with path.open("rb") as fh:
+        catalog = read_po(fh, locale="it")
+    missing = []
+    for message in catalog:
+        if not message.id:
+            continue
+        if message.id in it:
+            message.string = it[message.id]
+            message.flags.discard("fuzzy")
+        elif not message.string:
+            missing.append(message.id)
+    if not check:
+        with path.open("wb") as fh:
+            write_po(fh, catalog, width=100)
+    for msg in missing:
+        print(f"untranslated (it): {msg!r}")
+    return 1 if (missing and check) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
