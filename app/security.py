@@ -35,22 +35,40 @@ READ = ("can_list", "can_show")
 BANK_DATA = "BankData"
 TAX_CODE = "TaxCode"
 SEE = "can_see"
-SENSITIVE = ((SEE, BANK_DATA), (SEE, TAX_CODE))
 
-BILLING_VIEWS = ("CustomerView", "SupplyPointView", "MeterView", "MeterReadingView",
-                 "InvoiceView", "PaymentView")
-SYNC_VIEWS = ("SyncStateView", "SyncRunView")
+# Each back-office area declares ROLE_GRANTS = {role: {view class name: permissions}} next to its
+# views; the matrix is their union. Admin has every permission; Customer none in FAB.
+GRANT_MODULES = (
+    "app.views.admin.billing",
+    "app.views.admin.sync",
+)
 
-# role -> {view class name: permissions}; menu access follows from the views a role may list.
-ROLE_MATRIX: dict[str, dict[str, tuple[str, ...]]] = {
-    MANAGER: {**{v: READ for v in BILLING_VIEWS}, **{v: READ for v in SYNC_VIEWS}},
-    BACK_OFFICE: {**{v: READ for v in BILLING_VIEWS}, BANK_DATA: (SEE,), TAX_CODE: (SEE,)},
-    CREDIT_CHECK: {**{v: READ for v in ("CustomerView", "SupplyPointView", "InvoiceView",
-                                          "PaymentView")}, BANK_DATA: (SEE,), TAX_CODE: (SEE,)},
-    CALL_CENTER: {**{v: READ for v in BILLING_VIEWS}, TAX_CODE: (SEE,)},
-    AGENT: {},
-    CUSTOMER: {},
+# What a role may see unmasked, wherever it appears.
+SENSITIVE_GRANTS: dict[str, dict[str, tuple[str, ...]]] = {
+    BACK_OFFICE: {BANK_DATA: (SEE,), TAX_CODE: (SEE,)},
+    CREDIT_CHECK: {BANK_DATA: (SEE,), TAX_CODE: (SEE,)},
+    CALL_CENTER: {TAX_CODE: (SEE,)},
 }
+
+# Every staff member may see and edit their own profile and password.
+SELF_SERVICE = {"UserDBModelView": ("can_userinfo",), "ResetMyPasswordView": ("can_this_form_get", "can_this_form_post"),
+                "UserInfoEditView": ("can_this_form_get", "can_this_form_post")}
+
+
+def role_matrix() -> dict[str, dict[str, set[str]]]:
+    """The default permissions of every built-in role but Admin: the union of the areas."""
+    import importlib
+
+    matrix: dict[str, dict[str, set[str]]] = {r: {} for r in BUILTIN_ROLES if r != ADMIN}
+    fragments = [SENSITIVE_GRANTS]
+    fragments += [getattr(importlib.import_module(m), "ROLE_GRANTS", {}) for m in GRANT_MODULES]
+    fragments.append({r: SELF_SERVICE for r in STAFF_ROLES + (AGENT,) if r != ADMIN})
+    for fragment in fragments:
+        for role, views in fragment.items():
+            for view, perms in views.items():
+                matrix[role].setdefault(view, set()).update(perms)
+    return matrix
+
 
 _COMMON_PASSWORDS: frozenset[str] | None = None
 
@@ -137,10 +155,11 @@ def default_permissions(appbuilder, role: str) -> set[tuple[str, str]]:
     if role == ADMIN:
         return {(pv.permission.name, pv.view_menu.name)
                 for pv in appbuilder.sm.session.query(appbuilder.sm.permissionview_model)}
+    grants = role_matrix().get(role, {})
     wanted: set[tuple[str, str]] = set()
-    for view, perms in ROLE_MATRIX.get(role, {}).items():
+    for view, perms in grants.items():
         wanted.update((p, view) for p in perms)
-    listable = {view for view, perms in ROLE_MATRIX.get(role, {}).items() if "can_list" in perms}
+    listable = {view for view, perms in grants.items() if "can_list" in perms}
     for item in appbuilder.baseviews:
         name = getattr(item, "class_permission_name", None) or item.__class__.__name__
         if name in listable:

@@ -1,4 +1,6 @@
-"""Refresh the message catalogues: extract, merge, fill Italian from translations/it.json.
+"""Refresh the message catalogues: extract, merge, fill Italian from translations/it.d/*.json.
+
+Each area keeps its Italian texts in its own JSON file ({"English msgid": "Italian"}).
 
 Usage: python scripts/translations.py [--check]
 --check exits 1 when an Italian message has no translation (CI-friendly).
@@ -22,7 +24,9 @@ def main() -> int:
                         "-k", "lazy_gettext", "--sort-output", "-o", TR / "messages.pot", ROOT], check=True)
         subprocess.run([BIN / "pybabel", "-q", "update", "-i", TR / "messages.pot", "-d", TR,
                         "--no-fuzzy-matching"], check=True)
-    it = json.loads((TR / "it.json").read_text())
+    it = {}
+    for source in sorted((TR / "it.d").glob("*.json")):
+        it.update(json.loads(source.read_text()))
     path = TR / "it" / "LC_MESSAGES" / "messages.po"
     with path.open("rb") as fh:
         catalog = read_po(fh, locale="it")

@@ -174,3 +174,49 @@ def login_as(client, make_user):
         return user
 
     return _login
+
+
+# --- the billing simulator, over HTTP ------------------------------------------------------
+
+SIM_CUSTOMERS = 25
+SIM_SEED = 7
+
+
+@pytest.fixture(scope="session")
+def sim_template(tmp_path_factory):
+    """A small simulator data set, generated once per session and copied per test."""
+    from simulator.testing import generate
+
+    path = tmp_path_factory.mktemp("sim-template") / "sim.db"
+    generate(path, customers=SIM_CUSTOMERS, seed=SIM_SEED, months=6)
+    return path
+
+
+@pytest.fixture
+def billing_sim(sim_template, tmp_path, app):
+    """A billing simulator of this test's own (a copy of the template data) on a free port;
+    the app's gateway points at it."""
+    import shutil
+    import sqlite3
+
+    from app.billing.nav import NavGateway
+    from app.services.billing import set_gateway
+    from simulator.testing import SimulatorProcess
+
+    path = tmp_path / "sim.db"
+    # A consistent copy even if the template is in WAL mode.
+    src = sqlite3.connect(sim_template)
+    dst = sqlite3.connect(path)
+    src.backup(dst)
+    src.close()
+    dst.close()
+    sim = SimulatorProcess(path).start()
+    set_gateway(app, NavGateway(sim.url, timeout=3.0, page_size=50,
+                                cache_dir=app.config["BILLING_CACHE_DIR"]))
+    app.config["BILLING_URL"] = sim.url
+    try:
+        yield sim
+    finally:
+        set_gateway(app, None)
+        sim.stop()
+        shutil.rmtree(tmp_path / "unused", ignore_errors=True)

@@ -7,7 +7,18 @@ from flask_babel import lazy_gettext as _l
 from app.models import (Customer, Invoice, InvoiceLine, Meter, MeterReading, Payment,
                         SupplyPoint)
 
+from app.security import BACK_OFFICE, CALL_CENTER, CREDIT_CHECK, MANAGER, READ
+
 from .base import ReadOnlyView, iban_formatter, money_formatter, tax_code_formatter
+
+_ALL = ("CustomerView", "SupplyPointView", "MeterView", "MeterReadingView", "InvoiceView",
+        "PaymentView")
+ROLE_GRANTS = {
+    MANAGER: {v: READ for v in _ALL},
+    BACK_OFFICE: {v: READ for v in _ALL},
+    CREDIT_CHECK: {v: READ for v in ("CustomerView", "SupplyPointView", "InvoiceView", "PaymentView")},
+    CALL_CENTER: {v: READ for v in _ALL},
+}
 
 
 class InvoiceLineView(ReadOnlyView):
@@ -125,3 +136,19 @@ class CustomerView(ReadOnlyView):
                      "phone": _l("Phone"), "email": _l("E-mail"), "language": _l("Language"),
                      "synced_at": _l("Aligned at")}
     formatters_columns = {"tax_code": tax_code_formatter}
+
+
+def register(appbuilder) -> None:
+    billing = "Billing data"  # menu and permission names stay fixed; labels are translated
+    label = _l("Billing data")
+    appbuilder.add_view(CustomerView, "Customers", label=_l("Customers"), icon="fa-users",
+                        category=billing, category_label=label, category_icon="fa-database")
+    appbuilder.add_view(SupplyPointView, "Supply points", label=_l("Supply points"), icon="fa-plug",
+                        category=billing)
+    appbuilder.add_view(MeterView, "Meters", label=_l("Meters"), icon="fa-tachometer", category=billing)
+    appbuilder.add_view(MeterReadingView, "Readings", label=_l("Readings"), icon="fa-list-ol",
+                        category=billing)
+    appbuilder.add_view(InvoiceView, "Invoices", label=_l("Invoices"), icon="fa-file-text-o",
+                        category=billing)
+    appbuilder.add_view(PaymentView, "Payments", label=_l("Payments"), icon="fa-eur", category=billing)
+    appbuilder.add_view_no_menu(InvoiceLineView)

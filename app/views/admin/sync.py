@@ -6,7 +6,11 @@ from flask_babel import lazy_gettext as _l
 
 from app.models import SyncRun, SyncState
 
+from app.security import MANAGER, READ
+
 from .base import ReadOnlyView
+
+ROLE_GRANTS = {MANAGER: {"SyncStateView": READ, "SyncRunView": READ}}
 
 
 class SyncStateView(ReadOnlyView):
@@ -31,3 +35,11 @@ class SyncRunView(ReadOnlyView):
     label_columns = {"started_at": _l("Started"), "finished_at": _l("Finished"),
                      "trigger": _l("Started by"), "full": _l("Full"), "status": _l("Outcome"),
                      "counts": _l("Records"), "error": _l("Error")}
+
+
+def register(appbuilder) -> None:
+    system = "Alignment"
+    appbuilder.add_view(SyncStateView, "Alignment state", label=_l("Alignment state"), icon="fa-refresh",
+                        category=system, category_label=_l("Alignment"), category_icon="fa-exchange")
+    appbuilder.add_view(SyncRunView, "Alignment runs", label=_l("Alignment runs"), icon="fa-history",
+                        category=system)
