@@ -102,7 +102,7 @@ class Config:
     BILLING_TIMEOUT = float(env("BILLING_TIMEOUT", "10"))
     BILLING_LOGIN_TIMEOUT = float(env("BILLING_LOGIN_TIMEOUT", "2"))
     BILLING_PAGE_SIZE = env_int("BILLING_PAGE_SIZE", 1000)
-    BILLING_CACHE_DIR = env("BILLING_CACHE_DIR", str(VAR_DIR / "wsdl-cache"))
+    BILLING_WSDL_CACHE_DIR = env("BILLING_WSDL_CACHE_DIR", str(VAR_DIR / "wsdl-cache"))
 
     # Scheduler (F-30).
     ALIGNMENT_INTERVAL_MINUTES = env_int("ALIGNMENT_INTERVAL_MINUTES", 5)

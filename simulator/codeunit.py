@@ -11,8 +11,8 @@ import datetime as dt
 import json
 from decimal import Decimal, InvalidOperation
 
-from spyne import (Application, Boolean, ComplexModel, Date, Integer, ServiceBase, Unicode,
-                   rpc)
+from spyne import (Application, Boolean, ComplexModel, Date, Integer, Long, ServiceBase,
+                   Unicode, rpc)
 from spyne import Decimal as SDecimal
 from spyne.protocol.soap import Soap11
 from stdnum import iban as stdnum_iban
@@ -120,6 +120,12 @@ def build_codeunit_app(state) -> Application:
              _out_variable_name="return_value")
         def Ping(ctx):
             return f"pong {_now()}"
+
+        @rpc(_returns=Long, _out_message_name="GetCurrentVersion_Result",
+             _out_variable_name="return_value")
+        def GetCurrentVersion(ctx):
+            """The highest Row_Version handed out so far (like SQL Server's @@DBTS)."""
+            return state.pool.get().execute("SELECT v FROM rv_counter").fetchone()[0]
 
         @rpc(Unicode, Unicode, Unicode, Date, Integer, Integer, Boolean, _returns=Integer,
              _out_message_name="SubmitReading_Result", _out_variable_name="return_value")

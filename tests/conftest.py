@@ -93,7 +93,7 @@ def app(database_url, tmp_path_factory):
 
     class Cfg(TestConfig):
         SQLALCHEMY_DATABASE_URI = database_url
-        BILLING_CACHE_DIR = str(tmp_path_factory.mktemp("wsdl"))
+        BILLING_WSDL_CACHE_DIR = str(tmp_path_factory.mktemp("wsdl"))
 
     app = create_app(Cfg)
     app.test_client_class = IsolatedClient
@@ -212,7 +212,7 @@ def billing_sim(sim_template, tmp_path, app):
     dst.close()
     sim = SimulatorProcess(path).start()
     set_gateway(app, NavGateway(sim.url, timeout=3.0, page_size=50,
-                                cache_dir=app.config["BILLING_CACHE_DIR"]))
+                                cache_dir=app.config["BILLING_WSDL_CACHE_DIR"]))
     app.config["BILLING_URL"] = sim.url
     try:
         yield sim

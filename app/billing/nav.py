@@ -385,11 +385,24 @@ class NavGateway:
     def ping(self) -> None:
         self._call(CODEUNIT, "Ping")
 
+    def current_version(self) -> int:
+        return _checked(int, _return_value(self._call(CODEUNIT, "GetCurrentVersion")),
+                        "GetCurrentVersion")
+
     def read_changes(self, entity: Entity, since_version: int, bookmark: str | None,
-                     page_size: int) -> Page:
+                     page_size: int, until_version: int | None = None) -> Page:
+        """ReadMultiple filtered on Row_Version (`>since` or `since+1..until`), one page; the
+        bookmark is the Key of the last record, None when the page was not full."""
         entity = Entity(entity)
-        records, key = self._read_multiple(entity, [("Row_Version", f">{int(since_version)}")],
-                                           bookmark, page_size)
+        since = int(since_version)
+        if until_version is None:
+            criteria = f">{since}"
+        elif int(until_version) <= since:
+            return Page([], None)
+        else:
+            criteria = f"{since + 1}..{int(until_version)}"
+        records, key = self._read_multiple(entity, [("Row_Version", criteria)], bookmark,
+                                           page_size)
         return Page(records, key if len(records) >= page_size and key else None)
 
     def read_customer_bundle(self, customer_code: str) -> CustomerBundle | None:

@@ -140,7 +140,7 @@ def _ids_by_key(model, column: str, keys: Iterable) -> dict:
     key_list = list(keys)
     for i in range(0, len(key_list), 900):  # stay under SQLite's bound-parameter limit
         chunk = key_list[i:i + 900]
-        out.update(db.session.execute(sa.select(col, model.id).where(col.in_(chunk))).tuples().all())
+        out.update(tuple(row) for row in db.session.execute(sa.select(col, model.id).where(col.in_(chunk))))
     return out
 
 
@@ -159,7 +159,7 @@ def upsert_records(entity: Entity, records: list, now: dt.datetime | None = None
     existing: dict = {}
     for i in range(0, len(keys), 900):
         stmt = sa.select(key_col, model.id, model.billing_version).where(key_col.in_(keys[i:i + 900]))
-        existing.update((k, (id_, v)) for k, id_, v in db.session.execute(stmt).tuples())
+        existing.update((k, (id_, v)) for k, id_, v in db.session.execute(stmt))
     inserts, updates, changed_keys = [], [], []
     for record in records:
         row = spec.to_row(record, refs)
@@ -212,7 +212,7 @@ def _state(entity: Entity) -> SyncState:
 
 
 def align(*, full: bool = False, trigger: str = "job", progress: bool = False,
-          gw: BillingGateway | None = None, entities: Iterable[Entity] = ORDER) -> SyncRun:
+          gw: BillingGateway | None = None, entities: tuple[Entity, ...] = ORDER) -> SyncRun:
     """Run one alignment; return its SyncRun (status ok or failed, counts per entity)."""
     from app.services.billing import gateway
 
@@ -234,8 +234,9 @@ def align(*, full: bool = False, trigger: str = "job", progress: bool = False,
         run = db.session.get(SyncRun, run.id)
         run.status = "failed"
         run.error = str(exc)
-        if entity is not None:
-            state = _state(entity)
+        # Before the first entity (billing's version unknown) every entity is affected.
+        for failed in ([entity] if entity is not None else list(entities)):
+            state = _state(failed)
             state.last_attempt_at = utcnow()
             state.last_error = str(exc)
     run.counts = counts

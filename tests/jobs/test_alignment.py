@@ -141,21 +141,24 @@ def test_F53_failed_alignment_leaves_local_copy_intact(mode, billing_sim, db):
 
 
 def test_F53_failure_midway_keeps_committed_pages_and_watermark(billing_sim, db):
-    """A fault after some pages: committed pages are whole records, the watermark stays."""
+    """Readings fail after customers, supply points and meters aligned: those stay aligned,
+    the readings' watermark stays, and the next run completes the copy."""
     assert align(full=True).status == "ok"
-    customers = db.session.scalar(sa.select(sa.func.count()).select_from(Customer))
     watermarks = {s.entity: s.watermark for s in db.session.scalars(sa.select(SyncState))}
     billing_sim.touch(0.5, seed=9)
-    billing_sim.control("http500", after=3)  # three calls answer, then errors
+    billing_sim.control("http500", service="MeterReading")
     run = align()
     assert run.status == "failed"
+    assert set(run.counts) == {"customer", "supply_point", "meter"}
+    assert run.counts["customer"] > 0
     db.session.expire_all()
-    assert db.session.scalar(sa.select(sa.func.count()).select_from(Customer)) == customers
-    after = {s.entity: s.watermark for s in db.session.scalars(sa.select(SyncState))}
-    failed = [e for e, w in after.items() if w == watermarks[e]]
-    assert failed, "the entity that failed keeps its watermark"
+    after = {s.entity: s for s in db.session.scalars(sa.select(SyncState))}
+    assert after["customer"].watermark > watermarks["customer"]
+    assert after["reading"].watermark == watermarks["reading"]
+    assert after["reading"].last_error and after["customer"].last_error is None
     billing_sim.clear()
     assert align().status == "ok"
+    assert local_counts(db) == sim_counts(billing_sim)
     incremental = snapshot(db)
     assert align(full=True).status == "ok"
     assert snapshot(db) == incremental
@@ -166,7 +169,7 @@ def test_F14_timeout_becomes_failed_run(billing_sim, db, app):
     from app.services.billing import set_gateway
 
     set_gateway(app, NavGateway(billing_sim.url, timeout=0.5, page_size=50,
-                                cache_dir=app.config["BILLING_CACHE_DIR"]))
+                                cache_dir=app.config["BILLING_WSDL_CACHE_DIR"]))
     billing_sim.control("delay", seconds=2)
     run = align(full=True)
     assert run.status == "failed" and "timeout" in run.error
