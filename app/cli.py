@@ -24,7 +24,7 @@ def init_command(no_migrate: bool) -> None:
     from app.security import ADMIN, init_security
 
     if not no_migrate:
-        upgrade(directory=current_app.config["MIGRATIONS_DIR"])
+        upgrade(directory=current_app.config["MIGRATIONS_DIR"], revision="heads")
         click.echo("Database schema is up to date.")
     appbuilder = current_app.appbuilder
     added = init_security(appbuilder)

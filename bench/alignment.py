@@ -129,7 +129,7 @@ def main() -> None:
                          SQLALCHEMY_DATABASE_URI=f"sqlite:///{work / 'sportello.db'}",
                          BILLING_WSDL_CACHE_DIR=str(work / "wsdl"))
         with app.app_context():
-            upgrade(directory=str(app.config["MIGRATIONS_DIR"]))
+            upgrade(directory=str(app.config["MIGRATIONS_DIR"]), revision="heads")
             run, full_s = timed(lambda: align(full=True, trigger="bench"))
             full_n = sum(run.counts.values())
             assert run.status == "ok", run.error

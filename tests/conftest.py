@@ -98,7 +98,7 @@ def app(database_url, tmp_path_factory):
     app = create_app(Cfg)
     app.test_client_class = IsolatedClient
     with app.app_context():
-        upgrade(directory=str(app.config["MIGRATIONS_DIR"]))
+        upgrade(directory=str(app.config["MIGRATIONS_DIR"]), revision="heads")
         init_security(app.appbuilder)
     yield app
     with app.app_context():
@@ -220,3 +220,106 @@ def billing_sim(sim_template, tmp_path, app):
         set_gateway(app, None)
         sim.stop()
         shutil.rmtree(tmp_path / "unused", ignore_errors=True)
+
+
+# --- a real SMTP server (aiosmtpd) -----------------------------------------------------------
+
+class SmtpSink:
+    """Messages received by a local aiosmtpd server; `refuse` makes it answer errors."""
+
+    def __init__(self):
+        self.messages = []  # email.message.EmailMessage, in arrival order
+        self.refuse: dict[str, tuple[int, str]] = {}  # address -> (code, text) for RCPT
+        self.fail_data: list[tuple[int, str]] = []  # answers for the next DATA commands
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address in self.refuse:
+            code, text = self.refuse[address]
+            return f"{code} {text}"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        if self.fail_data:
+            code, text = self.fail_data.pop(0)
+            return f"{code} {text}"
+        import email
+        from email import policy
+
+        msg = email.message_from_bytes(envelope.original_content or envelope.content, policy=policy.default)
+        msg.envelope_rcpt = list(envelope.rcpt_tos)
+        self.messages.append(msg)
+        return "250 Message accepted"
+
+
+@pytest.fixture
+def smtp_server(app):
+    """A real SMTP server on a free port; the app sends its mail there."""
+    from aiosmtpd.controller import Controller
+
+    from simulator.testing import free_port
+
+    sink = SmtpSink()
+    port = free_port()
+    controller = Controller(sink, hostname="127.0.0.1", port=port)
+    controller.start()
+    saved = {k: app.config.get(k) for k in ("MAIL_SERVER", "MAIL_PORT", "MAIL_USE_TLS", "MAIL_USERNAME")}
+    app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=port, MAIL_USE_TLS=False, MAIL_USERNAME="")
+    sink.port = port
+    try:
+        yield sink
+    finally:
+        controller.stop()
+        app.config.update(saved)
+
+
+# --- the app served over HTTP, and headless Chromium ------------------------------------------
+
+@pytest.fixture
+def live_server(app, db):
+    """The app served by a real HTTP server in a thread; yields its base URL."""
+    import threading
+
+    from werkzeug.serving import make_server
+
+    from simulator.testing import free_port
+
+    port = free_port()
+    server = make_server("127.0.0.1", port, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.shutdown()
+        thread.join(5)
+
+
+CHROMIUM_FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                  "--disable-dev-shm-usage"]
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """Debian's Chromium driven by Playwright (never a downloaded browser)."""
+    import shutil
+
+    path = shutil.which("chromium") or "/usr/bin/chromium"
+    if not os.path.exists(path):
+        pytest.fail("Debian package 'chromium' is not installed (make test installs it)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=path, args=CHROMIUM_FLAGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(chromium):
+    context = chromium.new_context(locale="it-IT", accept_downloads=True)
+    pg = context.new_page()
+    pg.set_default_timeout(15000)
+    yield pg
+    context.close()

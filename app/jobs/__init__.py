@@ -37,10 +37,24 @@ def _alignment() -> dict:
     return dict(run.counts or {})
 
 
+def _outbox() -> dict:
+    from app.services.outbox import deliver_due
+
+    return deliver_due()
+
+
+def _mail() -> dict:
+    from app.services.mail import deliver_mail
+
+    return deliver_mail()
+
+
 JOBS: tuple[Job, ...] = (
     Job("alignment", _alignment,
         lambda app: {"trigger": "interval", "minutes": app.config["ALIGNMENT_INTERVAL_MINUTES"]},
         lease_seconds=3600),
+    Job("outbox", _outbox, lambda app: {"trigger": "interval", "seconds": 30}, lease_seconds=600),
+    Job("mail", _mail, lambda app: {"trigger": "interval", "seconds": 30}, lease_seconds=600),
 )
 
 

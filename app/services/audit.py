@@ -1,0 +1,49 @@
+"""Audit log (F-27): one call records who changed what; bank data and tax codes are masked."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import has_request_context, request
+
+from app.extensions import db
+from app.models import AuditLog
+
+SENSITIVE_FIELDS = {"iban", "tax_code", "holder_tax_code", "password", "security_answer"}
+
+
+def _mask(field: str, value: Any) -> Any:
+    if field in SENSITIVE_FIELDS and isinstance(value, str) and value:
+        return "•" * max(len(value) - 4, 0) + value[-4:] if field != "password" else "•••"
+    return value
+
+
+def record(entity_type: str, entity_id, action: str, changes: dict[str, list] | None = None,
+           actor=None) -> AuditLog:
+    """Add an audit row (no commit): changes = {field: [old, new]}."""
+    masked = {k: [_mask(k, v) for v in pair] for k, pair in (changes or {}).items()}
+    row = AuditLog(entity_type=entity_type, entity_id=str(entity_id), action=action,
+                   changes=masked, actor_id=getattr(actor, "id", None),
+                   actor_label=getattr(actor, "username", "") if actor is not None else "system",
+                   ip_address=(request.remote_addr or "")[:45] if has_request_context() else "")
+    db.session.add(row)
+    return row
+
+
+def diff(obj, values: dict[str, Any]) -> dict[str, list]:
+    """The fields of `values` that differ from `obj`'s, as {field: [old, new]}."""
+    out = {}
+    for key, new in values.items():
+        old = getattr(obj, key, None)
+        if old != new:
+            out[key] = [_plain(old), _plain(new)]
+    return out
+
+
+def _plain(value):
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if hasattr(value, "value"):
+        return value.value
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    return str(value)
