@@ -37,6 +37,7 @@ def create_app(config: type[Config] | None = None, **overrides) -> Flask:
 
         register_views(appbuilder)
     _register_blueprints(app)
+    _register_template_globals(app)
     _register_request_hooks(app)
 
     from app.cli import register_cli
@@ -76,6 +77,16 @@ def _configure_engine(engine: Engine) -> None:
 
 def _register_blueprints(app: Flask) -> None:
     """Hand-written blueprints (portal, API) are registered here, one place."""
+
+
+def _register_template_globals(app: Flask) -> None:
+    """Locale-aware formatting in every template (pages, e-mails, PDFs)."""
+    from flask_babel import (format_currency, format_date, format_datetime, format_decimal,
+                             get_locale)
+
+    app.jinja_env.globals.update(format_date=format_date, format_datetime=format_datetime,
+                                 format_currency=format_currency, format_decimal=format_decimal,
+                                 get_locale=get_locale)
 
 
 def _register_request_hooks(app: Flask) -> None:

@@ -1,0 +1,95 @@
+"""Validation of Italian and SEPA identifiers, by libraries (python-stdnum, schwifty).
+
+Plain functions return the normalised value or raise `InvalidValue` with a translated message;
+the WTForms validators below wrap them for forms (the field's data is replaced by the
+normalised value). PDR and POD have no library: their formats are checked here by hand.
+"""
+from __future__ import annotations
+
+import re
+
+from flask_babel import lazy_gettext as _l
+from schwifty import IBAN
+from schwifty.exceptions import SchwiftyException
+from stdnum.exceptions import ValidationError as StdnumError
+from stdnum.it import codicefiscale, iva
+from wtforms.validators import ValidationError
+
+
+class InvalidValue(ValueError):
+    """A value that fails its check; `str()` is the message for the user."""
+
+
+def tax_code(value: str) -> str:
+    """An Italian codice fiscale (16 characters, check letter) or, for companies, 11 digits."""
+    compact = codicefiscale.compact(value or "")
+    try:
+        if len(compact) == 11:
+            return iva.validate(compact)
+        return codicefiscale.validate(compact)
+    except StdnumError:
+        raise InvalidValue(_l("This tax code is not valid: check the characters and the final check letter.")) from None
+
+
+def vat_number(value: str) -> str:
+    """An Italian partita IVA (11 digits with check digit)."""
+    try:
+        return iva.validate(value or "")
+    except StdnumError:
+        raise InvalidValue(_l("This VAT number is not valid: it has 11 digits and a check digit.")) from None
+
+
+def iban(value: str, *, country: str | None = None) -> str:
+    """An IBAN (check digits and national format); optionally of one country."""
+    try:
+        parsed = IBAN(value or "")
+    except SchwiftyException:
+        raise InvalidValue(_l("This IBAN is not valid: check the digits.")) from None
+    if country and parsed.country_code != country:
+        raise InvalidValue(_l("Only Italian bank accounts (IBAN starting with IT) are accepted."))
+    return str(parsed.compact)
+
+
+def bank_name(value: str) -> str:
+    """The bank of an IBAN, when schwifty's registry knows it."""
+    try:
+        return IBAN(value).bank_name or ""
+    except (SchwiftyException, AttributeError):
+        return ""
+
+
+_PDR = re.compile(r"^\d{14}$")
+# IT + 3-digit distributor code + E + 8 digits, optionally one check character.
+_POD = re.compile(r"^IT\d{3}E\d{8}[0-9A-Z]?$")
+
+
+def pdr(value: str) -> str:
+    """A gas supply point code: exactly 14 digits."""
+    compact = re.sub(r"\s", "", value or "")
+    if not _PDR.match(compact):
+        raise InvalidValue(_l("The PDR has exactly 14 digits."))
+    return compact
+
+
+def pod(value: str) -> str:
+    """An electricity supply point code: IT, 3-digit distributor, E, 8 digits (+ check char)."""
+    compact = re.sub(r"\s", "", value or "").upper()
+    if not _POD.match(compact):
+        raise InvalidValue(_l("The POD is IT, the 3-digit distributor code, E and 8 digits (e.g. IT001E12345678)."))
+    return compact
+
+
+class Checked:
+    """WTForms validator running one of the functions above and keeping its normalised value."""
+
+    def __init__(self, check, optional: bool = False, **kwargs):
+        self.check, self.optional, self.kwargs = check, optional, kwargs
+
+    def __call__(self, form, field):
+        if self.optional and not (field.data or "").strip():
+            field.data = ""
+            return
+        try:
+            field.data = self.check(field.data, **self.kwargs)
+        except InvalidValue as exc:
+            raise ValidationError(str(exc)) from None

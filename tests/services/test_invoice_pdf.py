@@ -1,0 +1,33 @@
+"""F-07 / F-31: an invoice PDF from billing, or rendered once and stored."""
+import io
+
+import sqlalchemy as sa
+from pypdf import PdfReader
+
+from app.models import Invoice
+from app.services.alignment import align
+from app.services.invoice_pdf import invoice_pdf, render_invoice_pdf
+from tests import factories
+
+
+def _text(data: bytes) -> str:
+    return "".join(p.extract_text() for p in PdfReader(io.BytesIO(data)).pages)
+
+
+def test_F07_invoice_pdf_comes_from_billing_and_is_stored(billing_sim, db):
+    assert align(full=True).status == "ok"
+    invoice = db.session.scalars(sa.select(Invoice).order_by(Invoice.id)).first()
+    data = invoice_pdf(invoice)
+    assert data.startswith(b"%PDF") and invoice.number in _text(data)
+    db.session.commit()
+    billing_sim.stop()  # stored: no second trip to billing
+    assert invoice_pdf(db.session.get(Invoice, invoice.id)) == data
+
+
+def test_F07_invoice_pdf_rendered_when_billing_has_none(db):
+    graph = factories.billing_graph()
+    data = invoice_pdf(graph["invoice"], ask_billing=False)
+    text = _text(data)
+    assert graph["invoice"].number in text and "Fattura" in text and "Materia gas" in text
+    english = _text(render_invoice_pdf(graph["invoice"], "en"))
+    assert "Invoice" in english and "Due date" in english
