@@ -180,27 +180,46 @@ def _menu_names_for(appbuilder, view) -> list[str]:
     return names
 
 
+def _applied_key(role: str) -> str:
+    return f"roles.defaults.{role}"
+
+
 def sync_roles(appbuilder, reset: tuple[str, ...] = ()) -> dict[str, int]:
-    """Create built-in roles and add their missing default permissions; reset the named ones."""
+    """Create built-in roles and grant their defaults; reset the named ones to exactly those.
+
+    The defaults already granted once are remembered (a Setting per role), so an upgrade adds
+    only defaults that are new (new views) and never re-adds what an admin took away, nor
+    removes what an admin granted.
+    """
+    import json
+
+    from app.models import Setting
+
     sm = appbuilder.sm
+    session = sm.session
     for view in (BANK_DATA, TAX_CODE):
         sm.add_permission_view_menu(SEE, view)
     added: dict[str, int] = {}
     for name in BUILTIN_ROLES:
         role = sm.find_role(name) or sm.add_role(name)
         wanted = default_permissions(appbuilder, name)
+        setting = session.get(Setting, _applied_key(name))
+        applied = {tuple(p) for p in json.loads(setting.value)} if setting and name not in reset else set()
         if name in reset:
             role.permissions = []
         have = {(pv.permission.name, pv.view_menu.name) for pv in role.permissions}
         count = 0
-        for perm, view in sorted(wanted - have):
-            pv = sm.find_permission_view_menu(perm, view)
-            if pv is None:
-                pv = sm.add_permission_view_menu(perm, view)
+        for perm, view in sorted(wanted - applied - have):
+            pv = sm.find_permission_view_menu(perm, view) or sm.add_permission_view_menu(perm, view)
             role.permissions.append(pv)
             count += 1
+        value = json.dumps(sorted(applied | wanted))
+        if setting is None:
+            session.add(Setting(key=_applied_key(name), value=value))
+        else:
+            setting.value = value
         added[name] = count
-    sm.session.commit()
+    session.commit()
     return added
 
 

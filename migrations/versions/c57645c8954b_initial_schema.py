@@ -142,7 +142,7 @@ def upgrade():
 
     op.create_table('settings',
     sa.Column('key', sa.String(length=60), nullable=False),
-    sa.Column('value', sa.String(length=400), nullable=False),
+    sa.Column('value', sa.Text(), nullable=False),
     sa.Column('updated_at', sa.DateTime(), nullable=False),
     sa.PrimaryKeyConstraint('key', name=op.f('pk_settings'))
     )
