@@ -146,6 +146,13 @@ def main() -> None:
     write_results(args, dict(raw_n=raw_n, raw_s=raw_s, gw_n=gw_n, gw_s=gw_s, full_n=full_n,
                              full_s=full_s, inc_n=inc_n, inc_s=inc_s, ratio_raw=ratio_raw,
                              ratio_gw=ratio_gw, changed=changed))
+    # Keep the aligned database: the portal and back-office benchmarks start from it.
+    aligned = data / f"aligned-{args.customers}-{args.months}-{args.seed}.db"
+    src, dst = sqlite3.connect(work / "sportello.db"), sqlite3.connect(aligned)
+    src.backup(dst)
+    src.close()
+    dst.close()
+    print(f"aligned database kept at {aligned}")
     shutil.rmtree(work, ignore_errors=True)
 
 
