@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable, Iterable
 
@@ -257,21 +258,26 @@ def _align_entity(gw: BillingGateway, entity: Entity, full: bool, upper: int, pa
 
         bar = tqdm(desc=entity.value, unit=" rec", leave=True)
     total = 0
-    bookmark = None
-    try:
-        while True:
-            page = gw.read_changes(entity, since, bookmark, page_size, until_version=upper)
-            upsert_records(entity, page.records)
-            db.session.commit()
-            total += len(page.records)
+    # While this page is written, the next one is already on its way from billing: the
+    # database work overlaps billing's answer time instead of adding to it.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="align-fetch") as pool:
+        fetch = pool.submit(gw.read_changes, entity, since, None, page_size, until_version=upper)
+        try:
+            while True:
+                page = fetch.result()
+                if page.bookmark is not None:
+                    fetch = pool.submit(gw.read_changes, entity, since, page.bookmark, page_size,
+                                        until_version=upper)
+                upsert_records(entity, page.records)
+                db.session.commit()
+                total += len(page.records)
+                if bar is not None:
+                    bar.update(len(page.records))
+                if page.bookmark is None:
+                    break
+        finally:
             if bar is not None:
-                bar.update(len(page.records))
-            if page.bookmark is None:
-                break
-            bookmark = page.bookmark
-    finally:
-        if bar is not None:
-            bar.close()
+                bar.close()
     state = _state(entity)
     state.watermark = max(since, upper)
     state.last_success_at = utcnow()

@@ -1,0 +1,164 @@
+"""Benchmark: the logged-in customer's invoice list against a minimal Flask baseline.
+
+    .venv/bin/python bench/portal.py [--db bench/data/aligned-100000-12-1.db] [--seconds 15]
+
+Both run under gunicorn with 2 workers on the same aligned 100,000-customer database and are
+loaded by the same tool (wrk, 8 connections) in alternating rounds; the figures are medians of
+the rounds. The baseline (bench/baseline_app.py) does one indexed query and renders a file
+template. Targets: ours >= 50 % of the baseline's requests/s, p99 < 50 ms.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import re
+import shutil
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+SECRET = "bench-secret-key-0123456789abcdef0123456789"
+
+
+def prepare(db: Path) -> tuple[int, int, str]:
+    """Create a portal account for the customer with most invoices; return ids and a cookie."""
+    from flask.sessions import SecureCookieSessionInterface
+
+    from app import create_app
+    from app.security import CUSTOMER, init_security
+    from config import Config
+
+    app = create_app(Config, SQLALCHEMY_DATABASE_URI=f"sqlite:///{db}", SECRET_KEY=SECRET)
+    with app.app_context():
+        from flask_migrate import upgrade
+
+        upgrade(directory=str(app.config["MIGRATIONS_DIR"]), revision="heads")
+        init_security(app.appbuilder)
+        from app.extensions import db as _db
+
+        customer_id = _db.session.execute(sa_text(
+            "SELECT customer_id FROM invoices GROUP BY customer_id ORDER BY count(*) DESC LIMIT 1")).scalar()
+        sm = app.appbuilder.sm
+        user = sm.find_user(username="bench-customer")
+        if user is None:
+            user = sm.add_user("bench-customer", "Bench", "Customer", "bench-customer@invalid",
+                               sm.find_role(CUSTOMER), "a long bench passphrase")
+        user.customer_id = customer_id
+        _db.session.commit()
+        cookie = SecureCookieSessionInterface().get_signing_serializer(app).dumps(
+            {"_user_id": str(user.id), "_fresh": True, "sv": user.session_version or 0, "locale": "it"})
+        return user.id, customer_id, cookie
+
+
+def sa_text(sql):
+    import sqlalchemy as sa
+
+    return sa.text(sql)
+
+
+def serve(app_spec: str, port: int, env: dict) -> subprocess.Popen:
+    proc = subprocess.Popen([str(ROOT / ".venv/bin/gunicorn"), "--workers", "2", "--bind", f"127.0.0.1:{port}",
+                             "--log-level", "warning", app_spec], cwd=str(ROOT), env=env)
+    for _ in range(100):
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=1)
+            break
+        except urllib.error.HTTPError:
+            break
+        except OSError:
+            time.sleep(0.2)
+    return proc
+
+
+def wrk(url: str, seconds: int, cookie: str | None = None) -> tuple[float, float, float]:
+    cmd = ["wrk", "-t2", "-c8", f"-d{seconds}s", "--latency", url]
+    if cookie:
+        cmd[1:1] = ["-H", f"Cookie: session={cookie}"]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if non2xx:
+        raise SystemExit(f"{url}: {non2xx.group(1)} error answers\n{out}")
+
+    def pct(p):
+        value, unit = re.search(rf"\s{p}%\s+([\d.]+)(us|ms|s)", out).groups()
+        return float(value) * {"us": 0.001, "ms": 1, "s": 1000}[unit]
+    return rps, pct(50), pct(99)
+
+
+def main() -> None:
+    from simulator.testing import free_port
+
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--db", default=str(ROOT / "bench/data/aligned-100000-12-1.db"))
+    ap.add_argument("--seconds", type=int, default=15)
+    ap.add_argument("--rounds", type=int, default=3)
+    args = ap.parse_args()
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is needed: apt-get install wrk")
+    work = Path(tempfile.mkdtemp(prefix="bench-portal-"))
+    db = work / "portal.db"
+    src, dst = sqlite3.connect(args.db), sqlite3.connect(db)
+    src.backup(dst)
+    src.close()
+    dst.close()
+    _, customer_id, cookie = prepare(db)
+    env = dict(os.environ, DATABASE_URL=f"sqlite:///{db}", SECRET_KEY=SECRET, RATELIMIT_ENABLED="0",
+               PYTHONPATH=str(ROOT))
+    ports = free_port(), free_port()
+    base = serve("bench.baseline_app:app", ports[0], env)
+    ours = serve("app:create_app()", ports[1], env)
+    try:
+        base_url = f"http://127.0.0.1:{ports[0]}/invoices?customer={customer_id}"
+        our_url = f"http://127.0.0.1:{ports[1]}/portal/invoices"
+        check = urllib.request.Request(our_url, headers={"Cookie": f"session={cookie}"})
+        with urllib.request.urlopen(check) as resp:
+            body = resp.read().decode()
+            assert resp.status == 200 and "FT" in body, "the invoice list did not render"
+        wrk(base_url, 3)
+        wrk(our_url, 3, cookie)  # warm-up
+        results = {"base": [], "ours": []}
+        for _ in range(args.rounds):
+            results["base"].append(wrk(base_url, args.seconds))
+            results["ours"].append(wrk(our_url, args.seconds, cookie))
+    finally:
+        for proc in (base, ours):
+            proc.terminate()
+            proc.wait(10)
+    med = {k: tuple(statistics.median(r[i] for r in v) for i in range(3)) for k, v in results.items()}
+    ratio = med["ours"][0] / med["base"][0]
+    for k, (rps, p50, p99) in med.items():
+        print(f"{k:5} {rps:8.0f} req/s  p50 {p50:6.1f} ms  p99 {p99:6.1f} ms")
+    print(f"ours / baseline = {ratio:.2f}")
+    from bench.alignment import machine
+
+    with (ROOT / "docs/benchmarks.md").open("a") as fh:
+        fh.write(f"""
+## Portal invoice list ({dt.date.today().isoformat()})
+
+`bench/portal.py --seconds {args.seconds} --rounds {args.rounds}`: gunicorn with 2 workers each,
+wrk with 2 threads and 8 connections on the same machine, the aligned 100,000-customer SQLite
+database; the customer with the most invoices, logged in. Medians of {args.rounds} alternating
+rounds. Machine: {machine()}.
+
+| | requests/s | p50 | p99 |
+|---|---:|---:|---:|
+| baseline: minimal Flask route, one indexed query, file template | {med['base'][0]:,.0f} | {med['base'][1]:.1f} ms | {med['base'][2]:.1f} ms |
+| Sportello `/portal/invoices` | {med['ours'][0]:,.0f} | {med['ours'][1]:.1f} ms | {med['ours'][2]:.1f} ms |
+
+Sportello serves **{ratio:.0%} of the baseline's requests/s** (target ≥ 50 %) with a p99 of
+**{med['ours'][2]:.1f} ms** (target < 50 ms).
+""")
+    shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
