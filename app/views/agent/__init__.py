@@ -1,0 +1,13 @@
+"""The sales network's pages (F-11 … F-16): a hand-written blueprint, tablet friendly.
+
+Agents enter contracts with the wizard, follow their contracts' states, see their portfolio
+and their commissions; managers and the back office see everyone's. Staff log in with the
+back-office login (FAB); every contract is loaded through `portfolio.get_contract_or_404`.
+"""
+from __future__ import annotations
+
+from flask import Blueprint
+
+bp = Blueprint("sales", __name__, url_prefix="/sales")
+
+from . import reports, routes  # noqa: E402,F401  (routes register on bp)
