@@ -1,11 +1,15 @@
-"""CRM activities (F-20, F-21): creation, the transition table, history.
+"""CRM activities (F-20, F-21, F-22): creation, the transition table, history, assignment.
 
 Every request, whatever its channel, is an `Activity` created here in status *New*. Status
 changes only through `transition()`, which checks the table below (state, action) -> (new
 state, roles allowed), records who/when/why in the history and the audit log, and commits.
+`assign()` and `reschedule()` add the deadline and the iCalendar invitation (F-22): the
+assignee gets a REQUEST, a reassignment or new deadline an update (same UID, higher
+SEQUENCE), a cancellation a CANCEL; the messages are queued in the same transaction.
 """
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +20,7 @@ from app.models import Activity, ActivityHistory, ActivityKind, ActivityStatus, 
 from app.models.base import utcnow
 from app.security import (ADMIN, AGENT, BACK_OFFICE, CALL_CENTER, CREDIT_CHECK, CUSTOMER,
                           MANAGER)
+from app.services.calendar import CANCEL, REQUEST
 
 S = ActivityStatus
 SYSTEM = "system"  # the pseudo-role of jobs (outbox delivery, billing)
@@ -44,6 +49,7 @@ TRANSITIONS: dict[tuple[ActivityStatus, str], Rule] = {
     **_rules((S.NEW,), "wait_billing", S.WAITING_BILLING, (SYSTEM,)),
     # Semi-automatic execution (F-22): a manager assigns, the assignee works and closes.
     **_rules((S.NEW, S.ASSIGNED, S.IN_PROGRESS), "assign", S.ASSIGNED, (MANAGER, ADMIN)),
+    **{(st, "reschedule"): Rule(st, frozenset((MANAGER, ADMIN))) for st in (S.ASSIGNED, S.IN_PROGRESS)},
     **_rules((S.ASSIGNED,), "start", S.IN_PROGRESS, WORKERS + (MANAGER,), assignee_only=True),
     **_rules((S.ASSIGNED, S.IN_PROGRESS), "close", S.CLOSED, WORKERS + (MANAGER,), assignee_only=True),
     **_rules((S.NEW, S.ASSIGNED, S.IN_PROGRESS), "reject", S.REJECTED, (BACK_OFFICE, MANAGER)),
@@ -57,7 +63,7 @@ ACTION_LABELS = {
     "wait_billing": _l("Waiting for the billing system"), "assign": _l("Assigned"),
     "start": _l("Taken in charge"), "close": _l("Closed"), "reject": _l("Rejected"),
     "cancel": _l("Cancelled"), "withdraw": _l("Withdrawn by the customer"),
-    "reopen": _l("Reopened"), "note": _l("Note"),
+    "reopen": _l("Reopened"), "note": _l("Note"), "reschedule": _l("New deadline"),
 }
 
 
@@ -131,6 +137,10 @@ def transition(activity: Activity, action: str, actor=None, note: str = "", *,
     from app.services.audit import record
 
     record("activity", activity.id, action, {"status": [before.value, rule.to.value]}, actor)
+    if rule.to in (S.CANCELLED, S.REJECTED) and activity.ical_uid and activity.assignee_id:
+        # The deadline leaves the assignee's calendar (RFC 5546 CANCEL, same UID).
+        activity.ical_sequence = (activity.ical_sequence or 0) + 1
+        _queue_invitation(activity, activity.assignee, actor, CANCEL, "activity_cancelled")
     if commit:
         db.session.commit()
     return activity
@@ -149,3 +159,140 @@ def _actor_label(actor) -> str:
     if actor is None:
         return SYSTEM
     return getattr(actor, "username", "") or str(actor)
+
+
+# --- assignment with a deadline and an iCalendar invitation (F-22) ----------------------------
+
+ASSIGNABLE_ROLES = (BACK_OFFICE, CALL_CENTER, CREDIT_CHECK, AGENT, MANAGER)
+
+
+def assignable_users_query():
+    """Active staff and agents a manager may assign an activity to."""
+    import sqlalchemy as sa
+    from flask_appbuilder.security.sqla.models import Role
+
+    from app.models import SportelloUser
+
+    return (sa.select(SportelloUser).where(SportelloUser.active.is_(True),
+                                           SportelloUser.customer_id.is_(None),
+                                           SportelloUser.roles.any(Role.name.in_(ASSIGNABLE_ROLES)))
+            .order_by(SportelloUser.last_name, SportelloUser.first_name))
+
+
+def can_be_assigned(user) -> bool:
+    return (user is not None and user.active and user.customer_id is None
+            and bool({r.name for r in user.roles} & set(ASSIGNABLE_ROLES)))
+
+
+def assign(activity: Activity, actor, assignee, deadline: dt.datetime, note: str = "", *,
+           commit: bool = True) -> Activity:
+    """Assign to `assignee` with `deadline` (naive UTC); invite, or update/cancel invitations."""
+    if not can_be_assigned(assignee):
+        raise TransitionError(_l("Choose an operator or agent who can work on requests."))
+    if deadline is None:
+        raise TransitionError(_l("A deadline is required."))
+    previous, old_deadline = activity.assignee, activity.deadline
+    transition(activity, "assign", actor, note, commit=False, assignee_id=assignee.id, deadline=deadline)
+    db.session.flush()
+    db.session.refresh(activity, ["assignee"])
+    from app.services.audit import record
+
+    record("activity", activity.id, "assignment",
+           {"assignee": [getattr(previous, "username", None), assignee.username],
+            "deadline": [_iso(old_deadline), _iso(deadline)]}, actor)
+    if activity.ical_uid is None:
+        from app.services.calendar import new_uid, sender_domain
+        from flask import current_app
+
+        activity.ical_uid = new_uid(f"activity-{activity.id}",
+                                    sender_domain(current_app.config.get("MAIL_DEFAULT_SENDER", "")))
+        activity.ical_sequence = 0
+    else:
+        # Every later REQUEST supersedes what the calendars hold (also after a CANCEL).
+        activity.ical_sequence = (activity.ical_sequence or 0) + 1
+    if previous is not None and previous.id != assignee.id:
+        _queue_invitation(activity, previous, actor, CANCEL, "activity_cancelled")
+    template = "activity_assigned" if previous is None or previous.id != assignee.id else "activity_updated"
+    _queue_invitation(activity, assignee, actor, REQUEST, template, note=note)
+    if commit:
+        db.session.commit()
+    return activity
+
+
+def reschedule(activity: Activity, actor, deadline: dt.datetime, note: str = "", *,
+               commit: bool = True) -> Activity:
+    """A new deadline for an assigned activity: the invitation is updated (SEQUENCE + 1)."""
+    if deadline is None:
+        raise TransitionError(_l("A deadline is required."))
+    old = activity.deadline
+    transition(activity, "reschedule", actor, note, commit=False, deadline=deadline)
+    from app.services.audit import record
+
+    record("activity", activity.id, "deadline", {"deadline": [_iso(old), _iso(deadline)]}, actor)
+    if old != deadline and activity.assignee is not None:
+        activity.ical_sequence = (activity.ical_sequence or 0) + 1
+        _queue_invitation(activity, activity.assignee, actor, REQUEST, "activity_updated", note=note)
+    if commit:
+        db.session.commit()
+    return activity
+
+
+def _iso(value):
+    return value.isoformat() if value else None
+
+
+def activity_url(activity: Activity) -> str:
+    from flask import current_app
+
+    base = current_app.config.get("PUBLIC_BASE_URL", "").rstrip("/")
+    return f"{base}/activityview/show/{activity.id}"
+
+
+def mail_context(activity: Activity, recipient, language: str, **extra) -> dict:
+    """Plain JSON values for an activity e-mail, formatted in the recipient's language."""
+    from flask_babel import force_locale, format_datetime
+
+    with force_locale(language):
+        return {
+            "name": " ".join(p for p in (recipient.first_name, recipient.last_name) if p) or recipient.username,
+            "activity_id": activity.id, "subject": activity.subject or "",
+            "kind": str(activity.kind.label), "status": str(activity.status.label),
+            "customer": activity.customer.display_name if activity.customer else (activity.contact_name or ""),
+            "deadline": format_datetime(activity.deadline, "short") if activity.deadline else "",
+            "url": activity_url(activity), **extra,
+        }
+
+
+def _organizer(actor):
+    from flask import current_app
+
+    from app.services.calendar import Person
+
+    if actor is not None and getattr(actor, "email", ""):
+        return Person(actor.email, f"{actor.first_name} {actor.last_name}".strip())
+    import email.utils
+
+    name, addr = email.utils.parseaddr(current_app.config.get("MAIL_DEFAULT_SENDER", ""))
+    return Person(addr or "noreply@sportello.localhost", name)
+
+
+def _queue_invitation(activity: Activity, user, actor, method: str, template: str, note: str = ""):
+    """Queue the e-mail with the invitation (REQUEST) or its cancellation (CANCEL) for `user`."""
+    from app.services.calendar import Invitation, Person, build_ics
+    from app.services.mail import queue_mail
+
+    if user is None or not user.email:
+        return None
+    language = user.language or "it"
+    context = mail_context(activity, user, language, note=note or "")
+    if method == CANCEL:
+        context["ics_method"] = CANCEL
+    start = activity.deadline or utcnow()
+    summary = f"#{activity.id} {context['kind']}: {activity.subject or ''}".strip()
+    ics = build_ics(Invitation(uid=activity.ical_uid, sequence=activity.ical_sequence or 0,
+                               summary=summary[:200], start=start,
+                               description=f"{context['url']}\n{note or ''}".strip(),
+                               organizer=_organizer(actor),
+                               attendees=[Person(user.email, context["name"])]), method)
+    return queue_mail(template, language, [user.email], context, ics=ics,
+                      key=f"activity-{activity.id}-{method.lower()}-{activity.ical_sequence}-{user.id}")
