@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from flask import current_app, session
+from flask import current_app, g, has_request_context, session
 from flask_appbuilder.exceptions import PasswordComplexityValidationError
 from flask_appbuilder.security.sqla.manager import SecurityManager
 from flask_babel import lazy_gettext as _l
@@ -41,6 +41,14 @@ SEE = "can_see"
 GRANT_MODULES = (
     "app.views.admin.billing",
     "app.views.admin.sync",
+    "app.views.admin.contracts",
+    "app.views.admin.crm",
+    "app.views.admin.contacts",
+    "app.views.admin.callcenter",
+    "app.views.admin.stats",
+    "app.views.admin.audit",
+    "app.views.admin.templates",
+    "app.views.admin.mailing",
 )
 
 # What a role may see unmasked, wherever it appears.
@@ -102,6 +110,7 @@ class SportelloSecurityManager(SecurityManager):
         lm = LoginManager(app)
         lm.login_view = "AuthDBView.login"
         lm.blueprint_login_views = {"portal": "portal.login"}
+        lm.blueprint_login_views["sales"] = "AuthDBView.login"  # sales network: staff login
         lm.user_loader(self.load_user)
         user_logged_in.connect(_remember_session_version)
         user_logged_out.connect(_end_sessions)
@@ -121,6 +130,17 @@ class SportelloSecurityManager(SecurityManager):
         if session.get("sv", 0) != (user.session_version or 0):
             return None
         return user
+
+    def _has_view_access(self, user, permission_name: str, view_name: str) -> bool:
+        """FAB asks the database once per check (menus, buttons, masked cells): remember the
+        answers for the rest of the request."""
+        if not has_request_context():
+            return super()._has_view_access(user, permission_name, view_name)
+        cache = g.setdefault("_sportello_access", {})
+        key = (getattr(user, "id", None), permission_name, view_name)
+        if key not in cache:
+            cache[key] = super()._has_view_access(user, permission_name, view_name)
+        return cache[key]
 
     def auth_user_db(self, username, password):
         """Staff login: customer accounts sign in only on the portal."""

@@ -1,0 +1,251 @@
+"""Public portal pages: login, logout, first access (F-01), password reset, information
+request (F-03) and the language switch. Rate-limited where a stranger could guess."""
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import (current_app, flash, redirect, render_template, request, session, url_for)
+from flask_babel import gettext as _, refresh
+from flask_login import current_user, login_user, logout_user
+
+from app.extensions import db, limiter
+from app.models import Customer
+from app.models.base import utcnow
+from app.services import accounts, customer_requests, freshness
+
+from . import bp, current_customer_id, customer_required
+from .forms import (ConfirmForm, InformationRequestForm, LanguageForm, LoginForm,
+                    RegistrationForm, ResetForm, ResetRequestForm, WebCodeResetForm)
+
+LOGIN_LIMIT = "10 per 5 minutes"
+REGISTER_LIMIT = "10 per hour"
+RESET_LIMIT = "5 per 15 minutes"
+INFO_LIMIT = "5 per hour"
+
+
+def _post_only(limit: str):
+    return limiter.limit(limit, methods=["POST"])
+
+
+def _safe_next(target: str | None) -> str:
+    if target:
+        parts = urlsplit(target)
+        if not parts.scheme and not parts.netloc and target.startswith("/portal/"):
+            return target
+    return url_for("portal.home")
+
+
+def _field_error(form, exc) -> None:
+    field = getattr(form, exc.field or "", None)
+    if field is not None:
+        field.errors = list(field.errors) + [str(exc.message)]
+    else:
+        flash(str(exc.message), "error")
+
+
+@bp.route("/")
+def index():
+    return redirect(url_for("portal.home" if current_customer_id() else "portal.login"))
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@_post_only(LOGIN_LIMIT)
+def login():
+    if current_customer_id():
+        return redirect(url_for("portal.home"))
+    form = LoginForm()
+    if form.validate_on_submit():
+        user = accounts.authenticate(form.username.data, form.password.data)
+        if user is None:
+            form.password.errors = [_("Wrong username or password.")]
+        else:
+            locale = session.get("locale")
+            session.clear()  # a new session at login (no fixation)
+            if locale:
+                session["locale"] = locale
+            login_user(user)  # the user_logged_in signal stores the session version
+            if user.language in ("it", "en"):
+                session["locale"] = user.language
+                refresh()
+            customer = db.session.get(Customer, user.customer_id)
+            if customer is not None and freshness.refresh_customer(customer):
+                session["refreshed_at"] = utcnow().isoformat()
+            else:
+                flash(_("The billing system is not answering right now: you are seeing the "
+                        "data we already have."), "warning")
+            return redirect(_safe_next(request.args.get("next")))
+    return render_template("portal/login.html", form=form)
+
+
+@bp.route("/logout", methods=["POST"])
+def logout():
+    form = ConfirmForm()
+    if form.validate_on_submit() and current_user.is_authenticated:
+        locale = session.get("locale")
+        logout_user()  # ends every session of the user (session version)
+        session.clear()
+        if locale:
+            session["locale"] = locale
+    return redirect(url_for("portal.login"))
+
+
+@bp.route("/register", methods=["GET", "POST"])
+@_post_only(REGISTER_LIMIT)
+def register():
+    form = RegistrationForm()
+    if form.validate_on_submit():
+        data = accounts.Registration(
+            web_code=form.web_code.data, identifier=form.identifier.data,
+            username=form.username.data, password=form.password.data,
+            question=form.question.data, answer=form.answer.data, email=form.email.data or "",
+            language=session.get("locale") or "it")
+        try:
+            accounts.register(data)
+        except accounts.AccountError as exc:
+            db.session.rollback()
+            _field_error(form, exc)
+        else:
+            flash(_("Your account is ready: sign in with your username and password."), "success")
+            return redirect(url_for("portal.login"))
+    return render_template("portal/register.html", form=form)
+
+
+@bp.route("/reset", methods=["GET", "POST"])
+@_post_only(RESET_LIMIT)
+def reset_request():
+    form = ResetRequestForm()
+    if form.validate_on_submit():
+        base = current_app.config.get("PUBLIC_BASE_URL") or request.host_url
+        accounts.request_reset(form.login.data, base.rstrip("/") + url_for("portal.index").rstrip("/"))
+        # The same answer whether or not the account exists.
+        flash(_("If an account with an e-mail address matches, we have sent it a link to reset "
+                "the password. The link works once, for 30 minutes."), "info")
+        return redirect(url_for("portal.reset_request"))
+    return render_template("portal/reset_request.html", form=form)
+
+
+@bp.route("/reset/<token>", methods=["GET", "POST"])
+@_post_only(RESET_LIMIT)
+def reset_with_link(token):
+    user = accounts.user_for_token(token)
+    form = ResetForm()
+    if user is None:
+        return render_template("portal/reset_invalid.html"), 404
+    if form.validate_on_submit():
+        try:
+            accounts.reset_with_token(token, form.answer.data, form.password.data)
+        except accounts.AccountError as exc:
+            db.session.rollback()
+            _field_error(form, exc)
+        else:
+            flash(_("Your password has been changed: sign in with the new one."), "success")
+            return redirect(url_for("portal.login"))
+    return render_template("portal/reset_form.html", form=form, question=user.security_question)
+
+
+def _account_key() -> str:
+    """Wrong answers are limited per account too, not only per address."""
+    return "reset-account:" + (request.form.get("username") or "").strip().lower()
+
+
+@bp.route("/reset/web-code", methods=["GET", "POST"])
+@_post_only(RESET_LIMIT)
+@limiter.limit(RESET_LIMIT, methods=["POST"], key_func=_account_key)
+def reset_with_web_code():
+    form = WebCodeResetForm()
+    if form.validate_on_submit():
+        try:
+            accounts.reset_with_web_code(form.username.data, form.web_code.data,
+                                         form.answer.data, form.password.data)
+        except accounts.AccountError as exc:
+            db.session.rollback()
+            _field_error(form, exc)
+        else:
+            flash(_("Your password has been changed: sign in with the new one."), "success")
+            return redirect(url_for("portal.login"))
+    return render_template("portal/reset_web_code.html", form=form)
+
+
+@bp.route("/information", methods=["GET", "POST"])
+@_post_only(INFO_LIMIT)
+def information_request():
+    form = InformationRequestForm()
+    if current_customer_id() and request.method == "GET":
+        customer = db.session.get(Customer, current_customer_id())
+        form.name.data = customer.display_name
+        form.email.data = accounts.contact_email(current_user) or None
+        form.phone.data = customer.phone
+    if form.validate_on_submit():
+        if form.website.data:  # a bot filled the honeypot: pretend, store nothing
+            flash(_("Thank you: we have received your request and will answer soon."), "success")
+            return redirect(url_for("portal.information_request"))
+        try:
+            customer_requests.information_request(
+                name=form.name.data, question=form.question.data, email=form.email.data or "",
+                phone=form.phone.data or "", postal_address=form.postal_address.data or "",
+                customer_id=current_customer_id(),
+                user=current_user if current_customer_id() else None)
+        except customer_requests.RequestError as exc:
+            _field_error(form, exc)
+        else:
+            flash(_("Thank you: we have received your request and will answer soon."), "success")
+            return redirect(url_for("portal.requests") if current_customer_id()
+                            else url_for("portal.information_request"))
+    return render_template("portal/information.html", form=form)
+
+
+@bp.route("/language", methods=["POST"])
+def language():
+    form = LanguageForm()
+    lang = form.language.data if form.validate_on_submit() else None
+    if lang in ("it", "en"):
+        session["locale"] = lang
+        refresh()
+        if current_customer_id():
+            current_user.language = lang
+            db.session.commit()
+    return redirect(_safe_next(request.form.get("next")) if request.form.get("next")
+                    else url_for("portal.index"))
+
+
+@bp.route("/account", methods=["GET"])
+@customer_required
+def account():
+    from .forms import ChangePasswordForm, ChangeQuestionForm, ChangeUsernameForm
+
+    return render_template("portal/account.html", pw_form=ChangePasswordForm(prefix="pw"),
+                           user_form=ChangeUsernameForm(prefix="un"),
+                           q_form=ChangeQuestionForm(prefix="sq"))
+
+
+@bp.route("/account/<what>", methods=["POST"])
+@customer_required
+def account_change(what):
+    from .forms import ChangePasswordForm, ChangeQuestionForm, ChangeUsernameForm
+
+    forms = {"password": ChangePasswordForm(prefix="pw"), "username": ChangeUsernameForm(prefix="un"),
+             "question": ChangeQuestionForm(prefix="sq")}
+    if what not in forms:
+        return redirect(url_for("portal.account"))
+    form = forms[what]
+    if form.validate_on_submit():
+        try:
+            if what == "password":
+                accounts.change_password(current_user, form.current_password.data, form.password.data)
+                flash(_("Your password has been changed."), "success")
+            elif what == "username":
+                accounts.change_username(current_user, form.current_password.data, form.username.data)
+                flash(_("Your username has been changed."), "success")
+            else:
+                accounts.change_security_question(current_user, form.current_password.data,
+                                                  form.question.data, form.answer.data)
+                flash(_("Your security question has been changed."), "success")
+            return redirect(url_for("portal.account"))
+        except accounts.AccountError as exc:
+            db.session.rollback()
+            _field_error(form, exc)
+    ctx = {"pw_form": ChangePasswordForm(prefix="pw", formdata=None),
+           "user_form": ChangeUsernameForm(prefix="un", formdata=None),
+           "q_form": ChangeQuestionForm(prefix="sq", formdata=None)}
+    ctx[{"password": "pw_form", "username": "user_form", "question": "q_form"}[what]] = form
+    return render_template("portal/account.html", **ctx), 400

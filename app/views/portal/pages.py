@@ -1,0 +1,357 @@
+"""Customer pages: supply points, readings (F-02), consumption (F-10), invoices (F-07, F-09),
+personal data (F-04), mailing address (F-05), direct debit (F-06), invoice by e-mail (F-08),
+"my requests". Thin: parse the form, call one service, flash, redirect."""
+from __future__ import annotations
+
+import datetime as dt
+
+import sqlalchemy as sa
+from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask_babel import format_date, gettext as _
+from flask_login import current_user
+from wtforms.fields.choices import SelectChoice
+
+from app.extensions import db
+from app.models import (Activity, Customer, DeliveryMode, DirectDebitMandate, Invoice,
+                        InvoiceStatus, Meter, SupplyPoint)
+from app.services import (customer_data, customer_requests, direct_debit, invoice_delivery,
+                          readings)
+from app.services.charts import bar_chart
+from app.services.invoice_pdf import invoice_pdf
+
+from . import bp, current_customer_id, customer_required, get_owned_or_404
+from .auth import _field_error
+from .forms import (ConfirmForm, CorrectionForm, InvoiceDeliveryForm, MailingAddressForm,
+                    MandateForm, PersonalDataForm, ReadingForm)
+
+PER_PAGE = 12
+SORTS = {"date": Invoice.invoice_date, "due": Invoice.due_date, "amount": Invoice.amount,
+         "number": Invoice.number}
+
+
+def _customer() -> Customer:
+    return db.session.get(Customer, current_customer_id())
+
+
+def _supply_points() -> list[SupplyPoint]:
+    return list(db.session.scalars(sa.select(SupplyPoint).where(
+        SupplyPoint.customer_id == current_customer_id()).order_by(SupplyPoint.code)))
+
+
+def _balance(customer_id: int, supply_point_id: int | None = None):
+    q = sa.select(sa.func.coalesce(sa.func.sum(Invoice.amount - Invoice.amount_paid), 0)).where(
+        Invoice.customer_id == customer_id, Invoice.status != InvoiceStatus.PAID)
+    if supply_point_id:
+        q = q.where(Invoice.supply_point_id == supply_point_id)
+    return db.session.scalar(q)
+
+
+@bp.route("/home")
+@customer_required
+def home():
+    customer = _customer()
+    return render_template("portal/home.html", customer=customer, supply_points=_supply_points(),
+                           balance=_balance(customer.id))
+
+
+# --- F-02 self-reading, F-10 consumption ---------------------------------------------------------
+
+def _active_meters(sp: SupplyPoint) -> list[Meter]:
+    return [m for m in sp.meters if m.removed_on is None]
+
+
+@bp.route("/supply/<int:sp_id>/reading", methods=["GET", "POST"])
+@customer_required
+def reading(sp_id):
+    sp = get_owned_or_404(SupplyPoint, sp_id)
+    meters = _active_meters(sp)
+    form = ReadingForm()
+    form.meter.choices = [SelectChoice(str(m.id), m.serial) for m in meters]
+    needs_confirmation = None
+    if form.validate_on_submit():
+        meter = next((m for m in meters if str(m.id) == form.meter.data), None)
+        if meter is None:
+            abort(404)
+        try:
+            reading_row, check = readings.submit_reading(
+                current_user, sp, meter, form.reading_date.data, form.value.data,
+                form.corrector_value.data, confirmed=bool(form.confirm.data))
+        except readings.NeedsConfirmation as exc:
+            db.session.rollback()
+            needs_confirmation = exc
+        except readings.ReadingError as exc:
+            db.session.rollback()
+            _field_error(form, exc)
+        else:
+            if check.same_as_previous:
+                flash(_("Reading received. It equals the previous one: no consumption since then."), "info")
+            elif check.rolled_over:
+                flash(_("Reading received. The meter passed zero since the previous reading: "
+                        "we counted the consumption across it."), "info")
+            else:
+                flash(_("Reading received: thank you."), "success")
+            if check.implausible:
+                flash(_("The consumption is unusually high: our staff will check the reading."), "warning")
+            return redirect(url_for("portal.consumption", sp_id=sp.id))
+    last = {m.id: readings.previous_reading(m) for m in meters}
+    status = 400 if request.method == "POST" else 200
+    return render_template("portal/reading.html", sp=sp, meters=meters, form=form, last=last,
+                           needs_confirmation=needs_confirmation,
+                           today=dt.date.today().isoformat()), status
+
+
+@bp.route("/supply/<int:sp_id>/consumption")
+@customer_required
+def consumption(sp_id):
+    sp = get_owned_or_404(SupplyPoint, sp_id)
+    rows = readings.history(sp)
+    chart_rows = [r for r in reversed(rows) if r.consumption is not None][-24:]
+    unit = "kWh" if sp.service.value == "electricity" else ("m³" if sp.service.value == "water" else "Smc")
+    chart = bar_chart([format_date(r.reading_date, "MMM yy") for r in chart_rows],
+                      [float(r.consumption) for r in chart_rows], unit=unit,
+                      title=_("Consumption between readings")) if chart_rows else None
+    return render_template("portal/consumption.html", sp=sp, rows=rows, chart=chart, unit=unit)
+
+
+# --- F-07 invoices, F-09 correction -------------------------------------------------------------
+
+@bp.route("/invoices")
+@customer_required
+def invoices():
+    cid = current_customer_id()
+    sp = None
+    if request.args.get("supply"):
+        sp = get_owned_or_404(SupplyPoint, request.args.get("supply"))
+    q = sa.select(Invoice).where(Invoice.customer_id == cid)
+    if sp is not None:
+        q = q.where(Invoice.supply_point_id == sp.id)
+    year = request.args.get("year", type=int)
+    if year:
+        q = q.where(Invoice.invoice_date >= dt.date(year, 1, 1), Invoice.invoice_date < dt.date(year + 1, 1, 1))
+    status = request.args.get("status", "")
+    if status in InvoiceStatus.__members__:
+        q = q.where(Invoice.status == InvoiceStatus[status])
+    else:
+        status = ""
+    sort = request.args.get("sort", "date")
+    direction = request.args.get("dir", "desc")
+    column = SORTS.get(sort, Invoice.invoice_date)
+    q = q.order_by(column.asc() if direction == "asc" else column.desc(), Invoice.id.desc())
+    total = db.session.scalar(sa.select(sa.func.count()).select_from(q.order_by(None).subquery()))
+    page = max(request.args.get("page", 1, type=int), 1)
+    pages = max((total + PER_PAGE - 1) // PER_PAGE, 1)
+    page = min(page, pages)
+    rows = list(db.session.scalars(q.offset((page - 1) * PER_PAGE).limit(PER_PAGE)))
+    years = sorted({d.year for d in db.session.scalars(
+        sa.select(Invoice.invoice_date).where(Invoice.customer_id == cid))}, reverse=True)
+    paid_where = {}
+    for inv in rows:
+        paid_where[inv.id] = ", ".join(sorted({p.paid_at or str(p.method.label) for p in inv.payments}))
+    return render_template("portal/invoices.html", rows=rows, sp=sp, supply_points=_supply_points(),
+                           year=year, status=status, sort=sort, direction=direction, page=page,
+                           pages=pages, total=total, years=years, statuses=list(InvoiceStatus),
+                           balance=_balance(cid, sp.id if sp else None), paid_where=paid_where)
+
+
+@bp.route("/invoices/<int:invoice_id>")
+@customer_required
+def invoice(invoice_id):
+    inv = get_owned_or_404(Invoice, invoice_id)
+    return render_template("portal/invoice.html", inv=inv, log=invoice_delivery.send_log(inv),
+                           form=CorrectionForm())
+
+
+@bp.route("/invoices/<int:invoice_id>/pdf")
+@customer_required
+def invoice_download(invoice_id):
+    inv = get_owned_or_404(Invoice, invoice_id)
+    data = invoice_pdf(inv)
+    db.session.commit()  # keep the stored copy
+    filename = f"{inv.number.replace('/', '-')}.pdf"
+    return Response(data, mimetype="application/pdf",
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+@bp.route("/invoices/<int:invoice_id>/correction", methods=["GET", "POST"])
+@customer_required
+def invoice_correction(invoice_id):
+    inv = get_owned_or_404(Invoice, invoice_id)
+    form = CorrectionForm()
+    if form.validate_on_submit():
+        try:
+            customer_requests.invoice_correction(current_user, inv, form.reason.data)
+        except customer_requests.RequestError as exc:
+            _field_error(form, exc)
+        else:
+            flash(_("Your correction request has been recorded: our staff will look into it."), "success")
+            return redirect(url_for("portal.requests"))
+    return render_template("portal/correction.html", inv=inv, form=form), \
+        400 if request.method == "POST" else 200
+
+
+# --- F-04 personal data, F-05 mailing address ------------------------------------------------
+
+@bp.route("/personal-data", methods=["GET", "POST"])
+@customer_required
+def personal_data():
+    customer = _customer()
+    form = PersonalDataForm(obj=customer if request.method == "GET" else None)
+    if form.validate_on_submit():
+        values = {f: getattr(form, f).data for f in customer_data.PERSONAL_FIELDS}
+        try:
+            customer_data.update_personal_data(current_user, customer, values)
+        except customer_data.NothingChanged:
+            flash(_("Nothing to change: the data are the same as before."), "info")
+        else:
+            flash(_("Your data have been changed; the billing system will be updated shortly."), "success")
+        return redirect(url_for("portal.personal_data"))
+    return render_template("portal/personal_data.html", form=form, customer=customer), \
+        400 if form.errors else 200
+
+
+@bp.route("/supply/<int:sp_id>/mailing-address", methods=["GET", "POST"])
+@customer_required
+def mailing_address(sp_id):
+    sp = get_owned_or_404(SupplyPoint, sp_id)
+    form = MailingAddressForm(data=customer_data.current_mailing_address(sp)
+                              if request.method == "GET" else None)
+    if form.validate_on_submit():
+        try:
+            customer_data.update_mailing_address(current_user, sp, form.data)
+        except customer_data.NothingChanged:
+            flash(_("Nothing to change: the data are the same as before."), "info")
+        else:
+            flash(_("The mailing address has been changed."), "success")
+        return redirect(url_for("portal.mailing_address", sp_id=sp.id))
+    return render_template("portal/mailing_address.html", sp=sp, form=form), 400 if form.errors else 200
+
+
+# --- F-06 direct debit ---------------------------------------------------------------------------
+
+@bp.route("/supply/<int:sp_id>/direct-debit", methods=["GET", "POST"])
+@customer_required
+def direct_debit_page(sp_id):
+    sp = get_owned_or_404(SupplyPoint, sp_id)
+    form = MandateForm()
+    if request.method == "GET":
+        customer = sp.customer
+        form.holder_last_name.data = customer.last_name or customer.company_name
+        form.holder_first_name.data = customer.first_name
+    if form.validate_on_submit():
+        try:
+            mandate = direct_debit.request_mandate(current_user, sp, form.data)
+        except direct_debit.MandateError as exc:
+            db.session.rollback()
+            _field_error(form, exc)
+        else:
+            flash(_("Your direct debit request has been recorded. Mandate reference: %(ref)s.",
+                    ref=mandate.reference), "success")
+            return redirect(url_for("portal.direct_debit_page", sp_id=sp.id))
+    return render_template("portal/direct_debit.html", sp=sp, form=form,
+                           mandates=direct_debit.mandates(sp), revoke_form=ConfirmForm(),
+                           masked_iban=direct_debit.mask_iban(sp.iban)), \
+        400 if request.method == "POST" else 200
+
+
+@bp.route("/supply/<int:sp_id>/direct-debit/revoke", methods=["POST"])
+@customer_required
+def direct_debit_revoke(sp_id):
+    sp = get_owned_or_404(SupplyPoint, sp_id)
+    if ConfirmForm().validate_on_submit():
+        try:
+            direct_debit.revoke(current_user, sp)
+        except direct_debit.MandateError as exc:
+            db.session.rollback()
+            flash(str(exc.message), "error")
+        else:
+            flash(_("Your request to end direct debit has been recorded."), "success")
+    return redirect(url_for("portal.direct_debit_page", sp_id=sp.id))
+
+
+@bp.route("/mandates/<int:mandate_id>/pdf")
+@customer_required
+def mandate_pdf(mandate_id):
+    mandate = get_owned_or_404(DirectDebitMandate, mandate_id)
+    return Response(direct_debit.pdf(mandate), mimetype="application/pdf",
+                    headers={"Content-Disposition": f'attachment; filename="{mandate.reference}.pdf"'})
+
+
+# --- F-08 invoice by e-mail ----------------------------------------------------------------------
+
+@bp.route("/supply/<int:sp_id>/invoice-email", methods=["GET", "POST"])
+@customer_required
+def invoice_email(sp_id):
+    sp = get_owned_or_404(SupplyPoint, sp_id)
+    setting = invoice_delivery.setting_for(sp)
+    form = InvoiceDeliveryForm()
+    if request.method == "GET" and setting is not None:
+        form.enabled.data = setting.enabled
+        form.mode.data = setting.mode.value
+        form.addresses.data = "\n".join(r.email for r in setting.recipients)
+    if form.validate_on_submit():
+        try:
+            addresses = invoice_delivery.parse_addresses(form.addresses.data)
+            invoice_delivery.save(current_user, sp, bool(form.enabled.data),
+                                  DeliveryMode(form.mode.data), addresses)
+        except invoice_delivery.DeliveryError as exc:
+            db.session.rollback()
+            _field_error(form, exc)
+        else:
+            flash(_("Your invoice delivery settings have been saved."), "success")
+            return redirect(url_for("portal.invoice_email", sp_id=sp.id))
+    recent = list(db.session.scalars(sa.select(Invoice).where(Invoice.supply_point_id == sp.id)
+                                     .order_by(Invoice.invoice_date.desc()).limit(6)))
+    logs = {inv.id: invoice_delivery.send_log(inv) for inv in recent}
+    return render_template("portal/invoice_email.html", sp=sp, form=form, recent=recent, logs=logs), \
+        400 if request.method == "POST" else 200
+
+
+# --- my requests ------------------------------------------------------------------------------------
+
+@bp.route("/requests")
+@customer_required
+def requests():
+    page = max(request.args.get("page", 1, type=int), 1)
+    rows, total = customer_requests.my_requests(current_customer_id(), page)
+    waiting = customer_requests.waiting_for_billing([a.id for a in rows])
+    pages = max((total + 19) // 20, 1)
+    return render_template("portal/requests.html", rows=rows, waiting=waiting, page=page, pages=pages)
+
+
+@bp.route("/requests/<int:activity_id>")
+@customer_required
+def request_detail(activity_id):
+    activity = get_owned_or_404(Activity, activity_id)
+    from app.services.activities import ACTION_LABELS
+
+    waiting = customer_requests.waiting_for_billing([activity.id])
+    return render_template("portal/request.html", a=activity, waiting=activity.id in waiting,
+                           labels=ACTION_LABELS, form=ConfirmForm(),
+                           can_withdraw=_withdrawable(activity, waiting))
+
+
+def _withdrawable(activity: Activity, waiting: set[int]) -> bool:
+    """Only requests that people handle and that send nothing to billing can be withdrawn."""
+    from app.models import ActivityKind
+    from app.services.activities import allowed_actions
+
+    return activity.kind in (ActivityKind.INFORMATION_REQUEST, ActivityKind.INVOICE_CORRECTION) \
+        and activity.id not in waiting and "withdraw" in allowed_actions(activity, current_user)
+
+
+@bp.route("/requests/<int:activity_id>/withdraw", methods=["POST"])
+@customer_required
+def request_withdraw(activity_id):
+    activity = get_owned_or_404(Activity, activity_id)
+    from app.services.activities import TransitionError
+
+    if ConfirmForm().validate_on_submit():
+        if not _withdrawable(activity, customer_requests.waiting_for_billing([activity.id])):
+            abort(409)
+        try:
+            customer_requests.withdraw(current_user, activity)
+            flash(_("Your request has been withdrawn."), "success")
+        except TransitionError as exc:
+            db.session.rollback()
+            flash(str(exc), "error")
+    return redirect(url_for("portal.request_detail", activity_id=activity.id))

@@ -1,0 +1,147 @@
+"""F-02 self-reading: congruity, corrector, roll-over, plausibility, export to billing."""
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+import sqlalchemy as sa
+
+from app.models import (Activity, ActivityKind, ActivityStatus, MeterReading, OutboxMessage,
+                        ReadingSource, ReadingStatus, Setting)
+from tests import factories as f
+from tests.portal.conftest import make_account, portal_login, post_form
+
+TODAY = dt.date.today()
+
+
+def _post(client, sp, meter, value, date=None, corrector=None, confirm=False):
+    data = {"meter": str(meter.id), "reading_date": (date or TODAY).isoformat(), "value": str(value)}
+    if corrector is not None:
+        data["corrector_value"] = str(corrector)
+    if confirm:
+        data["confirm"] = "y"
+    return post_form(client, f"/portal/supply/{sp.id}/reading", data)
+
+
+def _self_readings(db):
+    return list(db.session.scalars(sa.select(MeterReading).where(
+        MeterReading.source == ReadingSource.CUSTOMER, MeterReading.activity_id.is_not(None))))
+
+
+def test_F02_reading_is_stored_with_activity_and_outbox(client, db, logged_in):
+    sp, m = logged_in["supply_point"], logged_in["meter"]
+    resp = _post(client, sp, m, 1250)
+    assert resp.status_code == 302, resp.get_data(as_text=True)[-1500:]
+    [r] = _self_readings(db)
+    assert (r.value, r.consumption, r.status, r.flagged) == (1250, 50, ReadingStatus.RECEIVED, False)
+    activity = db.session.get(Activity, r.activity_id)
+    assert activity.kind == ActivityKind.SELF_READING and activity.status == ActivityStatus.NEW
+    msg = db.session.scalar(sa.select(OutboxMessage).where(OutboxMessage.activity_id == activity.id))
+    assert msg.operation == "submit_reading" and msg.payload["value"] == 1250
+    page = client.get(resp.location).get_data(as_text=True)
+    assert "1250" in page and "Lettura ricevuta" in page
+
+
+@pytest.mark.parametrize("value,date,message", [
+    (1150, None, "inferiore alla precedente"),
+    (1250, dt.date(2026, 9, 15), "successiva alla lettura precedente"),
+    (1250, dt.date(2026, 10, 1), "successiva alla lettura precedente"),
+    (1250, TODAY + dt.timedelta(days=1), "non può essere nel futuro"),
+    (123456, None, "ha 5 cifre"),
+])
+def test_F02_incongruous_readings_are_refused(client, db, logged_in, value, date, message):
+    resp = _post(client, logged_in["supply_point"], logged_in["meter"], value, date)
+    assert resp.status_code == 400
+    assert message in resp.get_data(as_text=True)
+    assert _self_readings(db) == []
+
+
+def test_F02_equal_reading_is_accepted_with_a_clear_message(client, db, logged_in):
+    resp = _post(client, logged_in["supply_point"], logged_in["meter"], 1200)
+    assert resp.status_code == 302
+    assert "uguale alla precedente" in client.get(resp.location).get_data(as_text=True)
+    assert _self_readings(db)[0].consumption == 0
+
+
+def test_F02_corrector_reading_required(client, db, customer_graph):
+    c = customer_graph["customer"]
+    sp = f.supply_point(c, annual_consumption=8000)
+    m = f.meter(sp, digits=6, has_corrector=True, corrector_serial="CV1")
+    f.reading(sp, m, reading_date=dt.date(2026, 10, 1), value=5000, corrector_value=5150)
+    db.session.commit()
+    user = make_account(db, None, c)
+    portal_login(client, user.username)
+    missing = _post(client, sp, m, 5100)
+    assert missing.status_code == 400 and "correttore volumetrico" in missing.get_data(as_text=True)
+    lower = _post(client, sp, m, 5100, corrector=5100)
+    assert lower.status_code == 400 and "correttore è inferiore" in lower.get_data(as_text=True)
+    ok = _post(client, sp, m, 5100, corrector=5253)
+    assert ok.status_code == 302
+    assert _self_readings(db)[0].corrector_value == 5253
+
+
+def test_F02_meter_roll_over_is_handled(client, db, customer_graph):
+    c = customer_graph["customer"]
+    sp = f.supply_point(c, annual_consumption=1200)
+    m = f.meter(sp, digits=4)
+    f.reading(sp, m, reading_date=dt.date(2026, 9, 1), value=9800, consumption=100)
+    f.reading(sp, m, reading_date=dt.date(2026, 10, 1), value=9950, consumption=150)
+    db.session.commit()
+    user = make_account(db, None, c)
+    portal_login(client, user.username)
+    resp = _post(client, sp, m, 40)
+    assert resp.status_code == 302
+    assert "superato lo zero" in client.get(resp.location).get_data(as_text=True)
+    assert _self_readings(db)[0].consumption == 90  # 9950 -> 9999 -> 0 -> 40
+
+
+def test_F02_implausible_consumption_needs_confirmation_and_is_flagged(client, db, logged_in):
+    db.session.add(Setting(key="consumption plausibility factor", value="3"))
+    db.session.commit()
+    sp, m = logged_in["supply_point"], logged_in["meter"]
+    first = _post(client, sp, m, 9000)
+    assert first.status_code == 400 and "spunta la conferma" in first.get_data(as_text=True)
+    assert _self_readings(db) == []
+    confirmed = _post(client, sp, m, 9000, confirm=True)
+    assert confirmed.status_code == 302
+    [r] = _self_readings(db)
+    assert r.flagged and r.consumption == 7800
+    msg = db.session.scalar(sa.select(OutboxMessage).where(OutboxMessage.activity_id == r.activity_id))
+    assert msg.payload["flagged"] is True
+
+
+def test_F02_plausibility_factor_setting_is_used(client, db, logged_in):
+    # History: 100 per month; 57 days since the last reading -> about 190 expected.
+    db.session.add(Setting(key="consumption plausibility factor", value="10"))
+    db.session.commit()
+    resp = _post(logged_in and client, logged_in["supply_point"], logged_in["meter"], 1200 + 1000,
+                 date=dt.date(2026, 11, 27) if TODAY >= dt.date(2026, 11, 27) else TODAY)
+    assert resp.status_code == 302  # 1000 < 10 x expected: no confirmation asked
+
+
+def test_F02_reading_reaches_billing_and_activity_is_executed(client, db, billing_sim, app):
+    from app.services.alignment import align
+    from app.services.outbox import deliver_due
+    from app.models import Customer, Meter, SupplyPoint
+
+    assert align(full=True).status == "ok"
+    meter = db.session.scalar(sa.select(Meter).join(SupplyPoint).where(
+        Meter.has_corrector.is_(False), Meter.removed_on.is_(None)).order_by(Meter.id))
+    sp = meter.supply_point
+    customer = db.session.get(Customer, sp.customer_id)
+    user = make_account(db, None, customer)
+    portal_login(client, user.username)
+    from app.services.readings import previous_reading
+
+    prev = previous_reading(meter)
+    value = (prev.value + 5) % 10 ** meter.digits
+    assert _post(client, sp, meter, value).status_code == 302
+    assert deliver_due()["delivered"] >= 1
+    assert billing_sim.stats()["applied"].get("SubmitReading") == 1
+    [r] = _self_readings(db)
+    db.session.refresh(r)
+    assert r.billing_entry_no is not None and r.status == ReadingStatus.SENT
+    assert db.session.get(Activity, r.activity_id).status == ActivityStatus.EXECUTED
+    # Alignment brings billing's copy onto the same row, not a second one.
+    assert align().status == "ok"
+    assert len(_self_readings(db)) == 1

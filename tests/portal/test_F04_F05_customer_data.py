@@ -1,0 +1,71 @@
+"""F-04 personal data (tax code / VAT check digits) and F-05 mailing address per supply point."""
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from app.models import (Activity, ActivityKind, AuditLog, Customer, MailingAddress, OutboxMessage,
+                        OutgoingMail)
+from tests.portal.conftest import post_form
+
+
+def _personal(c, **over):
+    data = {k: getattr(c, k) or "" for k in ("last_name", "first_name", "company_name", "tax_code",
+                                               "vat_number", "address", "post_code", "city",
+                                               "province", "phone", "email")}
+    data["birth_date"] = ""
+    data.update(over)
+    return data
+
+
+def test_F04_invalid_tax_code_and_vat_number(client, db, logged_in):
+    c = logged_in["customer"]
+    resp = post_form(client, "/portal/personal-data", _personal(c, tax_code="RSSMRA80A01H501X",
+                                                                vat_number="12345678901"))
+    body = resp.get_data(as_text=True)
+    assert resp.status_code == 400
+    assert "codice fiscale non è valido" in body.lower() or "Questo codice fiscale" in body
+    assert "partita IVA non è valida" in body or "Questa partita IVA" in body
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(OutboxMessage)
+                             .where(OutboxMessage.operation == "update_customer",
+                                    OutboxMessage.idempotency_key.like("personal-%"))) == 0
+
+
+def test_F04_change_is_saved_audited_exported_and_mailed(client, db, logged_in):
+    c = logged_in["customer"]
+    old_email = c.email
+    resp = post_form(client, "/portal/personal-data", _personal(
+        c, phone="3331234567", vat_number="01234560017", email="nuovo@example.com"))
+    assert resp.status_code == 302
+    db.session.expire_all()
+    c = db.session.get(Customer, c.id)
+    assert (c.phone, c.vat_number, c.email) == ("3331234567", "01234560017", "nuovo@example.com")
+    a = db.session.scalar(sa.select(Activity).where(Activity.kind == ActivityKind.PERSONAL_DATA))
+    msg = db.session.scalar(sa.select(OutboxMessage).where(OutboxMessage.activity_id == a.id))
+    assert msg.payload == {"customer_code": c.code, "phone": "3331234567",
+                           "vat_number": "01234560017", "email": "nuovo@example.com"}
+    assert db.session.scalar(sa.select(AuditLog).where(AuditLog.entity_type == "customer",
+                                                       AuditLog.action == "update"))
+    mails = db.session.scalars(sa.select(OutgoingMail).where(OutgoingMail.template == "email_changed")).all()
+    assert sorted(m.recipients[0] for m in mails) == sorted([old_email, "nuovo@example.com"])
+
+
+def test_F04_nothing_changed(client, db, logged_in):
+    resp = post_form(client, "/portal/personal-data", _personal(logged_in["customer"]))
+    assert resp.status_code == 302
+    assert "Nulla da modificare" in client.get(resp.location).get_data(as_text=True)
+
+
+def test_F05_mailing_address_per_supply_point(client, db, logged_in):
+    sp = logged_in["supply_point"]
+    url = f"/portal/supply/{sp.id}/mailing-address"
+    missing = post_form(client, url, {"name": "Mario Rossi", "address": "", "post_code": "00100",
+                                      "city": "Roma", "province": "RM"})
+    assert missing.status_code == 400
+    ok = post_form(client, url, {"name": "Mario Rossi", "address": "Via Milano 5", "post_code": "20100",
+                                 "city": "Milano", "province": "mi"})
+    assert ok.status_code == 302
+    ma = db.session.scalar(sa.select(MailingAddress).where(MailingAddress.supply_point_id == sp.id))
+    assert (ma.address, ma.city, ma.province) == ("Via Milano 5", "Milano", "MI")
+    msg = db.session.scalar(sa.select(OutboxMessage).where(OutboxMessage.operation == "update_mailing_address"))
+    assert msg.payload["supply_point_code"] == sp.code
+    assert "Via Milano 5" in client.get(url).get_data(as_text=True)
