@@ -21,7 +21,7 @@ from flask import current_app
 from app.billing.gateway import (BillingError, BillingGateway, CustomerBundle, Entity,
                                  InvoiceRecord)
 from app.extensions import db
-from app.models import (Customer, CustomerKind, Invoice, InvoiceLine, InvoiceStatus, InvoiceType,
+from app.models import (Customer, CustomerKind, Invoice, InvoiceLine, InvoiceStatus, InvoiceType, MailingAddress,
                         Meter, MeterReading, Payment, PaymentChannel, PaymentMethod,
                         ReadingSource, ReadingStatus, ReadingType, Service, SupplyPoint,
                         SupplyStatus, SyncRun, SyncState, UseType)
@@ -190,10 +190,40 @@ def upsert_records(entity: Entity, records: list, now: dt.datetime | None = None
             {c: sa.bindparam(c) for c in columns})
         db.session.execute(stmt, [{**{c: u[c] for c in columns}, "row_id": u["id"]} for u in updates])
     result.inserted, result.updated = len(inserts), len(updates)
+    if entity is Entity.SUPPLY_POINT and changed_keys:
+        changed = set(changed_keys)
+        _upsert_mailing_addresses([r for r in records if r.code in changed])
     if entity is Entity.INVOICE and changed_keys:
         changed = set(changed_keys)
         _replace_invoice_lines([r for r in records if r.number in changed])
     return result
+
+
+def _upsert_mailing_addresses(supply_points) -> None:
+    """Billing's mailing address (recapito) of each supply point that has one."""
+    with_address = [r for r in supply_points if r.mail_address]
+    if not with_address:
+        return
+    sp_ids = _ids_by_key(SupplyPoint, "code", (r.code for r in with_address))
+    existing = _ids_by_key(MailingAddress, "supply_point_id", sp_ids.values())
+    table = MailingAddress.__table__
+    inserts, updates = [], []
+    for r in with_address:
+        sp_id = sp_ids.get(r.code)
+        if sp_id is None:
+            continue
+        row = dict(supply_point_id=sp_id, name=r.mail_name, address=r.mail_address,
+                   post_code=r.mail_post_code, city=r.mail_city, province=r.mail_province)
+        if sp_id in existing:
+            updates.append({**row, "row_id": existing[sp_id]})
+        else:
+            inserts.append(row)
+    if inserts:
+        db.session.execute(table.insert(), inserts)
+    if updates:
+        columns = ["name", "address", "post_code", "city", "province"]
+        db.session.execute(table.update().where(table.c.id == sa.bindparam("row_id")).values(
+            {c: sa.bindparam(c) for c in columns}), [{c: u[c] for c in columns} | {"row_id": u["row_id"]} for u in updates])
 
 
 def _replace_invoice_lines(invoices: list[InvoiceRecord]) -> None:

@@ -197,7 +197,8 @@ def _deliver_one(gw: BillingGateway, id_: int) -> str:
             msg.status = OutboxStatus.PENDING
             msg.next_attempt_at = utcnow() + backoff(msg.attempts)
         activity = msg.activity
-        if activity is not None and activity.status == ActivityStatus.NEW:
+        # Only automatic activities wait for billing; people handle the others meanwhile.
+        if activity is not None and activity.kind.automatic and activity.status == ActivityStatus.NEW:
             transition(activity, "wait_billing", None, str(exc.kind.value), commit=False)
         db.session.commit()
         return "failed" if permanent else "retry"

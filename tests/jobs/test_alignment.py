@@ -197,3 +197,18 @@ def test_F14_admin_sees_sync_state(billing_sim, client, login_as, db):
     assert "customer" in page and "invoice" in page
     runs = client.get("/syncrunview/list/").get_data(as_text=True)
     assert "ok" in runs
+
+
+def test_F05_alignment_brings_billing_mailing_addresses(billing_sim, db):
+    from app.billing.gateway import MailingAddress as MailingUpdate
+    from app.models import MailingAddress
+    from app.services.billing import gateway
+
+    assert align(full=True).status == "ok"
+    sp = db.session.scalars(sa.select(SupplyPoint).order_by(SupplyPoint.id)).first()
+    gateway().update_mailing_address("mail-addr-1", MailingUpdate(
+        supply_point_code=sp.code, name="Studio Verdi", address="Via Dante 3", post_code="20121",
+        city="Milano", province="MI"))
+    assert align().status == "ok"
+    address = db.session.scalar(sa.select(MailingAddress).where(MailingAddress.supply_point_id == sp.id))
+    assert (address.name, address.address, address.city) == ("Studio Verdi", "Via Dante 3", "Milano")

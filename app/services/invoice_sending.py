@@ -1,0 +1,214 @@
+"""Invoice e-mails, the sending half (F-31): claimed rows become messages on one SMTP
+connection per worker, with their outcome written to the log.
+
+Per message: its rows are marked "sending" in the commit that precedes it on the wire, and its
+outcome is written in the commit that marks the next one — so after a crash at most one
+message per worker is uncertain.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import email.utils
+import logging
+import smtplib
+import time
+from typing import Callable
+
+import sqlalchemy as sa
+
+from app.extensions import db
+from app.models import InvoiceEmailLog, SendOutcome
+from app.models.base import utcnow
+from app.services import mail
+from app.services.invoice_mailing import (CHUNK_MESSAGES, DUE, MAX_ATTEMPTS, MAX_TEMPORARY_IN_A_ROW,
+                                          Group, _groups, _Templates, build, claim, new_holder)
+
+log = logging.getLogger(__name__)
+
+FIRST_CLAIM = 4        # messages in a worker's first claim, before it knows their cost
+CLAIM_SECONDS = 1.0    # then: about this much work per claim
+
+
+class Sender:
+    """One worker's SMTP connection and counters."""
+
+    def __init__(self):
+        self.conn: smtplib.SMTP | None = None
+        self.counts = {"messages": 0, "sent": 0, "retry": 0, "failed": 0}
+        self.temporary_in_a_row = 0
+
+    def deliver(self, msg) -> dict[str, tuple[int, str]]:
+        """{address: (code, text)} of refused addresses; raises for whole-message outcomes
+        (PermanentRefusal for 5xx, smtplib/OSError errors for temporary ones)."""
+        sender = email.utils.parseaddr(msg["From"])[1]
+        recipients = [a.strip() for a in msg["To"].split(",")]
+        data = msg.as_bytes(policy=msg.policy.clone(linesep="\r\n"))  # SMTP wants CRLF
+        if self.conn is None:
+            self.conn = mail.smtp_connection()
+        try:
+            refused = self.conn.sendmail(sender, recipients, data)
+        except smtplib.SMTPRecipientsRefused as exc:
+            if all(code >= 500 for code, _ in exc.recipients.values()):
+                raise mail.PermanentRefusal(str(exc.recipients)) from exc
+            raise
+        except (smtplib.SMTPDataError, smtplib.SMTPSenderRefused) as exc:
+            if exc.smtp_code >= 500:
+                raise mail.PermanentRefusal(f"{exc.smtp_code} {exc.smtp_error!r}") from exc
+            raise
+        return {a: (c, t.decode(errors="replace") if isinstance(t, bytes) else str(t))
+                for a, (c, t) in (refused or {}).items()}
+
+    def disconnect(self) -> None:
+        mail._close(self.conn)
+        self.conn = None
+
+
+_LOG = InvoiceEmailLog.__table__
+_UPDATES: dict[tuple[str, ...], sa.Update] = {}
+
+
+def _mark(ids, outcome: SendOutcome, **values) -> None:
+    """Set the outcome of log rows: one prepared Core UPDATE per set of columns, run once per
+    row, so a message costs no ORM work and no statement compilation."""
+    ids = list(ids)
+    if not ids:
+        return
+    keys = tuple(sorted(values))
+    stmt = _UPDATES.get(keys)
+    if stmt is None:
+        stmt = _UPDATES[keys] = (
+            _LOG.update().where(_LOG.c.id == sa.bindparam("row_id"))
+            .values(outcome=sa.bindparam("new_outcome", type_=_LOG.c.outcome.type),
+                    **{k: sa.bindparam(f"new_{k}", type_=_LOG.c[k].type) for k in keys}))
+    params = {f"new_{k}": v for k, v in values.items()}
+    params["new_outcome"] = outcome
+    db.session.connection().execute(stmt, [dict(params, row_id=i) for i in ids])
+
+
+def _mark_sending(group: Group, msg) -> None:
+    _mark(group.rows.values(), SendOutcome.SENDING, message_id=msg["Message-ID"],
+          attempts=group.attempts + 1, error=None)
+
+
+def _retry(group: Group, ids, error: str, counts: dict) -> None:
+    from app.services.outbox import backoff
+
+    attempts = group.attempts + 1
+    if attempts >= MAX_ATTEMPTS:
+        _mark(ids, SendOutcome.FAILED, error=f"Given up after {attempts} temporary failures: {error}"[:2000])
+        counts["failed"] += len(ids)
+    else:
+        _mark(ids, SendOutcome.RETRY, claimed_by=None, error=error[:2000],
+              next_attempt_at=utcnow() + backoff(attempts))
+        counts["retry"] += len(ids)
+
+
+def _refused(group: Group, refused: dict, counts: dict) -> None:
+    """Per-address refusals: 5xx fails the address, 4xx retries it later."""
+    for address, (code, text) in refused.items():
+        row = group.rows.get(address.lower())
+        if row is None:
+            continue
+        if code >= 500:
+            _mark([row], SendOutcome.FAILED, error=f"{code} {text}"[:2000])
+            counts["failed"] += 1
+        else:
+            _retry(group, [row], f"{code} {text}", counts)
+
+
+def _send(sender: Sender, group: Group, msg) -> bool:
+    """Send one message and stage its rows' outcomes; False: stop this run."""
+    counts = sender.counts
+    counts["messages"] += 1
+    ids = list(group.rows.values())
+    try:
+        refused = sender.deliver(msg)
+    except mail.PermanentRefusal as exc:
+        _mark(ids, SendOutcome.FAILED, error=str(exc)[:2000])
+        counts["failed"] += len(ids)
+        sender.temporary_in_a_row = 0
+        return True
+    except smtplib.SMTPRecipientsRefused as exc:  # every address refused, some only for now
+        _refused(group, {a: (c, str(t)) for a, (c, t) in exc.recipients.items()}, counts)
+        sender.disconnect()
+        sender.temporary_in_a_row += 1
+        return sender.temporary_in_a_row < MAX_TEMPORARY_IN_A_ROW
+    except (smtplib.SMTPException, OSError) as exc:  # 4xx, dropped or refused connection
+        _retry(group, ids, f"{type(exc).__name__}: {exc}", counts)
+        sender.disconnect()
+        sender.temporary_in_a_row += 1
+        return sender.temporary_in_a_row < MAX_TEMPORARY_IN_A_ROW
+    sender.temporary_in_a_row = 0
+    refused = {a.lower(): v for a, v in refused.items()}
+    ok = [row for address, row in group.rows.items() if address not in refused]
+    _mark(ok, SendOutcome.SENT, sent_at=utcnow(), error=None)
+    counts["sent"] += len(ok)
+    _refused(group, refused, counts)
+    return True
+
+
+def _build(group: Group, templates: _Templates, counts: dict):
+    """The group's message, or None after marking it failed (a broken template or PDF)."""
+    try:
+        return build(group, templates)
+    except Exception as exc:  # one broken message must not stop the night's batch
+        log.exception("Invoice %s: the e-mail could not be built", group.number)
+        _mark(group.rows.values(), SendOutcome.FAILED, error=f"Not built: {exc}"[:2000])
+        counts["failed"] += len(group.rows)
+        return None
+
+
+def _release(groups: list[Group]) -> None:
+    """Give back claimed rows not sent in this run (no attempt counted)."""
+    ids = [i for g in groups for i in g.rows.values()]
+    if ids:
+        db.session.execute(sa.update(InvoiceEmailLog)
+                           .where(InvoiceEmailLog.id.in_(ids), InvoiceEmailLog.outcome.in_(DUE))
+                           .values(claimed_by=None).execution_options(synchronize_session=False))
+
+
+def send_due(*, holder: str | None = None, now: dt.datetime | None = None,
+             progress: Callable[[dict], None] | None = None, chunk: int = CHUNK_MESSAGES,
+             max_messages: int | None = None) -> dict:
+    """Send every due row (claimed chunk by chunk); returns counts (messages, sent, retry, failed)."""
+    holder = holder or new_holder()
+    templates, sender = _Templates(), Sender()
+    counts = sender.counts
+    stop = False
+    size = min(chunk, FIRST_CLAIM)
+    try:
+        while not stop:
+            started, before = time.perf_counter(), counts["messages"]
+            ids = claim(holder, now or utcnow(), size)
+            if not ids:
+                db.session.commit()
+                break
+            groups = _groups(ids)
+            msg = _build(groups[0], templates, counts)
+            if msg is not None:
+                _mark_sending(groups[0], msg)
+            db.session.commit()  # the claim, and the first message marked as sending
+            for n, group in enumerate(groups):
+                if msg is not None and not _send(sender, group, msg):
+                    stop = True
+                following = groups[n + 1] if n + 1 < len(groups) else None
+                msg = None
+                if stop or (max_messages is not None and counts["messages"] >= max_messages):
+                    stop = True
+                    _release(groups[n + 1:])
+                elif following is not None:
+                    msg = _build(following, templates, counts)
+                    if msg is not None:
+                        _mark_sending(following, msg)
+                db.session.commit()  # this message's outcome (+ the next one marked as sending)
+                if progress:
+                    progress(counts)
+                if stop:
+                    break
+            # About CLAIM_SECONDS of work per claim: big claims for quick link messages, small
+            # ones for PDFs, so that several workers share even a short batch.
+            per_message = (time.perf_counter() - started) / max(1, counts["messages"] - before)
+            size = max(1, min(chunk, int(CLAIM_SECONDS / max(per_message, 1e-4))))
+    finally:
+        sender.disconnect()
+    return dict(counts)
