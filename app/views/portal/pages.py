@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 import sqlalchemy as sa
+from sqlalchemy.orm import selectinload
 from flask import Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import format_date, gettext as _
 from flask_login import current_user
@@ -141,7 +142,8 @@ def invoices():
     page = max(request.args.get("page", 1, type=int), 1)
     pages = max((total + PER_PAGE - 1) // PER_PAGE, 1)
     page = min(page, pages)
-    rows = list(db.session.scalars(q.offset((page - 1) * PER_PAGE).limit(PER_PAGE)))
+    rows = list(db.session.scalars(q.options(selectinload(Invoice.payments))
+                                   .offset((page - 1) * PER_PAGE).limit(PER_PAGE)))
     years = sorted({d.year for d in db.session.scalars(
         sa.select(Invoice.invoice_date).where(Invoice.customer_id == cid))}, reverse=True)
     paid_where = {}
