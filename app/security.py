@@ -41,6 +41,7 @@ SEE = "can_see"
 GRANT_MODULES = (
     "app.views.admin.billing",
     "app.views.admin.sync",
+    "app.views.admin.outbox",
     "app.views.admin.contracts",
     "app.views.admin.crm",
     "app.views.admin.contacts",

@@ -234,3 +234,12 @@ def after_delivery(operation: str):
         AFTER_DELIVERY.setdefault(operation, []).append(fn)
         return fn
     return wrap
+
+
+def retry(messages: list[OutboxMessage]) -> int:
+    """Queue refused writes again, now, with the same idempotency key (no commit)."""
+    for msg in messages:
+        msg.status = OutboxStatus.PENDING
+        msg.next_attempt_at = utcnow()
+        msg.claimed_by = None
+    return len(messages)

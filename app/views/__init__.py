@@ -6,6 +6,17 @@ import importlib
 AREAS = (
     "app.views.admin.billing",
     "app.views.admin.sync",
+    "app.views.admin.outbox",
+    "app.views.admin.contracts",
+    "app.views.admin.crm",
+    "app.views.admin.contacts",
+    "app.views.admin.callcenter",
+    "app.views.admin.stats",
+    "app.views.admin.audit",
+    "app.views.admin.templates",
+    "app.views.admin.mailing",
+    "app.views.admin.jobs",
+    "app.views.admin.mailcatcher",
 )
 
 
