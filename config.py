@@ -5,6 +5,7 @@ anything else is development, where a secret key is generated once and kept unde
 """
 from __future__ import annotations
 
+import json
 import os
 import secrets
 from pathlib import Path
@@ -107,6 +108,8 @@ class Config:
     # Scheduler (F-30).
     ALIGNMENT_INTERVAL_MINUTES = env_int("ALIGNMENT_INTERVAL_MINUTES", 5)
     SCHEDULER_ENABLED = env_bool("SCHEDULER_ENABLED", True)
+    # Per-job trigger overrides, JSON: {"outbox": {"trigger": "interval", "seconds": 60}}.
+    JOB_TRIGGERS = json.loads(env("JOB_TRIGGERS", "{}") or "{}")
 
     # Mail (SMTP): the demo points at the local mail catcher.
     MAIL_SERVER = env("MAIL_SERVER", "127.0.0.1")

@@ -77,6 +77,12 @@ def _configure_engine(engine: Engine) -> None:
 
 def _register_blueprints(app: Flask) -> None:
     """Hand-written blueprints (portal, API) are registered here, one place."""
+    from app.views.portal import bp as portal_bp
+
+    app.register_blueprint(portal_bp)
+    from app.views.agent import bp as sales_bp
+
+    app.register_blueprint(sales_bp)
 
 
 def _register_template_globals(app: Flask) -> None:

@@ -13,6 +13,7 @@ sportello = AppGroup("sportello", help="Sportello administration commands.")
 
 def register_cli(app: Flask) -> None:
     app.cli.add_command(sportello)
+    __import__("app.cli_jobs", fromlist=["register"]).register(sportello)
 
 
 @sportello.command("init")

@@ -32,6 +32,12 @@ for _ in $(seq 1 50); do
   sleep 0.2
 done
 
+MAIL_PORT=${MAIL_PORT:-8025}
+export MAIL_SERVER=${MAIL_SERVER:-127.0.0.1} MAIL_PORT
+echo "Starting the mail catcher on port $MAIL_PORT (messages in var/mailcatcher/)..."
+$PY -m app.mailcatcher --host 127.0.0.1 --port "$MAIL_PORT" --dir "${SPORTELLO_VAR_DIR:-var}/mailcatcher" >var/log/mailcatcher.log 2>&1 &
+pids+=($!)
+
 echo "Preparing the database..."
 export SPORTELLO_ADMIN_USERNAME=admin SPORTELLO_ADMIN_EMAIL=admin@sportello.localhost
 export SPORTELLO_ADMIN_PASSWORD=${SPORTELLO_ADMIN_PASSWORD:-$($PY -c 'import secrets; print(secrets.token_urlsafe(12))')}
@@ -50,6 +56,7 @@ cat <<TXT
   Back office login:     $PUBLIC_BASE_URL/login/
 $accounts
   Billing simulator:     $BILLING_URL/services
+  Mail catcher:          $PUBLIC_BASE_URL/mailcatcher/ (admin; SMTP on 127.0.0.1:$MAIL_PORT)
   Logs:                  var/log/
 
 TXT

@@ -1,4 +1,10 @@
-"""Database leases: one holder per job at a time, across processes and machines."""
+"""Database leases: one holder per job at a time, across processes and machines.
+
+A lease row per job: `holder` and `expires_at`. Taking it is one conditional UPDATE (atomic on
+SQLite and PostgreSQL). A crashed holder's lease is taken over once it expires. A scheduled run
+that finished keeps the lease, marked `done:<holder>`, until shortly before the next slot: other
+scheduler processes firing the same slot skip it, while a run started by hand may take it.
+"""
 from __future__ import annotations
 
 import datetime as dt
@@ -15,9 +21,11 @@ from app.models.base import utcnow
 
 log = logging.getLogger(__name__)
 
+DONE = "done:"
 
-def acquire(name: str, holder: str, seconds: int) -> bool:
-    """Take the lease if it is free or expired (a conditional UPDATE: atomic on both engines)."""
+
+def acquire(name: str, holder: str, seconds: int, *, take_finished: bool = False) -> bool:
+    """Take the lease if it is free or expired (or, with `take_finished`, held by a finished run)."""
     now = utcnow()
     if db.session.get(JobLease, name) is None:
         try:
@@ -25,24 +33,43 @@ def acquire(name: str, holder: str, seconds: int) -> bool:
             db.session.commit()
         except IntegrityError:
             db.session.rollback()
+    free = [JobLease.holder.is_(None), JobLease.expires_at < now]
+    if take_finished:
+        free.append(JobLease.holder.like(DONE + "%"))
     result = db.session.execute(
         sa.update(JobLease)
         .where(JobLease.name == name)
-        .where(sa.or_(JobLease.holder.is_(None), JobLease.expires_at < now))
+        .where(sa.or_(*free))
         .values(holder=holder, expires_at=now + dt.timedelta(seconds=seconds)))
     db.session.commit()
     return result.rowcount == 1
 
 
-def release(name: str, holder: str) -> None:
+def release(name: str, holder: str, until: dt.datetime | None = None) -> None:
+    """Free the lease now, or keep it as finished until `until` (naive UTC) when that is ahead."""
+    if until is not None and until > utcnow():
+        values = {"holder": (DONE + holder)[:120], "expires_at": until}
+    else:
+        values = {"holder": None, "expires_at": None}
     db.session.execute(sa.update(JobLease).where(JobLease.name == name, JobLease.holder == holder)
-                       .values(holder=None, expires_at=None))
+                       .values(**values))
     db.session.commit()
 
 
-def run_with_lease(name: str, func: Callable[[], dict], holder: str, seconds: int) -> str:
-    """Run `func` if this holder gets the lease; record the run; return ok/failed/busy."""
-    if not acquire(name, holder, seconds):
+def run_with_lease(name: str, func: Callable[[], dict], holder: str, seconds: int,
+                   hold: Callable[[], dt.datetime | None] | None = None) -> str:
+    """Run `func` if this holder gets the lease; record the run; return ok/failed/busy.
+
+    `hold` (scheduled runs) gives the time until which the finished run keeps the lease. Without
+    it (a run by hand) a finished slot's lease may be taken, and its hold is kept afterwards.
+    """
+    previous_hold = None
+    if hold is None:
+        lease = db.session.get(JobLease, name)
+        if lease is not None and (lease.holder or "").startswith(DONE):
+            previous_hold = lease.expires_at
+        db.session.rollback()
+    if not acquire(name, holder, seconds, take_finished=hold is None):
         log.info("Job %s skipped: another process holds its lease", name)
         return "busy"
     run = JobRun(job_id=name, holder=holder, status="running")
@@ -59,5 +86,5 @@ def run_with_lease(name: str, func: Callable[[], dict], holder: str, seconds: in
     run = db.session.get(JobRun, run_id)
     run.status, run.error, run.counts, run.finished_at = status, error, counts, utcnow()
     db.session.commit()
-    release(name, holder)
+    release(name, holder, hold() if hold else previous_hold)
     return status

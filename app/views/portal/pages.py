@@ -6,10 +6,10 @@ from __future__ import annotations
 import datetime as dt
 
 import sqlalchemy as sa
-from sqlalchemy.orm import selectinload
 from flask import Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import format_date, gettext as _
 from flask_login import current_user
+from sqlalchemy.orm import selectinload
 from wtforms.fields.choices import SelectChoice
 
 from app.extensions import db
@@ -18,6 +18,7 @@ from app.models import (Activity, Customer, DeliveryMode, DirectDebitMandate, In
 from app.services import (customer_data, customer_requests, direct_debit, invoice_delivery,
                           readings)
 from app.services.charts import bar_chart
+from app.services.invoice_mailing import read_invoice_token
 from app.services.invoice_pdf import invoice_pdf
 
 from . import bp, current_customer_id, customer_required, get_owned_or_404
@@ -155,18 +156,37 @@ def invoices():
                            balance=_balance(cid, sp.id if sp else None), paid_where=paid_where)
 
 
+def _invoice_or_login(invoice_id: int):
+    """The invoice for its logged-in owner, or for the holder of a valid e-mailed link (F-31:
+    a signed, expiring token naming this invoice and its customer); else the login page."""
+    if current_customer_id() is not None:
+        return get_owned_or_404(Invoice, invoice_id), None
+    token = request.args.get("t", "")
+    data = read_invoice_token(token, invoice_id) if token else None
+    if data is not None:
+        inv = db.session.get(Invoice, invoice_id)
+        if inv is not None and inv.customer_id == data["customer_id"]:
+            return inv, token
+    if token:
+        flash(_("This invoice link has expired or is not valid: sign in to see your invoices."), "error")
+    return None, redirect(url_for("portal.login", next=url_for("portal.invoice", invoice_id=invoice_id)))
+
+
 @bp.route("/invoices/<int:invoice_id>")
-@customer_required
 def invoice(invoice_id):
-    inv = get_owned_or_404(Invoice, invoice_id)
-    return render_template("portal/invoice.html", inv=inv, log=invoice_delivery.send_log(inv),
+    inv, token = _invoice_or_login(invoice_id)
+    if inv is None:
+        return token  # the redirect to the login page
+    return render_template("portal/invoice.html", inv=inv, link_token=token,
+                           log=invoice_delivery.send_log(inv) if token is None else [],
                            form=CorrectionForm())
 
 
 @bp.route("/invoices/<int:invoice_id>/pdf")
-@customer_required
 def invoice_download(invoice_id):
-    inv = get_owned_or_404(Invoice, invoice_id)
+    inv, token = _invoice_or_login(invoice_id)
+    if inv is None:
+        return token
     data = invoice_pdf(inv)
     db.session.commit()  # keep the stored copy
     filename = f"{inv.number.replace('/', '-')}.pdf"

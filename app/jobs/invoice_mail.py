@@ -1,0 +1,86 @@
+"""The nightly invoice e-mail batch (F-31): the scheduled job and the multi-worker runner.
+
+The job (under its lease) gives back the claims of crashed workers, queues the new invoices and
+sends what is due. `run_batch(workers=N)` does the same with N worker processes sharing the
+queue (forked from this one; each claims its own rows), reporting progress to a callback — the
+CLI draws a progress bar with it.
+"""
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import time
+from typing import Callable
+
+from flask import Flask, current_app
+
+from app.extensions import db
+from app.services import invoice_mailing as im
+
+log = logging.getLogger(__name__)
+
+
+def invoice_mail_job() -> dict:
+    """Recover, queue, send: the counts of one run."""
+    counts = im.recover_stale()
+    counts["queued"] = im.build_queue()
+    counts.update(im.send_due())
+    return counts
+
+
+def _worker(app: Flask, chunk: int, results) -> None:
+    with app.app_context():
+        db.engine.dispose(close=False)  # never reuse the parent's connections
+        try:
+            results.put(im.send_due(chunk=chunk))
+        finally:
+            db.session.remove()
+            db.engine.dispose()
+
+
+def run_batch(workers: int = 1, *, progress: Callable[[int, int, dict], None] | None = None,
+              chunk: int = im.CHUNK_MESSAGES) -> dict:
+    """Recover, queue and send with `workers` processes; progress(done rows, total rows, counts)."""
+    app = current_app._get_current_object()
+    counts = im.recover_stale()
+    counts["queued"] = im.build_queue()
+    total = im.due_count()
+    if workers <= 1:
+        def on_message(c: dict) -> None:
+            if progress:
+                progress(c["sent"] + c["failed"] + c["retry"], total, c)
+
+        counts.update(im.send_due(progress=on_message, chunk=chunk))
+        return counts
+    db.session.remove()
+    db.engine.dispose()
+    ctx = multiprocessing.get_context("fork")
+    results = ctx.Queue()
+    procs = [ctx.Process(target=_worker, args=(app, chunk, results)) for _ in range(workers)]
+    for p in procs:
+        p.start()
+    while any(p.is_alive() for p in procs):
+        if progress:
+            progress(total - min(total, im.due_count() + _in_flight()), total, counts)
+            db.session.rollback()
+        time.sleep(0.3)
+    for p in procs:
+        p.join()
+    for _ in range(sum(1 for p in procs if p.exitcode == 0)):
+        for key, value in results.get(timeout=10).items():
+            counts[key] = counts.get(key, 0) + value
+    counts["workers"] = workers
+    counts["workers_failed"] = sum(1 for p in procs if p.exitcode != 0)
+    if progress:
+        progress(total, total, counts)
+    return counts
+
+
+def _in_flight() -> int:
+    import sqlalchemy as sa
+
+    from app.models import InvoiceEmailLog
+
+    return db.session.scalar(sa.select(sa.func.count()).select_from(InvoiceEmailLog)
+                             .where(InvoiceEmailLog.claimed_by.is_not(None),
+                                    InvoiceEmailLog.outcome.in_(im.DUE + (im.SendOutcome.SENDING,)))) or 0

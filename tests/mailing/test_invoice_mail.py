@@ -1,0 +1,194 @@
+"""F-31: nightly invoice e-mails to a real SMTP server (aiosmtpd), link and PDF mode."""
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+
+import sqlalchemy as sa
+
+from app.models import DeliveryMode, InvoiceEmailLog, SendOutcome, Setting
+from app.jobs import run_job
+from app.jobs.invoice_mail import invoice_mail_job, run_batch
+from app.models.base import utcnow
+from app.services import invoice_mailing as im
+from tests import factories
+
+from .conftest import pdf_text, with_delivery
+
+
+def _log(db):
+    return db.session.scalars(sa.select(InvoiceEmailLog).order_by(InvoiceEmailLog.id)).all()
+
+
+def _deliveries(sink) -> Counter:
+    """(subject, envelope address) -> times received."""
+    return Counter((m["Subject"], rcpt) for m in sink.messages for rcpt in m.envelope_rcpt)
+
+
+def test_F31_link_mode_four_recipients_logged_second_run_sends_nothing(smtp_server, mailing_data, db, app):
+    (customer, sp, invoice, emails), = mailing_data(1, recipients=4)
+    counts = invoice_mail_job()
+    assert counts["queued"] == 4 and counts["sent"] == 4 and counts["messages"] == 1
+    assert len(smtp_server.messages) == 1
+    msg = smtp_server.messages[0]
+    assert sorted(msg.envelope_rcpt) == sorted(emails)
+    assert invoice.number in msg["Subject"]
+    text = msg.get_body(("plain",)).get_content()
+    link = next(line for line in text.splitlines() if "/portal/invoices/" in line).strip()
+    assert link.startswith(app.config["PUBLIC_BASE_URL"] + f"/portal/invoices/{invoice.id}?t=")
+    token = link.split("?t=")[1]
+    assert im.read_invoice_token(token, invoice.id) == {"invoice_id": invoice.id, "customer_id": customer.id}
+    assert im.read_invoice_token(token, invoice.id + 1) is None
+    assert im.read_invoice_token(token[:-2] + "xx") is None
+    assert "Gentile" in text and "Scadenza" in text  # the customer's language: Italian
+    assert msg.get_body(("html",)) is not None
+    rows = _log(db)
+    assert [(r.email, r.outcome, r.attempts) for r in rows] == [(e, SendOutcome.SENT, 1) for e in emails]
+    assert all(r.message_id == msg["Message-ID"] and r.sent_at and r.mode == DeliveryMode.LINK for r in rows)
+    # A second run sends nothing new.
+    again = invoice_mail_job()
+    assert again["queued"] == 0 and again["messages"] == 0 and len(smtp_server.messages) == 1
+
+
+def test_F31_pdf_mode_attaches_a_valid_pdf_with_the_invoice_number(smtp_server, mailing_data, db, app):
+    app.config["INVOICE_PDF_FROM_BILLING"] = False
+    try:
+        (customer, sp, invoice, emails), = mailing_data(1, recipients=2, mode=DeliveryMode.PDF, language="en")
+        counts = invoice_mail_job()
+    finally:
+        app.config.pop("INVOICE_PDF_FROM_BILLING")
+    assert counts["sent"] == 2 and len(smtp_server.messages) == 1
+    msg = smtp_server.messages[0]
+    assert "Dear" in msg.get_body(("plain",)).get_content()  # English customer
+    (att,) = list(msg.iter_attachments())
+    assert att.get_content_type() == "application/pdf" and att.get_filename().endswith(".pdf")
+    data = att.get_content()
+    assert data.startswith(b"%PDF") and invoice.number in pdf_text(data)
+    # Rendered once and stored on the invoice.
+    db.session.expire_all()
+    assert db.session.get(type(invoice), invoice.id).pdf == data
+
+
+def test_F31_only_new_invoices_of_supply_points_with_delivery_on(smtp_server, db):
+    c = factories.customer()
+    on, off, late = factories.supply_point(c), factories.supply_point(c), factories.supply_point(c)
+    with_delivery(on, ["on@example.org"])
+    with_delivery(off, ["off@example.org"], enabled=False)
+    with_delivery(late, ["late@example.org"], since=dt.date(2026, 11, 1))
+    mailed = factories.invoice(c, on)
+    factories.invoice(c, off)
+    factories.invoice(c, late, invoice_date=dt.date(2026, 10, 15))  # before active_since
+    factories.invoice(c, None)
+    db.session.commit()
+    assert im.build_queue() == 1
+    assert [(r.invoice_id, r.email) for r in _log(db)] == [(mailed.id, "on@example.org")]
+    # An address added later does not receive invoices already mailed to the others.
+    setting = db.session.scalars(sa.select(im.InvoiceDeliverySetting)
+                                 .where(im.InvoiceDeliverySetting.supply_point_id == on.id)).one()
+    db.session.add(im.InvoiceDeliveryRecipient(setting_id=setting.id, position=2, email="new@example.org"))
+    db.session.commit()
+    assert im.build_queue() == 0
+
+
+def test_F31_temporary_refusals_after_n_messages_then_recovery_send_each_once(smtp_server, mailing_data, db):
+    data = mailing_data(12, recipients=2)
+
+    class DeferAfter:
+        """The sink's DATA answers: 451 for three messages after the first five."""
+        def __init__(self, after, times):
+            self.seen, self.after, self.left = 0, after, times
+
+        def __bool__(self):
+            self.seen += 1
+            return self.seen > self.after and self.left > 0
+
+        def pop(self, _index):
+            self.left -= 1
+            return (451, "4.7.1 Try again later")
+
+    smtp_server.fail_data = DeferAfter(5, 3)
+    assert im.build_queue() == 24
+    first = im.send_due()
+    assert first["sent"] == 18 and first["retry"] == 6
+    retry_rows = [r for r in _log(db) if r.outcome == SendOutcome.RETRY]
+    assert len(retry_rows) == 6 and all("451" in r.error and r.next_attempt_at > utcnow() for r in retry_rows)
+    assert im.send_due()["messages"] == 0  # not due yet
+    later = im.send_due(now=utcnow() + dt.timedelta(hours=2))
+    assert later["sent"] == 6
+    got = _deliveries(smtp_server)
+    expected = {(f"La tua fattura {inv.number} è disponibile", e) for _, _, inv, emails in data for e in emails}
+    assert set(got) == expected and set(got.values()) == {1}
+    assert {r.outcome for r in _log(db)} == {SendOutcome.SENT}
+
+
+def test_F31_permanent_refusal_of_one_address_fails_it_others_delivered(smtp_server, mailing_data, db):
+    (_, _, invoice, emails), = mailing_data(1, recipients=3)
+    smtp_server.refuse[emails[1]] = (550, "5.1.1 No such user")
+    im.build_queue()
+    counts = im.send_due()
+    assert counts == {"messages": 1, "sent": 2, "retry": 0, "failed": 1}
+    outcome = {r.email: (r.outcome, r.error) for r in _log(db)}
+    assert outcome[emails[1]][0] == SendOutcome.FAILED and "550" in outcome[emails[1]][1]
+    assert outcome[emails[0]][0] == outcome[emails[2]][0] == SendOutcome.SENT
+    assert sorted(smtp_server.messages[0].envelope_rcpt) == sorted([emails[0], emails[2]])
+    # Failed is final: not retried later.
+    assert im.send_due(now=utcnow() + dt.timedelta(days=2))["messages"] == 0
+
+
+def test_F31_server_down_rows_wait_then_go_out(smtp_server, mailing_data, db, app):
+    mailing_data(3)
+    im.build_queue()
+    port = app.config["MAIL_PORT"]
+    from simulator.testing import free_port
+
+    app.config["MAIL_PORT"] = free_port()  # nobody listens: connection refused
+    try:
+        down = im.send_due()
+    finally:
+        app.config["MAIL_PORT"] = port
+    assert down["sent"] == 0 and down["retry"] == 3
+    assert all(r.outcome == SendOutcome.RETRY and r.claimed_by is None for r in _log(db))
+    up = im.send_due(now=utcnow() + dt.timedelta(hours=1))
+    assert up["sent"] == 3 and len(smtp_server.messages) == 3
+
+
+def test_F31_two_worker_processes_share_one_batch(smtp_server, mailing_data, db):
+    mailing_data(100, recipients=1)
+    counts = run_batch(workers=2, chunk=2)
+    assert counts["sent"] == 100 and counts["workers_failed"] == 0
+    got = _deliveries(smtp_server)
+    assert len(got) == 100 and set(got.values()) == {1}
+    holders = {r.claimed_by.split(":")[1] for r in _log(db)}
+    assert len(holders) == 2  # both processes took part
+
+
+def test_F31_link_expiry_is_a_setting(db, app, monkeypatch):
+    import itsdangerous.timed
+
+    c = factories.customer()
+    inv = factories.invoice(c, factories.supply_point(c))
+    db.session.add(Setting(key=im.LINK_EXPIRY_KEY, value="3"))
+    db.session.commit()
+    real = itsdangerous.timed.time.time
+    monkeypatch.setattr(itsdangerous.timed.time, "time", lambda: real() - 4 * 86400)
+    old = im.invoice_token(inv.id, c.id)
+    monkeypatch.setattr(itsdangerous.timed.time, "time", lambda: real() - 2 * 86400)
+    recent = im.invoice_token(inv.id, c.id)
+    monkeypatch.undo()
+    assert im.read_invoice_token(old, inv.id) is None
+    assert im.read_invoice_token(recent, inv.id)["invoice_id"] == inv.id
+
+
+def test_F30_invoice_mail_is_a_job_run_under_the_lease(smtp_server, mailing_data, db, app):
+    mailing_data(2)
+    assert run_job(app, "invoice_mail") == "ok"
+    run = db.session.scalars(sa.select(im.InvoiceEmailLog)).all()
+    assert len(run) == 2 and len(smtp_server.messages) == 2
+
+
+def test_F31_cli_batch_reports_its_counts(smtp_server, mailing_data, app):
+    mailing_data(3, recipients=2)
+    result = app.test_cli_runner().invoke(args=["sportello", "invoice-mail", "--workers", "1"])
+    assert result.exit_code == 0, result.output
+    assert "queued 6" in result.output and "sent 6" in result.output
+    assert len(smtp_server.messages) == 3
