@@ -86,16 +86,50 @@ def demo_users_command() -> None:
     if admin is not None and admin_password:
         sm.reset_password(admin.id, admin_password)
         click.echo(f"  {'Admin':<13} {admin_name:<22} {admin_password}")
-    for role_name in STAFF_ROLES:
+    from app.security import AGENT
+
+    for role_name in STAFF_ROLES + (AGENT,):
         username = "demo-" + role_name.lower().replace(" ", "-")
         password = secrets.token_urlsafe(12)
         user = sm.find_user(username=username)
         if user is None:
-            sm.add_user(username, role_name, "Demo", f"{username}@sportello.localhost",
-                        sm.find_role(role_name), password)
+            user = sm.add_user(username, role_name, "Demo", f"{username}@sportello.localhost",
+                               sm.find_role(role_name), password)
         else:
             sm.reset_password(user.id, password)
         click.echo(f"  {role_name:<13} {username:<22} {password}")
+        if role_name == AGENT:
+            _demo_agent(user)
+    _demo_registration_hint()
+
+
+def _demo_agent(user) -> None:
+    """The demo agent's sales-network record (contracts are entered at /sales/)."""
+    from app.extensions import db
+    from app.models import Agent
+
+    if db.session.query(Agent).filter_by(user_id=user.id).first() is None:
+        db.session.add(Agent(code="AG-DEMO", name="Agente Demo", email=user.email, user_id=user.id))
+        db.session.commit()
+
+
+def _demo_registration_hint() -> None:
+    """A web code and tax code from the aligned demo data, to try the portal's first access."""
+    import sqlalchemy as sa
+
+    from app.extensions import db
+    from app.models import Customer, Invoice, SportelloUser
+
+    registered = sa.select(SportelloUser.customer_id).where(SportelloUser.customer_id.is_not(None))
+    row = db.session.execute(
+        sa.select(Invoice.web_code, Customer.tax_code, Customer.last_name)
+        .join(Customer, Invoice.customer_id == Customer.id)
+        .where(Customer.email != "", Customer.tax_code != "", Invoice.web_code != "",
+               Customer.id.not_in(registered))
+        .order_by(Invoice.invoice_date.desc()).limit(1)).first()
+    if row is not None:
+        click.echo(f"  Try the customer portal: /portal/register with web code {row[0]} "
+                   f"and tax code {row[1]} ({row[2]})")
 
 
 @sportello.command("align")
