@@ -292,6 +292,24 @@ def build_codeunit_app(state) -> Application:
                 return True
             return idempotent(state, idempotencyKey, "MarkInvoiceable", apply)
 
+        @rpc(Unicode, Unicode, Boolean, Unicode, Unicode, _returns=Boolean,
+             _out_message_name="SetInvoiceDelivery_Result", _out_variable_name="return_value")
+        def SetInvoiceDelivery(ctx, idempotencyKey, supplyPointNo, enabled, mode, emails):
+            def apply(conn):
+                _supply_point(conn, supplyPointNo)
+                if (mode or "") not in ("link", "pdf"):
+                    raise nav_fault(f"Invoice delivery mode must be link or pdf, not {mode!r}")
+                addresses = [a for a in (emails or "").split(";") if a]
+                if len(addresses) > 4:
+                    raise nav_fault("At most four e-mail addresses per supply point")
+                conn.execute("INSERT INTO invoice_delivery VALUES (?, ?, ?, ?, ?) ON CONFLICT"
+                             "(Supply_Point_No) DO UPDATE SET Enabled = excluded.Enabled, "
+                             "Mode = excluded.Mode, E_Mails = excluded.E_Mails, "
+                             "Modified_At = excluded.Modified_At",
+                             (supplyPointNo, 1 if enabled else 0, mode, ";".join(addresses), _now()))
+                return True
+            return idempotent(state, idempotencyKey, "SetInvoiceDelivery", apply)
+
         @rpc(Unicode, CommissionLine.customize(max_occurs="unbounded"), _returns=Unicode,
              _out_message_name="ExportCommissions_Result", _out_variable_name="return_value")
         def ExportCommissions(ctx, idempotencyKey, lines):

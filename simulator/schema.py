@@ -145,6 +145,9 @@ OTHER_TABLES = [
     "CREATE TABLE IF NOT EXISTS commission_line (id INTEGER PRIMARY KEY, Batch_No TEXT NOT NULL, "
     "Agent_Code TEXT, Contract_No TEXT, Period TEXT, Amount INTEGER, Reason TEXT)",
     "CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT)",
+    # Invoice delivery by e-mail per supply point, as the portal reports it (not a page).
+    "CREATE TABLE IF NOT EXISTS invoice_delivery (Supply_Point_No TEXT PRIMARY KEY, "
+    "Enabled INTEGER NOT NULL, Mode TEXT NOT NULL, E_Mails TEXT NOT NULL, Modified_At TEXT)",
 ]
 
 

@@ -331,6 +331,10 @@ class BillingGateway(Protocol):
     def update_mailing_address(self, key: str, address: MailingAddress) -> None:
         """Change where bills for a supply point are sent."""
 
+    def set_invoice_delivery(self, key: str, supply_point_code: str, enabled: bool, mode: str,
+                             emails: list[str]) -> None:
+        """Tell billing how a supply point's invoices are delivered by e-mail (F-08)."""
+
     def request_mandate(self, key: str, mandate: MandateRequest) -> str:
         """Register a SEPA direct-debit mandate; return its reference."""
 

@@ -455,6 +455,11 @@ class NavGateway:
                     name=address.name, address=address.address, postCode=address.post_code,
                     city=address.city, province=address.province)
 
+    def set_invoice_delivery(self, key: str, supply_point_code: str, enabled: bool, mode: str,
+                             emails: list[str]) -> None:
+        self._write("SetInvoiceDelivery", key, supplyPointNo=supply_point_code,
+                    enabled=bool(enabled), mode=mode, emails=";".join(emails))
+
     def request_mandate(self, key: str, mandate: MandateRequest) -> str:
         resp = self._write("RequestMandate", key, supplyPointNo=mandate.supply_point_code,
                            iban=mandate.iban, holderLastName=mandate.holder_last_name,

@@ -76,10 +76,9 @@ def save(user, supply_point: SupplyPoint, enabled: bool, mode: DeliveryMode,
     activity = activities.create_activity(
         ActivityKind.INVOICE_EMAIL, customer_id=supply_point.customer_id,
         supply_point_id=supply_point.id, actor=user, payload=after)
-    # The gateway has no invoice-delivery write yet: billing is told through a change of the
-    # customer record (no field changed), so the request follows the same ordered, idempotent
-    # path as every other write and is executed when billing confirms it.
-    outbox.enqueue("update_customer", {"customer_code": supply_point.customer.code},
+    outbox.enqueue("set_invoice_delivery", {"supply_point_code": supply_point.code,
+                                            "enabled": enabled, "mode": mode.value,
+                                            "emails": addresses},
                    activity=activity, key=f"invoice-email-{activity.id}")
     audit.record("supply_point", supply_point.id, "invoice_email",
                  {k: [before[k], after[k]] for k in after if before[k] != after[k]}, user)

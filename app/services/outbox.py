@@ -71,6 +71,12 @@ def _update_mailing_address(gw, key, p):
     return {}
 
 
+@handler("set_invoice_delivery")
+def _set_invoice_delivery(gw, key, p):
+    gw.set_invoice_delivery(key, p["supply_point_code"], bool(p["enabled"]), p["mode"], list(p["emails"]))
+    return {}
+
+
 @handler("request_mandate")
 def _request_mandate(gw, key, p):
     return {"mandate_reference": gw.request_mandate(key, MandateRequest(**p))}

@@ -90,8 +90,15 @@ def test_F52_outage_twenty_requests_arrive_once(client, db, billing_sim):
     stats = billing_sim.stats()
     assert sum(stats["applied"].values()) == 20
     assert len(stats["applied_keys"]) == len(set(stats["applied_keys"])) == 20
-    assert stats["applied"] == {"UpdateCustomer": 10, "SubmitReading": 6,
+    assert stats["applied"] == {"UpdateCustomer": 6, "SetInvoiceDelivery": 4, "SubmitReading": 6,
                                 "UpdateMailingAddress": 3, "RequestMandate": 1}
+    # Billing holds the last invoice-delivery setting, applied in order.
+    import sqlite3
+
+    with sqlite3.connect(billing_sim.db_path) as conn:
+        row = conn.execute("SELECT Enabled, Mode, E_Mails FROM invoice_delivery "
+                           "WHERE Supply_Point_No = ?", (sp.code,)).fetchone()
+    assert row == (1, "link", "inv3@example.com")
     assert db.session.scalar(sa.select(sa.func.count()).select_from(OutboxMessage)
                              .where(OutboxMessage.status != OutboxStatus.DELIVERED)) == 0
     db.session.expire_all()
