@@ -87,8 +87,9 @@ def _register_blueprints(app: Flask) -> None:
 
 def _register_template_globals(app: Flask) -> None:
     """Locale-aware formatting in every template (pages, e-mails, PDFs)."""
-    from flask_babel import (format_currency, format_date, format_datetime, format_decimal,
-                             get_locale)
+    from flask_babel import format_datetime, format_decimal, get_locale
+
+    from app.formatting import format_currency, format_date
 
     app.jinja_env.globals.update(format_date=format_date, format_datetime=format_datetime,
                                  format_currency=format_currency, format_decimal=format_decimal,

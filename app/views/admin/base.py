@@ -5,8 +5,8 @@ from flask import abort, request
 from flask_appbuilder import ModelView
 from flask_appbuilder.baseviews import expose
 from flask_appbuilder.security.decorators import has_access
-from flask_babel import format_currency
 
+from app.formatting import format_currency
 from app.models.base import LabeledEnum
 from app.security import BANK_DATA, TAX_CODE, can_see
 

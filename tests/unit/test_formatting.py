@@ -1,0 +1,26 @@
+"""The fast formatters give exactly Babel's results."""
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from flask_babel import force_locale
+from flask_babel import format_currency as babel_currency
+from flask_babel import format_date as babel_date
+
+from app.formatting import format_currency, format_date
+
+
+@pytest.mark.parametrize("lang", ["it", "en"])
+def test_currency_matches_babel(app, lang):
+    with app.test_request_context(), force_locale(lang):
+        for value in (Decimal("0"), Decimal("1.5"), Decimal("123.45"), Decimal("1234567.891"),
+                      Decimal("-42.10"), 7, 1234.5):
+            assert format_currency(value, "EUR") == babel_currency(value, "EUR"), value
+
+
+@pytest.mark.parametrize("lang", ["it", "en"])
+def test_dates_match_babel(app, lang):
+    with app.test_request_context(), force_locale(lang):
+        for day in (dt.date(2026, 1, 1), dt.date(2026, 11, 27)):
+            assert format_date(day) == babel_date(day)
+            assert format_date(day, "short") == babel_date(day, "short")
