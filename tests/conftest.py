@@ -24,8 +24,12 @@ def _engine_name() -> str:
 
 
 def pytest_report_header(config):
-    url = os.environ.get("TEST_DATABASE_URL") or "sqlite (temporary file)"
+    url = os.environ.get("TEST_DATABASE_URL") or "a temporary file"
     return f"database engine: {_engine_name()} ({re.sub(r'//[^@/]*@', '//', url)})"
+
+
+def pytest_terminal_summary(terminalreporter):
+    terminalreporter.write_line(pytest_report_header(None))
 
 
 def _fresh_database_url(tmp_path_factory) -> str:
