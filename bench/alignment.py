@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
-import platform
 import shutil
 import sqlite3
 import sys
@@ -24,6 +23,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench.common import append_results, machine  # noqa: E402
 
 from app.billing.gateway import Entity  # noqa: E402
 from app.billing.nav import PAGES, NavGateway  # noqa: E402
@@ -156,22 +157,9 @@ def main() -> None:
     shutil.rmtree(work, ignore_errors=True)
 
 
-def machine() -> str:
-    cpu = ""
-    try:
-        cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo")
-                   if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    return f"{platform.node()}, {os.cpu_count()} cores {cpu}, Python {platform.python_version()}"
 
 
 def write_results(args, r: dict) -> None:
-    doc = ROOT / "docs" / "benchmarks.md"
-    doc.parent.mkdir(exist_ok=True)
-    if not doc.exists():
-        doc.write_text("# Benchmarks\n\nEach benchmark measures its baseline in the same run; "
-                       "machines are shared and noisy, so compare ratios, not absolute figures.\n")
     text = f"""
 ## Alignment ({dt.date.today().isoformat()})
 
@@ -189,9 +177,7 @@ Full alignment runs at **{r['ratio_raw']:.0%} of the raw suds rate** (target ≥
 {r['ratio_gw']:.0%} of the gateway-only rate; the incremental alignment of 1 % took
 **{r['inc_s']:.1f} s** (target < 10 s).
 """
-    with doc.open("a") as fh:
-        fh.write(text)
-    print(f"results appended to {doc}")
+    print(f"results appended to {append_results(text)}")
 
 
 if __name__ == "__main__":

@@ -24,7 +24,6 @@ import datetime as dt
 import http.client
 import http.cookiejar
 import os
-import platform
 import random
 import re
 import shutil
@@ -42,6 +41,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench.common import append_results, machine  # noqa: E402
 
 PASSWORD = "bench-passphrase-not-common-42"
 SECRET = "bench-secret-key-0123456789-abcdefghijklmnop"
@@ -243,22 +244,9 @@ def main() -> None:
         write_results(args, results)
 
 
-def machine() -> str:
-    cpu = ""
-    try:
-        cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo")
-                   if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    return f"{platform.node()}, {os.cpu_count()} cores {cpu}, Python {platform.python_version()}"
 
 
 def write_results(args, results: dict) -> None:
-    doc = ROOT / "docs" / "benchmarks.md"
-    doc.parent.mkdir(exist_ok=True)
-    if not doc.exists():
-        doc.write_text("# Benchmarks\n\nEach benchmark measures its baseline in the same run; "
-                       "machines are shared and noisy, so compare ratios, not absolute figures.\n")
     server = (f"gunicorn, {args.workers} sync workers" if args.server == "gunicorn"
               else "Werkzeug threaded server (one process)")
     lines = []
@@ -288,9 +276,7 @@ latencies grow with it, the ratio much less).
 
 Targets: ≥ 1.0x the stock view's requests/s and p99 < 200 ms. Measured: {"; ".join(verdicts)}.
 """
-    with doc.open("a") as fh:
-        fh.write(text)
-    print(f"results appended to {doc}")
+    print(f"results appended to {append_results(text)}")
 
 
 if __name__ == "__main__":

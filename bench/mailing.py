@@ -18,7 +18,6 @@ import datetime as dt
 import io
 import multiprocessing
 import os
-import platform
 import shutil
 import smtplib
 import sys
@@ -30,6 +29,8 @@ from statistics import median
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench.common import append_results, machine  # noqa: E402
 
 
 # --- the SMTP sink --------------------------------------------------------------------------
@@ -228,22 +229,9 @@ def main() -> None:
     shutil.rmtree(work, ignore_errors=True)
 
 
-def machine() -> str:
-    cpu = ""
-    try:
-        cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo")
-                   if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    return f"{platform.node()}, {os.cpu_count()} cores {cpu}, Python {platform.python_version()}"
 
 
 def write_results(args, r: dict) -> None:
-    doc = ROOT / "docs" / "benchmarks.md"
-    doc.parent.mkdir(exist_ok=True)
-    if not doc.exists():
-        doc.write_text("# Benchmarks\n\nEach benchmark measures its baseline in the same run; "
-                       "machines are shared and noisy, so compare ratios, not absolute figures.\n")
 
     def rates(values, fmt):
         return " / ".join(format(v, fmt) for v in values)
@@ -273,9 +261,7 @@ send, the rendering of three templates (subject, text, HTML), the MIME build and
 two prepared UPDATEs: the commit per message is what bounds a crash to one uncertain message
 per worker (docs/operations.md).
 """
-    with doc.open("a") as fh:
-        fh.write(text)
-    print(f"results appended to {doc}")
+    print(f"results appended to {append_results(text)}")
 
 
 if __name__ == "__main__":

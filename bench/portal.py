@@ -138,10 +138,9 @@ def main() -> None:
     for k, (rps, p50, p99) in med.items():
         print(f"{k:5} {rps:8.0f} req/s  p50 {p50:6.1f} ms  p99 {p99:6.1f} ms")
     print(f"ours / baseline = {ratio:.2f}")
-    from bench.alignment import machine
+    from bench.common import append_results, machine
 
-    with (ROOT / "docs/benchmarks.md").open("a") as fh:
-        fh.write(f"""
+    append_results(f"""
 ## Portal invoice list ({dt.date.today().isoformat()})
 
 `bench/portal.py --seconds {args.seconds} --rounds {args.rounds}`: gunicorn with 2 workers each,
