@@ -235,6 +235,7 @@ class SmtpSink:
         self.messages = []  # email.message.EmailMessage, in arrival order
         self.refuse: dict[str, tuple[int, str]] = {}  # address -> (code, text) for RCPT
         self.fail_data: list[tuple[int, str]] = []  # answers for the next DATA commands
+        self.drop_data = 0  # drop the connection in the middle of the next N DATA commands
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if address in self.refuse:
@@ -244,6 +245,10 @@ class SmtpSink:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
+        if self.drop_data > 0:
+            self.drop_data -= 1
+            server.transport.abort()  # the line goes down before any answer
+            return "421 4.4.2 connection dropped"
         if self.fail_data:
             code, text = self.fail_data.pop(0)
             return f"{code} {text}"

@@ -192,3 +192,18 @@ def test_F31_cli_batch_reports_its_counts(smtp_server, mailing_data, app):
     assert result.exit_code == 0, result.output
     assert "queued 6" in result.output and "sent 6" in result.output
     assert len(smtp_server.messages) == 3
+
+
+def test_F31_connection_dropped_during_data_is_retried_and_sent_once(smtp_server, mailing_data, db):
+    data = mailing_data(3, recipients=1)
+    smtp_server.drop_data = 1
+    assert im.build_queue() == 3
+    first = im.send_due()
+    assert first["retry"] == 1 and first["sent"] == 2
+    dropped = [r for r in _log(db) if r.outcome == SendOutcome.RETRY]
+    assert len(dropped) == 1 and dropped[0].error
+    later = im.send_due(now=utcnow() + dt.timedelta(hours=2))
+    assert later["sent"] == 1
+    got = _deliveries(smtp_server)
+    assert len(got) == 3 and set(got.values()) == {1}
+    assert {r.outcome for r in _log(db)} == {SendOutcome.SENT}
