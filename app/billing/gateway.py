@@ -284,6 +284,7 @@ class ContractExport:
     iban: str = ""
     account_holder: str = ""
     mailing: MailingAddress | None = None
+    language: str = "it"  # the new customer's language (documents, invoices)
 
 
 @dataclass(slots=True)

@@ -476,7 +476,7 @@ class NavGateway:
         c, m = contract, contract.mailing
         resp = self._write(
             "CreateContract", key, contractNo=c.contract_number, customerNo=c.customer_code,
-            **_customer_params(c.customer), language="",
+            **_customer_params(c.customer), language=c.language or "it",
             service=c.service, pdr=c.pdr, pod=c.pod, spAddress=c.address,
             spPostCode=c.post_code, spCity=c.city, spProvince=c.province, useType=c.use_type,
             withdrawalClass=c.withdrawal_class, annualConsumption=c.annual_consumption,

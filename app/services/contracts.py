@@ -206,6 +206,7 @@ def export_payload(contract: Contract) -> dict:
         "annual_consumption": int(supply.get("annual_consumption") or 0),
         "payment_method": pay.get("method", "postal_slip"),
         "iban": pay.get("iban", "") if sdd else "", "account_holder": pay.get("holder", "") if sdd else "",
+        "language": contract.language or "it",
     }
     if mail and not mail.get("same_as_supply"):  # otherwise bills go to the supply address
         payload["mailing"] = {"supply_point_code": "", "name": mail.get("name", ""),

@@ -94,3 +94,20 @@ def test_F13_export_payload_carries_the_wizard_data(db, make_user):
     assert payload["mailing"]["city"] == "Torino"
     contract2 = entered_contract(user)
     assert "mailing" not in wf.export_payload(contract2)
+
+
+def test_F13_new_customer_is_created_in_billing_in_their_language(billing_sim, db, make_user):
+    import sqlite3
+
+    agent_user, _ = make_user(AGENT)
+    agent_for(agent_user)
+    pdr = "98" + uuid.uuid4().int.__str__()[:12]
+    contract = entered_contract(agent_user, customer=customer_step(
+        last_name="Smith", first_name="Jane", tax_code="SMTJNA80A41Z114V", language="en"),
+        supply=supply_step(pdr=pdr))
+    _to_activated(contract, make_user)
+    assert deliver_due()["delivered"] == 1
+    db.session.refresh(contract)
+    code = contract.data["billing"]["customer_code"]
+    with sqlite3.connect(billing_sim.db_path) as conn:
+        assert conn.execute("SELECT Language_Code FROM customer WHERE No = ?", (code,)).fetchone() == ("ENU",)
