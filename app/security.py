@@ -36,21 +36,9 @@ BANK_DATA = "BankData"
 TAX_CODE = "TaxCode"
 SEE = "can_see"
 
-# Each back-office area declares ROLE_GRANTS = {role: {view class name: permissions}} next to its
-# views; the matrix is their union. Admin has every permission; Customer none in FAB.
-GRANT_MODULES = (
-    "app.views.admin.billing",
-    "app.views.admin.sync",
-    "app.views.admin.outbox",
-    "app.views.admin.contracts",
-    "app.views.admin.crm",
-    "app.views.admin.contacts",
-    "app.views.admin.callcenter",
-    "app.views.admin.stats",
-    "app.views.admin.audit",
-    "app.views.admin.templates",
-    "app.views.admin.mailing",
-)
+# Each back-office area (app.views.AREAS) may declare ROLE_GRANTS = {role: {view class name:
+# permissions}} next to its views; the matrix is their union. Admin has every permission;
+# Customer none in FAB.
 
 # What a role may see unmasked, wherever it appears.
 SENSITIVE_GRANTS: dict[str, dict[str, tuple[str, ...]]] = {
@@ -70,7 +58,9 @@ def role_matrix() -> dict[str, dict[str, set[str]]]:
 
     matrix: dict[str, dict[str, set[str]]] = {r: {} for r in BUILTIN_ROLES if r != ADMIN}
     fragments = [SENSITIVE_GRANTS]
-    fragments += [getattr(importlib.import_module(m), "ROLE_GRANTS", {}) for m in GRANT_MODULES]
+    from app.views import AREAS
+
+    fragments += [getattr(importlib.import_module(m), "ROLE_GRANTS", {}) for m in AREAS]
     fragments.append({r: SELF_SERVICE for r in STAFF_ROLES + (AGENT,) if r != ADMIN})
     for fragment in fragments:
         for role, views in fragment.items():
