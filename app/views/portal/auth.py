@@ -89,6 +89,19 @@ def logout():
     return redirect(url_for("portal.login"))
 
 
+def _account_step(form, action, done_message: str):
+    """Run an account service call: a refusal goes next to its field (nothing saved), success
+    flashes `done_message` and leads to the login page."""
+    try:
+        action()
+    except accounts.AccountError as exc:
+        db.session.rollback()
+        _field_error(form, exc)
+        return None
+    flash(done_message, "success")
+    return redirect(url_for("portal.login"))
+
+
 @bp.route("/register", methods=["GET", "POST"])
 @_post_only(REGISTER_LIMIT)
 def register():
@@ -99,14 +112,10 @@ def register():
             username=form.username.data, password=form.password.data,
             question=form.question.data, answer=form.answer.data, email=form.email.data or "",
             language=session.get("locale") or "it")
-        try:
-            accounts.register(data)
-        except accounts.AccountError as exc:
-            db.session.rollback()
-            _field_error(form, exc)
-        else:
-            flash(_("Your account is ready: sign in with your username and password."), "success")
-            return redirect(url_for("portal.login"))
+        done = _account_step(form, lambda: accounts.register(data),
+                             _("Your account is ready: sign in with your username and password."))
+        if done:
+            return done
     return render_template("portal/register.html", form=form)
 
 
@@ -132,14 +141,11 @@ def reset_with_link(token):
     if user is None:
         return render_template("portal/reset_invalid.html"), 404
     if form.validate_on_submit():
-        try:
-            accounts.reset_with_token(token, form.answer.data, form.password.data)
-        except accounts.AccountError as exc:
-            db.session.rollback()
-            _field_error(form, exc)
-        else:
-            flash(_("Your password has been changed: sign in with the new one."), "success")
-            return redirect(url_for("portal.login"))
+        done = _account_step(
+            form, lambda: accounts.reset_with_token(token, form.answer.data, form.password.data),
+            _("Your password has been changed: sign in with the new one."))
+        if done:
+            return done
     return render_template("portal/reset_form.html", form=form, question=user.security_question)
 
 
@@ -154,15 +160,11 @@ def _account_key() -> str:
 def reset_with_web_code():
     form = WebCodeResetForm()
     if form.validate_on_submit():
-        try:
-            accounts.reset_with_web_code(form.username.data, form.web_code.data,
-                                         form.answer.data, form.password.data)
-        except accounts.AccountError as exc:
-            db.session.rollback()
-            _field_error(form, exc)
-        else:
-            flash(_("Your password has been changed: sign in with the new one."), "success")
-            return redirect(url_for("portal.login"))
+        done = _account_step(form, lambda: accounts.reset_with_web_code(
+            form.username.data, form.web_code.data, form.answer.data, form.password.data),
+            _("Your password has been changed: sign in with the new one."))
+        if done:
+            return done
     return render_template("portal/reset_web_code.html", form=form)
 
 
