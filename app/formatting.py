@@ -14,7 +14,8 @@ from babel import Locale
 from babel.dates import format_date as babel_format_date
 from flask_babel import format_currency as babel_format_currency
 from flask_babel import format_date as flask_format_date
-from flask_babel import get_locale
+
+from app.i18n import locale_id
 
 
 @lru_cache(maxsize=32)
@@ -35,7 +36,7 @@ def format_currency(value, currency: str = "EUR") -> str:
     """Like flask_babel.format_currency for the standard pattern, about 50 times cheaper."""
     if value is None:
         return ""
-    locale = str(get_locale() or "it")
+    locale = locale_id()
     spec = _money(locale, currency)
     if spec is None:
         return babel_format_currency(value, currency)
@@ -53,5 +54,5 @@ def _date(value: dt.date, fmt: str, locale: str) -> str:
 def format_date(value=None, format: str | None = None) -> str:
     """flask_babel.format_date, remembered for plain dates (they carry no time zone)."""
     if type(value) is dt.date:
-        return _date(value, format or "medium", str(get_locale() or "it"))
+        return _date(value, format or "medium", locale_id())
     return flask_format_date(value, format)

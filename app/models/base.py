@@ -12,7 +12,8 @@ import enum
 
 import sqlalchemy as sa
 from flask_appbuilder import Model
-from flask_babel import lazy_gettext as _l
+
+from app.i18n import lazy_gettext as _l
 
 Model.metadata.naming_convention = {
     "ix": "ix_%(column_0_label)s",

@@ -4,6 +4,7 @@ from __future__ import annotations
 import datetime as dt
 
 import sqlalchemy as sa
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import LabeledEnum, Model, _l, enum_column, utcnow
@@ -77,9 +78,14 @@ class SupplyPoint(Model):
     meters = relationship("Meter", back_populates="supply_point", order_by="Meter.installed_on")
     mailing_address = relationship("MailingAddress", uselist=False, back_populates="supply_point")
 
-    @property
+    @hybrid_property
     def point_code(self) -> str:
         return self.pdr or self.pod or self.code
+
+    @point_code.inplace.expression
+    @classmethod
+    def _point_code_expression(cls):
+        return sa.func.coalesce(sa.func.nullif(cls.pdr, ""), sa.func.nullif(cls.pod, ""), cls.code)
 
     def __repr__(self) -> str:
         return f"{self.code} {self.point_code}"

@@ -5,9 +5,11 @@ import datetime as dt
 from decimal import Decimal
 
 import sqlalchemy as sa
+from flask_babel import force_locale
 
 from app.models import (Activity, ActivityKind, DeliveryMode, InvoiceDeliverySetting,
-                        InvoiceEmailLog, InvoiceStatus, OutboxMessage, SendOutcome)
+                        InvoiceEmailLog, InvoiceStatus, OutboxMessage, PaymentChannel, SendOutcome,
+                        Service)
 from tests import factories as f
 from tests.portal.conftest import post_form
 
@@ -29,6 +31,33 @@ def test_F07_list_balance_filters_sort_pagination(client, db, logged_in):
     assert by_amount.index(logged_in["invoice"].number) < by_amount.index("10,00")
     page2 = client.get("/portal/invoices?page=2").get_data(as_text=True)
     assert "Pagina 2 di 2" in page2
+
+
+def test_F07_list_rows_where_paid_years_and_supply_filter(app, client, db, logged_in):
+    c, sp, paid = logged_in["customer"], logged_in["supply_point"], logged_in["invoice"]
+    light = f.supply_point(c, service=Service.ELECTRICITY, pdr="", pod="IT001E12345678")
+    other = f.invoice(c, light, invoice_date=dt.date(2024, 3, 1), amount=Decimal("50.00"),
+                      amount_paid=Decimal("20.00"), status=InvoiceStatus.PARTIALLY_PAID)
+    f.payment(other, amount=Decimal("20.00"), method=PaymentChannel.BANK_TRANSFER, paid_at="")
+    f.invoice(c, sp, invoice_date=dt.date(2025, 6, 1), amount=Decimal("7.50"))
+    db.session.commit()
+    body = client.get("/portal/invoices").get_data(as_text=True)
+    # where paid: the place when billing knows it, else the channel's label
+    with app.test_request_context(), force_locale("it"):
+        transfer = str(PaymentChannel.BANK_TRANSFER.label)
+    assert "Ufficio postale Roma 12" in body and transfer != "Bank transfer" and transfer in body
+    for year in (2026, 2025, 2024):
+        assert f"<option>{year}</option>" in body or f"<option selected>{year}</option>" in body
+    assert body.index("<option>2026") < body.index("<option>2024")
+    # both supply points offered by their point code (PDR for gas, POD for electricity)
+    assert f'value="{sp.id}">{sp.pdr}<' in body and f'value="{light.id}">IT001E12345678<' in body
+    # balance of everything (7.50 + 30.00 left) and of the electricity supply only (30.00)
+    assert "37,50" in body
+    only_light = client.get(f"/portal/invoices?supply={light.id}").get_data(as_text=True)
+    assert "Bollette trovate: 1" in only_light and "30,00" in only_light and paid.number not in only_light
+    # each row opens its detail and its PDF
+    assert f'href="/portal/invoices/{paid.id}"' in body and f'href="/portal/invoices/{paid.id}/pdf"' in body
+    assert client.get(f"/portal/invoices/{other.id}").status_code == 200
 
 
 def test_F07_detail_shows_payment_and_where_paid(client, db, logged_in):

@@ -5,6 +5,7 @@ logged-in customer: anything else is a 404. Customer pages are never cached (`no
 """
 from __future__ import annotations
 
+import datetime as dt
 from functools import wraps
 
 import sqlalchemy as sa
@@ -12,7 +13,7 @@ from flask import Blueprint, abort, has_request_context, redirect, request, sess
 from flask_login import current_user
 
 from app.extensions import db
-from app.models import (Activity, DirectDebitMandate, Invoice, Meter, MeterReading,
+from app.models import (Activity, Customer, DirectDebitMandate, Invoice, Meter, MeterReading,
                         SupplyPoint)
 
 bp = Blueprint("portal", __name__, url_prefix="/portal")
@@ -80,13 +81,12 @@ def _portal_context():
     return {"portal_customer_id": cid, "data_as_of": _data_as_of(cid) if cid else None}
 
 
+_SYNCED_AT = sa.select(Customer.__table__.c.synced_at).where(Customer.__table__.c.id == sa.bindparam("id"))
+
+
 def _data_as_of(customer_id: int):
     """When this customer's data last came from billing (login refresh or alignment)."""
-    import datetime as dt
-
-    from app.models import Customer
-
-    synced = db.session.scalar(sa.select(Customer.synced_at).where(Customer.id == customer_id))
+    synced = db.session.execute(_SYNCED_AT, {"id": customer_id}).scalar()
     refreshed = session.get("refreshed_at")
     refreshed = dt.datetime.fromisoformat(refreshed) if refreshed else None
     return max([t for t in (synced, refreshed) if t is not None], default=None)

@@ -9,7 +9,6 @@ import sqlalchemy as sa
 from flask import Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import format_date, gettext as _
 from flask_login import current_user
-from sqlalchemy.orm import selectinload
 from wtforms.fields.choices import SelectChoice
 
 from app.extensions import db
@@ -18,6 +17,7 @@ from app.models import (Activity, Customer, DeliveryMode, DirectDebitMandate, In
 from app.services import (customer_data, customer_requests, direct_debit, invoice_delivery,
                           readings)
 from app.services.charts import bar_chart
+from app.services.invoice_list import InvoiceFilter, invoice_page, supply_point_options
 from app.services.invoice_mailing import read_invoice_token
 from app.services.invoice_pdf import invoice_pdf
 
@@ -26,9 +26,6 @@ from .auth import _field_error
 from .forms import (ConfirmForm, CorrectionForm, InvoiceDeliveryForm, MailingAddressForm,
                     MandateForm, PersonalDataForm, ReadingForm)
 
-PER_PAGE = 12
-SORTS = {"date": Invoice.invoice_date, "due": Invoice.due_date, "amount": Invoice.amount,
-         "number": Invoice.number}
 
 
 def _customer() -> Customer:
@@ -124,36 +121,19 @@ def invoices():
     sp = None
     if request.args.get("supply"):
         sp = get_owned_or_404(SupplyPoint, request.args.get("supply"))
-    q = sa.select(Invoice).where(Invoice.customer_id == cid)
-    if sp is not None:
-        q = q.where(Invoice.supply_point_id == sp.id)
-    year = request.args.get("year", type=int)
-    if year:
-        q = q.where(Invoice.invoice_date >= dt.date(year, 1, 1), Invoice.invoice_date < dt.date(year + 1, 1, 1))
     status = request.args.get("status", "")
-    if status in InvoiceStatus.__members__:
-        q = q.where(Invoice.status == InvoiceStatus[status])
-    else:
+    if status not in InvoiceStatus.__members__:
         status = ""
     sort = request.args.get("sort", "date")
-    direction = request.args.get("dir", "desc")
-    column = SORTS.get(sort, Invoice.invoice_date)
-    q = q.order_by(column.asc() if direction == "asc" else column.desc(), Invoice.id.desc())
-    total = db.session.scalar(sa.select(sa.func.count()).select_from(q.order_by(None).subquery()))
-    page = max(request.args.get("page", 1, type=int), 1)
-    pages = max((total + PER_PAGE - 1) // PER_PAGE, 1)
-    page = min(page, pages)
-    rows = list(db.session.scalars(q.options(selectinload(Invoice.payments))
-                                   .offset((page - 1) * PER_PAGE).limit(PER_PAGE)))
-    years = sorted({d.year for d in db.session.scalars(
-        sa.select(Invoice.invoice_date).where(Invoice.customer_id == cid))}, reverse=True)
-    paid_where = {}
-    for inv in rows:
-        paid_where[inv.id] = ", ".join(sorted({p.paid_at or str(p.method.label) for p in inv.payments}))
-    return render_template("portal/invoices.html", rows=rows, sp=sp, supply_points=_supply_points(),
-                           year=year, status=status, sort=sort, direction=direction, page=page,
-                           pages=pages, total=total, years=years, statuses=list(InvoiceStatus),
-                           balance=_balance(cid, sp.id if sp else None), paid_where=paid_where)
+    direction = "asc" if request.args.get("dir") == "asc" else "desc"
+    flt = InvoiceFilter(supply_point_id=sp.id if sp else None, year=request.args.get("year", type=int),
+                        status=InvoiceStatus[status] if status else None, sort=sort,
+                        descending=direction == "desc", page=request.args.get("page", 1, type=int))
+    found = invoice_page(cid, flt)
+    return render_template("portal/invoices.html", found=found, sp=sp,
+                           supply_points=supply_point_options(cid),
+                           year=flt.year, status=status, sort=sort, direction=direction,
+                           statuses=list(InvoiceStatus))
 
 
 def _invoice_or_login(invoice_id: int):
