@@ -152,6 +152,33 @@ def test_F31_server_down_rows_wait_then_go_out(smtp_server, mailing_data, db, ap
     assert up["sent"] == 3 and len(smtp_server.messages) == 3
 
 
+def test_F31_run_stops_after_repeated_temporary_failures_and_leaves_nothing_marked(
+        smtp_server, mailing_data, db, app):
+    """The server keeps failing: the run stops after MAX_TEMPORARY_IN_A_ROW messages. The next
+    message, already built while the last one was on the wire, is given back untouched: nothing
+    is left "sending" (it would count as uncertain) or claimed."""
+    from app.services.invoice_mailing import MAX_TEMPORARY_IN_A_ROW
+    from simulator.testing import free_port
+
+    mailing_data(MAX_TEMPORARY_IN_A_ROW + 3)
+    im.build_queue()
+    port = app.config["MAIL_PORT"]
+    app.config["MAIL_PORT"] = free_port()  # nobody listens: connection refused
+    try:
+        down = im.send_due()
+    finally:
+        app.config["MAIL_PORT"] = port
+    assert down["messages"] == MAX_TEMPORARY_IN_A_ROW and down["retry"] == MAX_TEMPORARY_IN_A_ROW
+    rows = _log(db)
+    assert Counter(r.outcome for r in rows) == {SendOutcome.RETRY: MAX_TEMPORARY_IN_A_ROW,
+                                                SendOutcome.PENDING: 3}
+    assert all(r.claimed_by is None for r in rows)
+    assert all(r.attempts == 0 for r in rows if r.outcome == SendOutcome.PENDING)
+    assert im.recover_stale()["uncertain"] == 0
+    up = im.send_due(now=utcnow() + dt.timedelta(hours=1))
+    assert up["sent"] == MAX_TEMPORARY_IN_A_ROW + 3 and len(smtp_server.messages) == MAX_TEMPORARY_IN_A_ROW + 3
+
+
 def test_F31_two_worker_processes_share_one_batch(smtp_server, mailing_data, db):
     mailing_data(100, recipients=1)
     counts = run_batch(workers=2, chunk=2)
