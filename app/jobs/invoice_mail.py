@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
-import time
+import multiprocessing.connection
 from typing import Callable
 
 from flask import Flask, current_app
@@ -59,11 +59,14 @@ def run_batch(workers: int = 1, *, progress: Callable[[int, int, dict], None] | 
     procs = [ctx.Process(target=_worker, args=(app, chunk, results)) for _ in range(workers)]
     for p in procs:
         p.start()
-    while any(p.is_alive() for p in procs):
+    running = [p.sentinel for p in procs]
+    while running:
         if progress:
             progress(total - min(total, im.due_count() + _in_flight()), total, counts)
             db.session.rollback()
-        time.sleep(0.3)
+        # Wakes up when a worker ends (or to redraw the progress): no sleeping past the end.
+        for ended in multiprocessing.connection.wait(running, timeout=0.3):
+            running.remove(ended)
     for p in procs:
         p.join()
     for _ in range(sum(1 for p in procs if p.exitcode == 0)):

@@ -279,6 +279,7 @@ class Group:
     rows: dict[str, int] = field(default_factory=dict)  # address -> log row id
     attempts: int = 0
     message_id: str | None = None
+    new_pdf: bytes | None = None  # rendered or fetched for this message, to store on the invoice
 
 
 @lru_cache(maxsize=4096)
@@ -349,17 +350,20 @@ def _attachment_name(group: Group) -> str:
 
 
 def build(group: Group, templates: _Templates):
-    """The message of one group (renders or reads the PDF in PDF mode)."""
-    from app.services.invoice_pdf import invoice_pdf
+    """The message of one group (renders or reads the PDF in PDF mode); writes nothing."""
+    from app.services.invoice_pdf import PDF_LOAD, invoice_pdf
 
     rendered = templates.render(TEMPLATES[group.mode], group.language, group.context)
     pdf = None
     if group.mode == DeliveryMode.PDF:
-        invoice = db.session.get(Invoice, group.invoice_id)
+        invoice = db.session.get(Invoice, group.invoice_id, options=PDF_LOAD)
         # Jobs run outside any request: templates and context processors get a request bound
         # to the public address (links built with url_for point there).
         with current_app.test_request_context("/", base_url=current_app.config["PUBLIC_BASE_URL"]):
-            pdf = invoice_pdf(invoice, ask_billing=current_app.config.get("INVOICE_PDF_FROM_BILLING", True))
+            pdf = invoice_pdf(invoice, ask_billing=current_app.config.get("INVOICE_PDF_FROM_BILLING", True),
+                              store=False)
+        if not invoice.pdf:
+            group.new_pdf = pdf  # stored with the message's "sending" mark, in one commit
     return compose(rendered, list(group.rows), message_id=group.message_id,
                    attachment=(_attachment_name(group), pdf) if pdf else None)
 

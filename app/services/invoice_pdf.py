@@ -10,6 +10,7 @@ import logging
 
 from flask import render_template
 from flask_babel import force_locale
+from sqlalchemy.orm import joinedload, undefer
 
 from app.billing.gateway import BillingError
 from app.extensions import db
@@ -33,8 +34,14 @@ def render_invoice_pdf(invoice: Invoice, language: str = "it") -> bytes:
     return out.getvalue()
 
 
-def invoice_pdf(invoice: Invoice, *, ask_billing: bool = True) -> bytes:
-    """The invoice's PDF: stored copy, else billing's print, else our rendering (stored; no commit)."""
+# Loaded with the invoice in one query: the stored copy and what a rendering needs besides
+# its lines and payments (those load only when it renders).
+PDF_LOAD = (undefer(Invoice.pdf), joinedload(Invoice.customer), joinedload(Invoice.supply_point))
+
+
+def invoice_pdf(invoice: Invoice, *, ask_billing: bool = True, store: bool = True) -> bytes:
+    """The invoice's PDF: stored copy, else billing's print, else our rendering — stored on the
+    invoice (no commit) unless `store` is false (the caller stores it)."""
     if invoice.pdf:
         return invoice.pdf
     data = None
@@ -48,6 +55,7 @@ def invoice_pdf(invoice: Invoice, *, ask_billing: bool = True) -> bytes:
     if not data:
         language = invoice.customer.language if invoice.customer else "it"
         data = render_invoice_pdf(invoice, language)
-    invoice.pdf = data
-    db.session.flush()
+    if store:
+        invoice.pdf = data
+        db.session.flush()
     return data

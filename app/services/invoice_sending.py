@@ -21,7 +21,7 @@ from typing import Callable
 import sqlalchemy as sa
 
 from app.extensions import db
-from app.models import DeliveryMode, InvoiceEmailLog, SendOutcome
+from app.models import Invoice, InvoiceEmailLog, SendOutcome
 from app.models.base import utcnow
 from app.services import mail
 from app.services.invoice_mailing import (CHUNK_MESSAGES, DUE, MAX_ATTEMPTS, MAX_TEMPORARY_IN_A_ROW,
@@ -135,9 +135,16 @@ def _mark(ids, outcome: SendOutcome, **values) -> None:
     db.session.connection().execute(stmt, [dict(params, row_id=i) for i in ids])
 
 
+_STORE_PDF = (Invoice.__table__.update().where(Invoice.__table__.c.id == sa.bindparam("invoice_id"))
+              .values(pdf=sa.bindparam("data")))
+
+
 def _mark_sending(group: Group, msg) -> None:
     _mark(group.rows.values(), SendOutcome.SENDING, message_id=msg["Message-ID"],
           attempts=group.attempts + 1, error=None)
+    if group.new_pdf:  # rendered once: kept on the invoice from now on
+        db.session.connection().execute(_STORE_PDF, {"invoice_id": group.invoice_id, "data": group.new_pdf})
+        group.new_pdf = None
 
 
 def _retry(group: Group, ids, error: str, counts: dict) -> None:
@@ -210,13 +217,6 @@ def _build(group: Group, templates: _Templates, counts: dict):
         return None, None
 
 
-def _before_build(group: Group) -> None:
-    """A PDF takes tens of milliseconds to render: commit first, so that no worker holds the
-    database's write lock meanwhile (on SQLite the other workers would wait for it)."""
-    if group.mode == DeliveryMode.PDF:
-        db.session.commit()
-
-
 def _release(groups: list[Group]) -> None:
     """Give back claimed rows not sent in this run (no attempt counted)."""
     ids = [i for g in groups for i in g.rows.values()]
@@ -243,11 +243,13 @@ def send_due(*, holder: str | None = None, now: dt.datetime | None = None,
                 db.session.commit()
                 break
             groups = _groups(ids)
-            _before_build(groups[0])
+            # The claim first: building writes nothing, so no worker holds the write lock while
+            # a PDF renders or a message is on the wire (on SQLite the others would wait for it).
+            db.session.commit()
             msg, envelope = _build(groups[0], templates, counts)
             if msg is not None:
                 _mark_sending(groups[0], msg)
-            db.session.commit()  # the claim, and the first message marked as sending
+            db.session.commit()  # the first message marked as sending
             for n, group in enumerate(groups):
                 on_the_wire = sender.start(envelope) if msg is not None else None
                 following = groups[n + 1] if n + 1 < len(groups) else None
@@ -255,7 +257,6 @@ def send_due(*, holder: str | None = None, now: dt.datetime | None = None,
                         and counts["messages"] + (on_the_wire is not None) >= max_messages)
                 msg = None
                 if following is not None and not last:
-                    _before_build(following)
                     msg, envelope = _build(following, templates, counts)  # while `group` is on the wire
                 if on_the_wire is not None and not _outcome(sender, group, on_the_wire):
                     stop = True
