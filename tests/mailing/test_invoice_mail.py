@@ -135,17 +135,22 @@ def test_F31_permanent_refusal_of_one_address_fails_it_others_delivered(smtp_ser
     assert im.send_due(now=utcnow() + dt.timedelta(days=2))["messages"] == 0
 
 
+def _send_with_server_down(app) -> dict:
+    """send_due() against a port where nobody listens (connection refused)."""
+    from simulator.testing import free_port
+
+    port = app.config["MAIL_PORT"]
+    app.config["MAIL_PORT"] = free_port()
+    try:
+        return im.send_due()
+    finally:
+        app.config["MAIL_PORT"] = port
+
+
 def test_F31_server_down_rows_wait_then_go_out(smtp_server, mailing_data, db, app):
     mailing_data(3)
     im.build_queue()
-    port = app.config["MAIL_PORT"]
-    from simulator.testing import free_port
-
-    app.config["MAIL_PORT"] = free_port()  # nobody listens: connection refused
-    try:
-        down = im.send_due()
-    finally:
-        app.config["MAIL_PORT"] = port
+    down = _send_with_server_down(app)
     assert down["sent"] == 0 and down["retry"] == 3
     assert all(r.outcome == SendOutcome.RETRY and r.claimed_by is None for r in _log(db))
     up = im.send_due(now=utcnow() + dt.timedelta(hours=1))
@@ -158,16 +163,10 @@ def test_F31_run_stops_after_repeated_temporary_failures_and_leaves_nothing_mark
     message, already built while the last one was on the wire, is given back untouched: nothing
     is left "sending" (it would count as uncertain) or claimed."""
     from app.services.invoice_mailing import MAX_TEMPORARY_IN_A_ROW
-    from simulator.testing import free_port
 
     mailing_data(MAX_TEMPORARY_IN_A_ROW + 3)
     im.build_queue()
-    port = app.config["MAIL_PORT"]
-    app.config["MAIL_PORT"] = free_port()  # nobody listens: connection refused
-    try:
-        down = im.send_due()
-    finally:
-        app.config["MAIL_PORT"] = port
+    down = _send_with_server_down(app)
     assert down["messages"] == MAX_TEMPORARY_IN_A_ROW and down["retry"] == MAX_TEMPORARY_IN_A_ROW
     rows = _log(db)
     assert Counter(r.outcome for r in rows) == {SendOutcome.RETRY: MAX_TEMPORARY_IN_A_ROW,
