@@ -7,9 +7,11 @@ CLI draws a progress bar with it.
 """
 from __future__ import annotations
 
+import gc
 import logging
 import multiprocessing
 import multiprocessing.connection
+import sys
 from typing import Callable
 
 from flask import Flask, current_app
@@ -29,6 +31,12 @@ def invoice_mail_job() -> dict:
 
 
 def _worker(app: Flask, chunk: int, results) -> None:
+    # What the worker inherits (the app, its models, templates) lives as long as it does: keep
+    # the garbage collector off it (it cost about 5 % of a PDF batch) and its pages shared.
+    gc.freeze()
+    # Its SMTP thread needs the interpreter a few times per message while the main thread
+    # renders a PDF: let it in within half a millisecond instead of five.
+    sys.setswitchinterval(0.0005)
     with app.app_context():
         db.engine.dispose(close=False)  # never reuse the parent's connections
         try:

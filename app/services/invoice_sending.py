@@ -13,6 +13,7 @@ import email.utils
 import logging
 import smtplib
 import time
+from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from email.policy import Compat32
 from functools import lru_cache
@@ -226,54 +227,72 @@ def _release(groups: list[Group]) -> None:
                            .values(claimed_by=None).execution_options(synchronize_session=False))
 
 
+class _Claims:
+    """Claims for one worker, each sized to about CLAIM_SECONDS of work: big ones for quick
+    link messages, small ones for PDFs, so that several workers share even a short batch."""
+
+    def __init__(self, holder: str, now: dt.datetime | None, chunk: int, counts: dict):
+        self.holder, self.now, self.chunk, self.counts = holder, now, chunk, counts
+        self.size = min(chunk, FIRST_CLAIM)  # before the cost of a message is known
+        self.started: float | None = None
+        self.before = 0
+
+    def next(self) -> list[Group]:
+        if self.started is not None:
+            per_message = (time.perf_counter() - self.started) / max(1, self.counts["messages"] - self.before)
+            self.size = max(1, min(self.chunk, int(CLAIM_SECONDS / max(per_message, 1e-4))))
+        self.started, self.before = time.perf_counter(), self.counts["messages"]
+        ids = claim(self.holder, self.now or utcnow(), self.size)
+        groups = _groups(ids) if ids else []
+        # Committed at once: building writes nothing, so no worker holds the write lock while a
+        # PDF renders or a message is on the wire (on SQLite the others would wait for it).
+        db.session.commit()
+        return groups
+
+
 def send_due(*, holder: str | None = None, now: dt.datetime | None = None,
              progress: Callable[[dict], None] | None = None, chunk: int = CHUNK_MESSAGES,
              max_messages: int | None = None) -> dict:
-    """Send every due row (claimed chunk by chunk); returns counts (messages, sent, retry, failed)."""
-    holder = holder or new_holder()
+    """Send every due row (claimed chunk by chunk); returns counts (messages, sent, retry, failed).
+
+    One stream of messages: while one is on the wire, the next is claimed (when the last claim
+    is used up) and built; it is marked as sending in the commit that records the outcome of
+    the one before.
+    """
     templates, sender = _Templates(), Sender()
     counts = sender.counts
-    stop = False
-    size = min(chunk, FIRST_CLAIM)
+    claims = _Claims(holder or new_holder(), now, chunk, counts)
+    queue: deque[Group] = deque()
+
+    def next_group() -> Group | None:
+        if not queue:
+            queue.extend(claims.next())
+        return queue.popleft() if queue else None
+
     try:
-        while not stop:
-            started, before = time.perf_counter(), counts["messages"]
-            ids = claim(holder, now or utcnow(), size)
-            if not ids:
-                db.session.commit()
-                break
-            groups = _groups(ids)
-            # The claim first: building writes nothing, so no worker holds the write lock while
-            # a PDF renders or a message is on the wire (on SQLite the others would wait for it).
-            db.session.commit()
-            msg, envelope = _build(groups[0], templates, counts)
-            if msg is not None:
-                _mark_sending(groups[0], msg)
-            db.session.commit()  # the first message marked as sending
-            for n, group in enumerate(groups):
-                on_the_wire = sender.start(envelope) if msg is not None else None
-                following = groups[n + 1] if n + 1 < len(groups) else None
-                last = (max_messages is not None
-                        and counts["messages"] + (on_the_wire is not None) >= max_messages)
-                msg = None
-                if following is not None and not last:
-                    msg, envelope = _build(following, templates, counts)  # while `group` is on the wire
-                if on_the_wire is not None and not _outcome(sender, group, on_the_wire):
-                    stop = True
-                if stop or last:
-                    stop = True
-                    _release(groups[n + 1:])
-                elif msg is not None:
-                    _mark_sending(following, msg)
-                db.session.commit()  # this outcome and the next message marked, before it goes out
-                if progress:
-                    progress(counts)
-                if stop:
-                    break
-            # About CLAIM_SECONDS of work per claim: big claims for quick link messages, small
-            # ones for PDFs, so that several workers share even a short batch.
-            per_message = (time.perf_counter() - started) / max(1, counts["messages"] - before)
-            size = max(1, min(chunk, int(CLAIM_SECONDS / max(per_message, 1e-4))))
+        group = next_group()
+        msg, envelope = _build(group, templates, counts) if group is not None else (None, None)
+        if msg is not None:
+            _mark_sending(group, msg)
+        db.session.commit()
+        while group is not None:
+            on_the_wire = sender.start(envelope) if msg is not None else None
+            last = (max_messages is not None
+                    and counts["messages"] + (on_the_wire is not None) >= max_messages)
+            following = None if last else next_group()
+            msg = None
+            if following is not None:
+                msg, envelope = _build(following, templates, counts)  # while `group` is on the wire
+            stop = on_the_wire is not None and not _outcome(sender, group, on_the_wire)
+            if stop or last:
+                _release(([following] if following is not None else []) + list(queue))
+                following = None
+            elif msg is not None:
+                _mark_sending(following, msg)
+            db.session.commit()  # this outcome and the next message marked, before it goes out
+            if progress:
+                progress(counts)
+            group = following
     finally:
         sender.close()
     return dict(counts)

@@ -6,8 +6,9 @@ import pytest
 from flask_babel import force_locale
 from flask_babel import format_currency as babel_currency
 from flask_babel import format_date as babel_date
+from flask_babel import format_decimal as babel_decimal
 
-from app.formatting import format_currency, format_date
+from app.formatting import format_currency, format_date, format_decimal
 
 
 @pytest.mark.parametrize("lang", ["it", "en"])
@@ -24,3 +25,12 @@ def test_dates_match_babel(app, lang):
         for day in (dt.date(2026, 1, 1), dt.date(2026, 11, 27)):
             assert format_date(day) == babel_date(day)
             assert format_date(day, "short") == babel_date(day, "short")
+
+
+@pytest.mark.parametrize("lang", ["it", "en"])
+def test_decimals_match_babel(app, lang):
+    with app.test_request_context(), force_locale(lang):
+        for value in (Decimal("0"), Decimal("0.85"), Decimal("120"), Decimal("10.00"), Decimal("1.2345"),
+                      Decimal("1234567.5"), Decimal("-3.1"), 22, 1500):
+            assert format_decimal(value) == babel_decimal(value), value
+        assert format_decimal(Decimal("1.5"), "#,##0.00") == babel_decimal(Decimal("1.5"), "#,##0.00")
