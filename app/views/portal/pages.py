@@ -27,7 +27,6 @@ from .forms import (ConfirmForm, CorrectionForm, InvoiceDeliveryForm, MailingAdd
                     MandateForm, PersonalDataForm, ReadingForm)
 
 
-
 def _customer() -> Customer:
     return db.session.get(Customer, current_customer_id())
 
