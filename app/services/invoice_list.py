@@ -23,6 +23,9 @@ SORTS = {"date": _inv.invoice_date, "due": _inv.due_date, "amount": _inv.amount,
 _COLUMNS = (_inv.id, _inv.number, _inv.invoice_date, _inv.amount, _inv.invoice_type,
             _inv.consumption, _inv.unit, _inv.due_date, _inv.amount_paid, _inv.status)
 _YEAR = sa.extract("year", _inv.invoice_date)
+# What is left to pay on an invoice: the one rule behind every balance the customer sees.
+_UNPAID = _inv.status != InvoiceStatus.PAID
+_LEFT_TO_PAY = _inv.amount - _inv.amount_paid
 
 
 @dataclass
@@ -58,10 +61,9 @@ def _statements(by_supply: bool, by_year: bool, by_status: bool, sort: str, desc
                      _inv.invoice_date < sa.bindparam("year_to")]
     if by_status:
         matching.append(_inv.status == sa.bindparam("status"))
-    unpaid = sa.and_(_inv.status != InvoiceStatus.PAID, *of_supply)
     totals = (sa.select(_YEAR,
                         sa.func.sum(sa.case((sa.and_(sa.true(), *matching), 1), else_=0)),
-                        sa.func.sum(sa.case((unpaid, _inv.amount - _inv.amount_paid), else_=0),
+                        sa.func.sum(sa.case((sa.and_(_UNPAID, *of_supply), _LEFT_TO_PAY), else_=0),
                                     type_=sa.Numeric(14, 2)))
               .where(own).group_by(_YEAR))
     column = SORTS.get(sort, _inv.invoice_date)
@@ -69,6 +71,16 @@ def _statements(by_supply: bool, by_year: bool, by_status: bool, sort: str, desc
             .order_by(column.desc() if descending else column.asc(), _inv.id.desc())
             .limit(sa.bindparam("limit")).offset(sa.bindparam("offset")))
     return totals, page
+
+
+_BALANCE = sa.select(sa.func.coalesce(sa.func.sum(_LEFT_TO_PAY, type_=sa.Numeric(14, 2)), 0)).where(
+    _inv.customer_id == sa.bindparam("customer_id"), _UNPAID)
+
+
+def balance(customer_id: int) -> Decimal:
+    """What the customer has left to pay on all their invoices."""
+    value = db.session.execute(_BALANCE, {"customer_id": customer_id}).scalar()
+    return Decimal(str(value or 0)).quantize(Decimal("0.01"))
 
 
 _PAYMENTS = sa.select(_pay.invoice_id, _pay.paid_at, _pay.method).where(

@@ -51,8 +51,9 @@ def test_F07_list_rows_where_paid_years_and_supply_filter(app, client, db, logge
     assert body.index("<option>2026") < body.index("<option>2024")
     # both supply points offered by their point code (PDR for gas, POD for electricity)
     assert f'value="{sp.id}">{sp.pdr}<' in body and f'value="{light.id}">IT001E12345678<' in body
-    # balance of everything (7.50 + 30.00 left) and of the electricity supply only (30.00)
-    assert "37,50" in body
+    # balance of everything (7.50 + 30.00 left), the same on the home page, and of the
+    # electricity supply only (30.00)
+    assert "37,50" in body and "37,50" in client.get("/portal/home").get_data(as_text=True)
     only_light = client.get(f"/portal/invoices?supply={light.id}").get_data(as_text=True)
     assert "Bollette trovate: 1" in only_light and "30,00" in only_light and paid.number not in only_light
     # each row opens its detail and its PDF

@@ -17,7 +17,7 @@ from app.models import (Activity, Customer, DeliveryMode, DirectDebitMandate, In
 from app.services import (customer_data, customer_requests, direct_debit, invoice_delivery,
                           readings)
 from app.services.charts import bar_chart
-from app.services.invoice_list import InvoiceFilter, invoice_page, supply_point_options
+from app.services.invoice_list import InvoiceFilter, balance, invoice_page, supply_point_options
 from app.services.invoice_mailing import read_invoice_token
 from app.services.invoice_pdf import invoice_pdf
 
@@ -36,20 +36,12 @@ def _supply_points() -> list[SupplyPoint]:
         SupplyPoint.customer_id == current_customer_id()).order_by(SupplyPoint.code)))
 
 
-def _balance(customer_id: int, supply_point_id: int | None = None):
-    q = sa.select(sa.func.coalesce(sa.func.sum(Invoice.amount - Invoice.amount_paid), 0)).where(
-        Invoice.customer_id == customer_id, Invoice.status != InvoiceStatus.PAID)
-    if supply_point_id:
-        q = q.where(Invoice.supply_point_id == supply_point_id)
-    return db.session.scalar(q)
-
-
 @bp.route("/home")
 @customer_required
 def home():
     customer = _customer()
     return render_template("portal/home.html", customer=customer, supply_points=_supply_points(),
-                           balance=_balance(customer.id))
+                           balance=balance(customer.id))
 
 
 # --- F-02 self-reading, F-10 consumption ---------------------------------------------------------
