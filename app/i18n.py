@@ -36,16 +36,13 @@ def locale_id(default: str = "it") -> str:
 
 
 def gettext(string: str, **variables) -> str:
-    state = _state()
-    text = state[2].ugettext(string) if state else string
+    text = _catalogue_gettext(string)
     return text % variables if variables else text
 
 
 def ngettext(singular: str, plural: str, num: int, **variables) -> str:
     variables.setdefault("num", num)
-    state = _state()
-    text = state[2].ungettext(singular, plural, num) if state else (singular if num == 1 else plural)
-    return text % variables
+    return _catalogue_ngettext(singular, plural, num) % variables
 
 
 def lazy_gettext(string: str, **variables) -> LazyString:

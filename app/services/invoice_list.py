@@ -96,7 +96,7 @@ def invoice_page(customer_id: int, flt: InvoiceFilter) -> InvoicePage:
     per_year = db.session.execute(totals, params).all()
     years = sorted((int(y) for y, _, _ in per_year), reverse=True)
     total = sum(int(n or 0) for _, n, _ in per_year)
-    balance = sum((Decimal(str(b or 0)) for _, _, b in per_year), Decimal("0")).quantize(Decimal("0.01"))
+    left = sum((Decimal(str(b or 0)) for _, _, b in per_year), Decimal("0")).quantize(Decimal("0.01"))
 
     pages = max((total + PER_PAGE - 1) // PER_PAGE, 1)
     page = min(max(flt.page, 1), pages)
@@ -106,7 +106,7 @@ def invoice_page(customer_id: int, flt: InvoiceFilter) -> InvoicePage:
     if rows:
         for invoice_id, paid_at, method in db.session.execute(_PAYMENTS, {"ids": [r.id for r in rows]}):
             places.setdefault(invoice_id, set()).add(paid_at or str(method.label))
-    return InvoicePage(rows=rows, total=total, page=page, pages=pages, years=years, balance=balance,
+    return InvoicePage(rows=rows, total=total, page=page, pages=pages, years=years, balance=left,
                        paid_where={i: ", ".join(sorted(p)) for i, p in places.items()})
 
 

@@ -251,8 +251,7 @@ class _Claims:
 
 
 def send_due(*, holder: str | None = None, now: dt.datetime | None = None,
-             progress: Callable[[dict], None] | None = None, chunk: int = CHUNK_MESSAGES,
-             max_messages: int | None = None) -> dict:
+             progress: Callable[[dict], None] | None = None, chunk: int = CHUNK_MESSAGES) -> dict:
     """Send every due row (claimed chunk by chunk); returns counts (messages, sent, retry, failed).
 
     One stream of messages: while one is on the wire, the next is claimed (when the last claim
@@ -277,14 +276,12 @@ def send_due(*, holder: str | None = None, now: dt.datetime | None = None,
         db.session.commit()
         while group is not None:
             on_the_wire = sender.start(envelope) if msg is not None else None
-            last = (max_messages is not None
-                    and counts["messages"] + (on_the_wire is not None) >= max_messages)
-            following = None if last else next_group()
+            following = next_group()
             msg = None
             if following is not None:
                 msg, envelope = _build(following, templates, counts)  # while `group` is on the wire
             stop = on_the_wire is not None and not _outcome(sender, group, on_the_wire)
-            if stop or last:
+            if stop:
                 _release(([following] if following is not None else []) + list(queue))
                 following = None
             elif msg is not None:
