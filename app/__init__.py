@@ -87,10 +87,10 @@ def _register_blueprints(app: Flask) -> None:
 
 def _register_template_globals(app: Flask) -> None:
     """Locale-aware formatting and translation in every template (pages, e-mails, PDFs)."""
-    from flask_babel import format_datetime, get_locale
+    from flask_babel import get_locale
 
     from app import i18n
-    from app.formatting import format_currency, format_date, format_decimal
+    from app.formatting import format_currency, format_date, format_datetime, format_decimal
 
     i18n.init_app(app)
 

@@ -15,6 +15,8 @@ from babel.dates import format_date as babel_format_date
 from babel.numbers import format_decimal as babel_numbers_decimal
 from flask_babel import format_currency as babel_format_currency
 from flask_babel import format_date as flask_format_date
+from flask_babel import format_datetime as flask_format_datetime
+from flask_babel import get_timezone
 from flask_babel import format_decimal as babel_format_decimal
 
 from app.i18n import locale_id
@@ -71,3 +73,20 @@ def format_decimal(value, format: str | None = None) -> str:
     if format is None and type(value) in (Decimal, int):
         return _decimal(value, locale_id())
     return babel_format_decimal(value, format)
+
+
+_DATETIMES: dict[tuple, str] = {}
+
+
+def format_datetime(value=None, format: str | None = None) -> str:
+    """flask_babel.format_datetime (shown in the user's time zone), remembered per value,
+    format, locale and time zone: a page shows the same "data as of" moment many times."""
+    if type(value) is not dt.datetime:
+        return flask_format_datetime(value, format)
+    key = (value, format, locale_id(), str(get_timezone()))
+    text = _DATETIMES.get(key)
+    if text is None:
+        if len(_DATETIMES) >= 8192:
+            _DATETIMES.clear()
+        text = _DATETIMES[key] = flask_format_datetime(value, format)
+    return text

@@ -11,6 +11,10 @@ from __future__ import annotations
 from flask.globals import _cv_app
 from flask_babel import get_locale, get_translations
 from flask_babel.speaklater import LazyString
+from jinja2 import pass_context
+from jinja2.ext import Extension
+from jinja2.lexer import Token
+from markupsafe import Markup
 
 
 def _state():
@@ -60,7 +64,48 @@ def _catalogue_ngettext(singular: str, plural: str, num: int) -> str:
     return state[2].ungettext(singular, plural, num) if state else (singular if num == 1 else plural)
 
 
+@pass_context  # also keeps Jinja from folding it into a constant when it compiles a template
+def _translate_literal(context, string: str):
+    """What `_('literal')` gives in a template: the translation, safe in HTML like Jinja's
+    newstyle gettext makes it, and read as a format string like there (`%%` is `%`)."""
+    text = _catalogue_gettext(string)
+    return (Markup(text) if context.eval_ctx.autoescape else text) % {}
+
+
+class LiteralTranslations(Extension):
+    """Compiles `_('literal')` in templates to a filter, called directly instead of through
+    three nested context calls (a layout and a list translate some forty literals per page).
+    Calls with variables, `gettext()` and `ngettext()` stay Jinja's own; message extraction
+    reads the templates without this extension, so it sees every `_()` as before."""
+
+    def __init__(self, environment):
+        super().__init__(environment)
+        environment.filters["_translate_literal"] = _translate_literal
+
+    def filter_stream(self, stream):
+        window: list[Token] = []
+        previous = None
+        for token in stream:
+            window.append(token)
+            if len(window) < 4:
+                continue
+            name, lparen, string, rparen = window
+            if (name.type == "name" and name.value == "_" and lparen.type == "lparen"
+                    and string.type == "string" and rparen.type == "rparen"
+                    and (previous is None or previous.type != "dot")):
+                line = name.lineno
+                yield from (Token(line, "lparen", "("), string, Token(line, "pipe", "|"),
+                            Token(line, "name", "_translate_literal"), Token(line, "rparen", ")"))
+                previous = rparen
+                window = []
+                continue
+            previous = window.pop(0)
+            yield previous
+        yield from window
+
+
 def init_app(app) -> None:
     """Templates translate through the fast path (same `_`, `gettext`, `ngettext` names;
     Jinja fills in the variables, escaping them)."""
+    app.jinja_env.add_extension(LiteralTranslations)
     app.jinja_env.install_gettext_callables(_catalogue_gettext, _catalogue_ngettext, newstyle=True)

@@ -28,15 +28,24 @@ sys.path.insert(0, str(ROOT))
 SECRET = "bench-secret-key-0123456789abcdef0123456789"
 
 
+USER_AGENT = "Mozilla/5.0 (X11; Linux x86_64) sportello-bench"
+PASSWORD = "a long bench passphrase"
+
+
 def prepare(db: Path) -> tuple[int, int, str]:
-    """Create a portal account for the customer with most invoices; return ids and a cookie."""
-    from flask.sessions import SecureCookieSessionInterface
+    """Create a portal account for the customer with most invoices and sign in through the
+    portal's login form, as a browser would; return the user and customer ids and the session
+    cookie the browser holds afterwards (login, then the page it is sent to)."""
+    import re
 
     from app import create_app
     from app.security import CUSTOMER, init_security
     from config import Config
+    from simulator.testing import free_port
 
-    app = create_app(Config, SQLALCHEMY_DATABASE_URI=f"sqlite:///{db}", SECRET_KEY=SECRET)
+    # No billing system answers: the login's refresh fails at once and the page says so.
+    app = create_app(Config, SQLALCHEMY_DATABASE_URI=f"sqlite:///{db}", SECRET_KEY=SECRET,
+                     BILLING_URL=f"http://127.0.0.1:{free_port()}", RATELIMIT_ENABLED=False)
     with app.app_context():
         from flask_migrate import upgrade
 
@@ -50,12 +59,20 @@ def prepare(db: Path) -> tuple[int, int, str]:
         user = sm.find_user(username="bench-customer")
         if user is None:
             user = sm.add_user("bench-customer", "Bench", "Customer", "bench-customer@invalid",
-                               sm.find_role(CUSTOMER), "a long bench passphrase")
+                               sm.find_role(CUSTOMER), PASSWORD)
         user.customer_id = customer_id
+        user.language = "it"
         _db.session.commit()
-        cookie = SecureCookieSessionInterface().get_signing_serializer(app).dumps(
-            {"_user_id": str(user.id), "_fresh": True, "sv": user.session_version or 0, "locale": "it"})
-        return user.id, customer_id, cookie
+        user_id = user.id
+    client = app.test_client()
+    client.environ_base.update(HTTP_USER_AGENT=USER_AGENT, REMOTE_ADDR="127.0.0.1")
+    page = client.get("/portal/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
+    answer = client.post("/portal/login", data={"username": "bench-customer", "password": PASSWORD,
+                                                 "csrf_token": token}, follow_redirects=True)
+    assert answer.status_code == 200 and "/portal/invoices" in answer.get_data(as_text=True), \
+        "the bench customer could not sign in"
+    return user_id, customer_id, client.get_cookie("session").value
 
 
 def sa_text(sql):
@@ -79,7 +96,7 @@ def serve(app_spec: str, port: int, env: dict) -> subprocess.Popen:
 
 
 def wrk(url: str, seconds: int, cookie: str | None = None) -> tuple[float, float, float]:
-    cmd = ["wrk", "-t2", "-c8", f"-d{seconds}s", "--latency", url]
+    cmd = ["wrk", "-t2", "-c8", f"-d{seconds}s", "--latency", "-H", f"User-Agent: {USER_AGENT}", url]
     if cookie:
         cmd[1:1] = ["-H", f"Cookie: session={cookie}"]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
@@ -121,10 +138,12 @@ def main() -> None:
         base_url = f"http://127.0.0.1:{ports[0]}/invoices?customer={customer_id}"
         our_url = f"http://127.0.0.1:{ports[1]}/portal/invoices"
         floor_url = f"http://127.0.0.1:{ports[2]}/portal/_floor"
-        check = urllib.request.Request(our_url, headers={"Cookie": f"session={cookie}"})
+        check = urllib.request.Request(our_url, headers={"Cookie": f"session={cookie}", "User-Agent": USER_AGENT})
         with urllib.request.urlopen(check) as resp:
             body = resp.read().decode()
             assert resp.status == 200 and "FT" in body, "the invoice list did not render"
+            # The browser's session is read, not rewritten, on every page view.
+            assert resp.headers.get("Set-Cookie") is None, resp.headers.get("Set-Cookie")
         wrk(base_url, 3)
         wrk(our_url, 3, cookie)  # warm-up
         wrk(floor_url, 3, cookie)

@@ -2,7 +2,9 @@
 
 It is the portal's busiest page, so it reads plain rows with three statements and no ORM
 objects: the totals per year (which also give the year filter, the number of matching invoices
-and the balance), the page itself, and the payments of the invoices on the page.
+and the balance), the page itself, and the payments of the invoices on the page. The statements
+are Core ones and run on the session's connection (same transaction): going through the ORM
+session would double the cost of each.
 """
 from __future__ import annotations
 
@@ -26,6 +28,11 @@ _YEAR = sa.extract("year", _inv.invoice_date)
 # What is left to pay on an invoice: the one rule behind every balance the customer sees.
 _UNPAID = _inv.status != InvoiceStatus.PAID
 _LEFT_TO_PAY = _inv.amount - _inv.amount_paid
+
+
+def _run(statement, params: dict):
+    """Run a prebuilt Core statement in the session's transaction."""
+    return db.session.connection().execute(statement, params)
 
 
 @dataclass
@@ -79,7 +86,7 @@ _BALANCE = sa.select(sa.func.coalesce(sa.func.sum(_LEFT_TO_PAY, type_=sa.Numeric
 
 def balance(customer_id: int) -> Decimal:
     """What the customer has left to pay on all their invoices."""
-    value = db.session.execute(_BALANCE, {"customer_id": customer_id}).scalar()
+    value = _run(_BALANCE, {"customer_id": customer_id}).scalar()
     return Decimal(str(value or 0)).quantize(Decimal("0.01"))
 
 
@@ -93,18 +100,18 @@ def invoice_page(customer_id: int, flt: InvoiceFilter) -> InvoicePage:
         params.update(year_from=dt.date(flt.year, 1, 1), year_to=dt.date(flt.year + 1, 1, 1))
     totals, page_stmt = _statements(bool(flt.supply_point_id), bool(flt.year), flt.status is not None,
                                     flt.sort if flt.sort in SORTS else "date", flt.descending)
-    per_year = db.session.execute(totals, params).all()
+    per_year = _run(totals, params).all()
     years = sorted((int(y) for y, _, _ in per_year), reverse=True)
     total = sum(int(n or 0) for _, n, _ in per_year)
     left = sum((Decimal(str(b or 0)) for _, _, b in per_year), Decimal("0")).quantize(Decimal("0.01"))
 
     pages = max((total + PER_PAGE - 1) // PER_PAGE, 1)
     page = min(max(flt.page, 1), pages)
-    rows = db.session.execute(page_stmt, dict(params, limit=PER_PAGE, offset=(page - 1) * PER_PAGE)
+    rows = _run(page_stmt, dict(params, limit=PER_PAGE, offset=(page - 1) * PER_PAGE)
                               ).all() if total else []
     places: dict[int, set] = {}
     if rows:
-        for invoice_id, paid_at, method in db.session.execute(_PAYMENTS, {"ids": [r.id for r in rows]}):
+        for invoice_id, paid_at, method in _run(_PAYMENTS, {"ids": [r.id for r in rows]}):
             places.setdefault(invoice_id, set()).add(paid_at or str(method.label))
     return InvoicePage(rows=rows, total=total, page=page, pages=pages, years=years, balance=left,
                        paid_where={i: ", ".join(sorted(p)) for i, p in places.items()})
@@ -117,4 +124,4 @@ _SUPPLY_OPTIONS = (sa.select(SupplyPoint.__table__.c.id, SupplyPoint.point_code.
 
 def supply_point_options(customer_id: int) -> list:
     """(id, point_code) of the customer's supply points, for the supply filter."""
-    return db.session.execute(_SUPPLY_OPTIONS, {"customer_id": customer_id}).all()
+    return _run(_SUPPLY_OPTIONS, {"customer_id": customer_id}).all()

@@ -33,6 +33,39 @@ def test_F07_list_balance_filters_sort_pagination(client, db, logged_in):
     assert "Pagina 2 di 2" in page2
 
 
+def test_F07_sort_and_page_links_keep_the_filters(client, db, logged_in):
+    c, sp = logged_in["customer"], logged_in["supply_point"]
+    for i in range(15):
+        f.invoice(c, sp, invoice_date=dt.date(2025, 1 + i % 12, 1 + i), amount=Decimal(10 + i),
+                  status=InvoiceStatus.UNPAID)
+    db.session.commit()
+    filtered = f"/portal/invoices?supply={sp.id}&amp;year=2025&amp;status=UNPAID&amp;"
+    body = client.get(f"/portal/invoices?supply={sp.id}&year=2025&status=UNPAID&sort=amount&dir=desc"
+                      ).get_data(as_text=True)
+    # the sorted column offers the other direction, the others start descending; filters stay
+    assert f'href="{filtered}sort=amount&amp;dir=asc" aria-sort="descending"' in body
+    assert f'href="{filtered}sort=number&amp;dir=desc"' in body
+    assert f'href="{filtered}sort=amount&amp;dir=desc&amp;page=2" rel="next"' in body
+    page2 = client.get(f"/portal/invoices?supply={sp.id}&year=2025&status=UNPAID&sort=amount&dir=desc&page=2"
+                       ).get_data(as_text=True)
+    assert "Pagina 2 di 2" in page2 and "Bollette trovate: 15" in page2
+    assert f'href="{filtered}sort=amount&amp;dir=desc&amp;page=1" rel="prev"' in page2
+    # an unknown sort key sorts by date and never reaches the links
+    odd = client.get("/portal/invoices?sort=x%26page%3D9").get_data(as_text=True)
+    assert 'href="/portal/invoices?sort=date&amp;dir=asc" aria-sort="descending"' in odd
+    assert "page=9" not in odd and "sort=x&amp;" not in odd
+
+
+def test_F07_layout_links_follow_the_mount_point(client, logged_in):
+    """The menu's links are built once per mount point: behind a prefix they carry it."""
+    mounted = client.get("/portal/invoices", environ_overrides={"SCRIPT_NAME": "/sportello"}
+                         ).get_data(as_text=True)
+    assert 'href="/sportello/portal/requests"' in mounted
+    assert 'href="/sportello/static/portal/portal.css"' in mounted
+    plain = client.get("/portal/invoices").get_data(as_text=True)
+    assert 'href="/portal/requests"' in plain and "/sportello/" not in plain
+
+
 def test_F07_list_rows_where_paid_years_and_supply_filter(app, client, db, logged_in):
     c, sp, paid = logged_in["customer"], logged_in["supply_point"], logged_in["invoice"]
     light = f.supply_point(c, service=Service.ELECTRICITY, pdr="", pod="IT001E12345678")

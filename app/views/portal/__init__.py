@@ -9,7 +9,8 @@ import datetime as dt
 from functools import wraps
 
 import sqlalchemy as sa
-from flask import Blueprint, abort, has_request_context, redirect, request, session, url_for
+from flask import (Blueprint, abort, current_app, has_request_context, redirect, request, session,
+                   url_for)
 from flask_login import current_user
 
 from app.extensions import db
@@ -75,10 +76,30 @@ def _no_store(response):
 
 @bp.app_context_processor
 def _portal_context():
-    if not has_request_context() or request.blueprint != "portal":
-        return {}  # e-mails, PDFs and other areas' pages
+    if not has_request_context():
+        return {}  # e-mails and PDFs
+    if request.blueprint != "portal":
+        return {"portal_urls": _layout_urls()}
     cid = current_customer_id()
-    return {"portal_customer_id": cid, "data_as_of": _data_as_of(cid) if cid else None}
+    return {"portal_urls": _layout_urls(), "portal_customer_id": cid,
+            "data_as_of": _data_as_of(cid) if cid else None}
+
+
+# The layout's links take no arguments: they are built once per mount point of the app.
+_LAYOUT_LINKS = {"index": "portal.index", "home": "portal.home", "invoices": "portal.invoices",
+                 "requests": "portal.requests", "personal_data": "portal.personal_data",
+                 "account": "portal.account", "information_request": "portal.information_request",
+                 "language": "portal.language", "logout": "portal.logout"}
+
+
+def _layout_urls() -> dict[str, str]:
+    built = current_app.extensions.setdefault("portal_layout_urls", {})
+    urls = built.get(request.script_root)
+    if urls is None:
+        urls = {name: url_for(endpoint) for name, endpoint in _LAYOUT_LINKS.items()}
+        urls["stylesheet"] = url_for("static", filename="portal/portal.css")
+        built[request.script_root] = urls
+    return urls
 
 
 _SYNCED_AT = sa.select(Customer.__table__.c.synced_at).where(Customer.__table__.c.id == sa.bindparam("id"))
@@ -86,7 +107,7 @@ _SYNCED_AT = sa.select(Customer.__table__.c.synced_at).where(Customer.__table__.
 
 def _data_as_of(customer_id: int):
     """When this customer's data last came from billing (login refresh or alignment)."""
-    synced = db.session.execute(_SYNCED_AT, {"id": customer_id}).scalar()
+    synced = db.session.connection().execute(_SYNCED_AT, {"id": customer_id}).scalar()
     refreshed = session.get("refreshed_at")
     refreshed = dt.datetime.fromisoformat(refreshed) if refreshed else None
     return max([t for t in (synced, refreshed) if t is not None], default=None)

@@ -17,7 +17,7 @@ from app.models import (Activity, Customer, DeliveryMode, DirectDebitMandate, In
 from app.services import (customer_data, customer_requests, direct_debit, invoice_delivery,
                           readings)
 from app.services.charts import bar_chart
-from app.services.invoice_list import InvoiceFilter, balance, invoice_page, supply_point_options
+from app.services.invoice_list import SORTS, InvoiceFilter, balance, invoice_page, supply_point_options
 from app.services.invoice_mailing import read_invoice_token
 from app.services.invoice_pdf import invoice_pdf
 
@@ -116,13 +116,18 @@ def invoices():
     if status not in InvoiceStatus.__members__:
         status = ""
     sort = request.args.get("sort", "date")
+    if sort not in SORTS:
+        sort = "date"
     direction = "asc" if request.args.get("dir") == "asc" else "desc"
     flt = InvoiceFilter(supply_point_id=sp.id if sp else None, year=request.args.get("year", type=int),
                         status=InvoiceStatus[status] if status else None, sort=sort,
                         descending=direction == "desc", page=request.args.get("page", 1, type=int))
     found = invoice_page(cid, flt)
+    # Sort and page links keep the filters: the list's address with them, built once.
+    filtered = url_for("portal.invoices", supply=sp.id if sp else None, year=flt.year, status=status or None)
+    filtered += "&" if "?" in filtered else "?"
     return render_template("portal/invoices.html", found=found, sp=sp,
-                           supply_points=supply_point_options(cid),
+                           supply_points=supply_point_options(cid), filtered_url=filtered,
                            year=flt.year, status=status, sort=sort, direction=direction,
                            statuses=list(InvoiceStatus))
 
