@@ -95,12 +95,28 @@ def serve(app_spec: str, port: int, env: dict) -> subprocess.Popen:
     return proc
 
 
-def wrk(url: str, seconds: int, cookie: str | None = None) -> tuple[float, float, float]:
+def workers_cpu(server: subprocess.Popen) -> float:
+    """CPU seconds (user + system) the server's worker processes have used so far."""
+    pids = Path(f"/proc/{server.pid}/task/{server.pid}/children").read_text().split()
+    ticks = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def wrk(url: str, seconds: int, cookie: str | None = None,
+        server: subprocess.Popen | None = None) -> tuple[float, float, float, float]:
+    """requests/s, p50 and p99 in ms, and the workers' CPU milliseconds per request (the same
+    gunicorn workers serve the whole run, so the count covers every request)."""
     cmd = ["wrk", "-t2", "-c8", f"-d{seconds}s", "--latency", "-H", f"User-Agent: {USER_AGENT}", url]
     if cookie:
         cmd[1:1] = ["-H", f"Cookie: session={cookie}"]
+    cpu_before = workers_cpu(server) if server else 0.0
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    cpu = workers_cpu(server) - cpu_before if server else 0.0
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    done = int(re.search(r"(\d+) requests in", out).group(1))
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     if non2xx:
         raise SystemExit(f"{url}: {non2xx.group(1)} error answers\n{out}")
@@ -108,7 +124,7 @@ def wrk(url: str, seconds: int, cookie: str | None = None) -> tuple[float, float
     def pct(p):
         value, unit = re.search(rf"\s{p}%\s+([\d.]+)(us|ms|s)", out).groups()
         return float(value) * {"us": 0.001, "ms": 1, "s": 1000}[unit]
-    return rps, pct(50), pct(99)
+    return rps, pct(50), pct(99), 1000 * cpu / max(done, 1)
 
 
 def main() -> None:
@@ -149,17 +165,17 @@ def main() -> None:
         wrk(floor_url, 3, cookie)
         results = {"base": [], "ours": [], "floor": []}
         for _ in range(args.rounds):
-            results["base"].append(wrk(base_url, args.seconds))
-            results["ours"].append(wrk(our_url, args.seconds, cookie))
-            results["floor"].append(wrk(floor_url, args.seconds, cookie))
+            results["base"].append(wrk(base_url, args.seconds, server=base))
+            results["ours"].append(wrk(our_url, args.seconds, cookie, server=ours))
+            results["floor"].append(wrk(floor_url, args.seconds, cookie, server=floor))
     finally:
         for proc in (base, ours, floor):
             proc.terminate()
             proc.wait(10)
-    med = {k: tuple(statistics.median(r[i] for r in v) for i in range(3)) for k, v in results.items()}
+    med = {k: tuple(statistics.median(r[i] for r in v) for i in range(4)) for k, v in results.items()}
     ratio = med["ours"][0] / med["base"][0]
-    for k, (rps, p50, p99) in med.items():
-        print(f"{k:5} {rps:8.0f} req/s  p50 {p50:6.1f} ms  p99 {p99:6.1f} ms")
+    for k, (rps, p50, p99, cpu) in med.items():
+        print(f"{k:5} {rps:8.0f} req/s  p50 {p50:6.1f} ms  p99 {p99:6.1f} ms  worker CPU {cpu:5.2f} ms/request")
     print(f"ours / baseline = {ratio:.2f}")
     from bench.common import append_results, machine
 
@@ -168,14 +184,15 @@ def main() -> None:
 
 `bench/portal.py --seconds {args.seconds} --rounds {args.rounds}`: gunicorn with 2 workers each,
 wrk with 2 threads and 8 connections on the same machine, the aligned 100,000-customer SQLite
-database; the customer with the most invoices, logged in. Medians of {args.rounds} alternating
-rounds. Machine: {machine()}.
+database; the customer with the most invoices, signed in through the login form (the cookie a
+browser holds afterwards). Medians of {args.rounds} alternating rounds; worker CPU is what the
+two gunicorn workers used (user + system) divided by the requests served. Machine: {machine()}.
 
-| | requests/s | p50 | p99 |
-|---|---:|---:|---:|
-| baseline: minimal Flask route, one indexed query, file template | {med['base'][0]:,.0f} | {med['base'][1]:.1f} ms | {med['base'][2]:.1f} ms |
-| Sportello `/portal/invoices` | {med['ours'][0]:,.0f} | {med['ours'][1]:.1f} ms | {med['ours'][2]:.1f} ms |
-| floor: Sportello's stack, logged-in page that renders nothing (`bench/floor_app.py`) | {med['floor'][0]:,.0f} | {med['floor'][1]:.1f} ms | {med['floor'][2]:.1f} ms |
+| | requests/s | p50 | p99 | worker CPU per request |
+|---|---:|---:|---:|---:|
+| baseline: minimal Flask route, one indexed query, file template | {med['base'][0]:,.0f} | {med['base'][1]:.1f} ms | {med['base'][2]:.1f} ms | {med['base'][3]:.2f} ms |
+| Sportello `/portal/invoices` | {med['ours'][0]:,.0f} | {med['ours'][1]:.1f} ms | {med['ours'][2]:.1f} ms | {med['ours'][3]:.2f} ms |
+| floor: Sportello's stack, logged-in page that renders nothing (`bench/floor_app.py`) | {med['floor'][0]:,.0f} | {med['floor'][1]:.1f} ms | {med['floor'][2]:.1f} ms | {med['floor'][3]:.2f} ms |
 
 Sportello serves **{ratio:.0%} of the baseline's requests/s** (target ≥ 50 %) with a p99 of
 **{med['ours'][2]:.1f} ms** (target < 50 ms); the empty logged-in page of the same stack

@@ -9,14 +9,15 @@ session would double the cost of each.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
+from typing import NamedTuple
 
 import sqlalchemy as sa
 
 from app.extensions import db
-from app.models import Invoice, InvoiceStatus, Payment, SupplyPoint
+from app.models import Invoice, InvoiceStatus, InvoiceType, Payment, SupplyPoint
 
 PER_PAGE = 12
 _inv = Invoice.__table__.c
@@ -45,15 +46,28 @@ class InvoiceFilter:
     page: int = 1
 
 
+class InvoiceRow(NamedTuple):
+    id: int
+    number: str
+    invoice_date: dt.date
+    amount: Decimal
+    invoice_type: InvoiceType
+    consumption: int | None
+    unit: str
+    due_date: dt.date
+    amount_paid: Decimal
+    status: InvoiceStatus
+    paid_where: str  # places (or channels) of its payments, "" when none
+
+
 @dataclass
 class InvoicePage:
-    rows: list  # Row(id, number, invoice_date, amount, invoice_type, consumption, unit, due_date, amount_paid, status)
+    rows: list[InvoiceRow]
     total: int  # invoices matching the filter
     page: int
     pages: int
     years: list[int]  # every year with invoices, newest first
     balance: Decimal  # left to pay (of the chosen supply point, if any)
-    paid_where: dict[int, str] = field(default_factory=dict)  # invoice id -> places (or channels) paid
 
 
 @lru_cache(maxsize=None)
@@ -113,8 +127,8 @@ def invoice_page(customer_id: int, flt: InvoiceFilter) -> InvoicePage:
     if rows:
         for invoice_id, paid_at, method in _run(_PAYMENTS, {"ids": [r.id for r in rows]}):
             places.setdefault(invoice_id, set()).add(paid_at or str(method.label))
-    return InvoicePage(rows=rows, total=total, page=page, pages=pages, years=years, balance=left,
-                       paid_where={i: ", ".join(sorted(p)) for i, p in places.items()})
+    return InvoicePage(rows=[InvoiceRow(*r, ", ".join(sorted(places.get(r.id, ())))) for r in rows],
+                       total=total, page=page, pages=pages, years=years, balance=left)
 
 
 _SUPPLY_OPTIONS = (sa.select(SupplyPoint.__table__.c.id, SupplyPoint.point_code.label("point_code"))

@@ -14,6 +14,7 @@ from flask import (Blueprint, abort, current_app, has_request_context, redirect,
 from flask_login import current_user
 
 from app.extensions import db
+from app.i18n import locale_id
 from app.models import (Activity, Customer, DirectDebitMandate, Invoice, Meter, MeterReading,
                         SupplyPoint)
 
@@ -78,11 +79,11 @@ def _no_store(response):
 def _portal_context():
     if not has_request_context():
         return {}  # e-mails and PDFs
+    layout = {"portal_urls": _layout_urls(), "portal_language": locale_id()}
     if request.blueprint != "portal":
-        return {"portal_urls": _layout_urls()}
+        return layout
     cid = current_customer_id()
-    return {"portal_urls": _layout_urls(), "portal_customer_id": cid,
-            "data_as_of": _data_as_of(cid) if cid else None}
+    return dict(layout, portal_customer_id=cid, data_as_of=_data_as_of(cid) if cid else None)
 
 
 # The layout's links take no arguments: they are built once per mount point of the app.
