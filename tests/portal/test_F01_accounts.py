@@ -199,3 +199,11 @@ def test_F01_logout_ends_copies_of_the_session(app, client, db, logged_in):
     resp = post_form(client, "/portal/logout", {}, page_url="/portal/home")
     assert resp.status_code == 302
     assert copy.get("/portal/home").status_code == 302
+
+
+def test_F01_a_deactivated_account_loses_its_session(client, db, logged_in):
+    assert client.get("/portal/home").status_code == 200
+    logged_in["user"].active = False
+    db.session.commit()
+    resp = client.get("/portal/home")
+    assert resp.status_code == 302 and "/portal/login" in resp.headers["Location"]
