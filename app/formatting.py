@@ -16,8 +16,8 @@ from babel.numbers import format_decimal as babel_numbers_decimal
 from flask_babel import format_currency as babel_format_currency
 from flask_babel import format_date as flask_format_date
 from flask_babel import format_datetime as flask_format_datetime
-from flask_babel import get_timezone
 from flask_babel import format_decimal as babel_format_decimal
+from flask_babel import get_timezone
 
 from app.i18n import locale_id
 

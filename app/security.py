@@ -10,7 +10,6 @@ import logging
 from pathlib import Path
 
 import sqlalchemy as sa
-
 from flask import current_app, g, has_request_context, session
 from flask_appbuilder.exceptions import PasswordComplexityValidationError
 from flask_appbuilder.security.sqla.manager import SecurityManager

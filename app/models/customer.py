@@ -71,3 +71,11 @@ class SportelloUser(User):
     session_version: Mapped[int] = mapped_column(sa.Integer, default=0, server_default="0")
     security_question: Mapped[str | None] = mapped_column(sa.String(200), nullable=True)
     security_answer_hash: Mapped[str | None] = mapped_column(sa.String(256), nullable=True)
+
+
+@sa.event.listens_for(SportelloUser.active, "set")
+def _deactivation_ends_sessions(user, value, old_value, _initiator):
+    """Deactivating an account ends its sessions for good (from the admin's user form or any
+    other path): reactivating it later does not revive an old cookie."""
+    if not value and old_value is not False:
+        user.session_version = (user.session_version or 0) + 1

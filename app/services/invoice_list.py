@@ -121,8 +121,7 @@ def invoice_page(customer_id: int, flt: InvoiceFilter) -> InvoicePage:
 
     pages = max((total + PER_PAGE - 1) // PER_PAGE, 1)
     page = min(max(flt.page, 1), pages)
-    rows = _run(page_stmt, dict(params, limit=PER_PAGE, offset=(page - 1) * PER_PAGE)
-                              ).all() if total else []
+    rows = _run(page_stmt, dict(params, limit=PER_PAGE, offset=(page - 1) * PER_PAGE)).all() if total else []
     places: dict[int, set] = {}
     if rows:
         for invoice_id, paid_at, method in _run(_PAYMENTS, {"ids": [r.id for r in rows]}):

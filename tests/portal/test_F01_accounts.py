@@ -201,9 +201,14 @@ def test_F01_logout_ends_copies_of_the_session(app, client, db, logged_in):
     assert copy.get("/portal/home").status_code == 302
 
 
-def test_F01_a_deactivated_account_loses_its_session(client, db, logged_in):
+def test_F01_a_deactivated_account_loses_its_sessions_for_good(client, db, logged_in):
     assert client.get("/portal/home").status_code == 200
     logged_in["user"].active = False
     db.session.commit()
     resp = client.get("/portal/home")
     assert resp.status_code == 302 and "/portal/login" in resp.headers["Location"]
+    logged_in["user"].active = True  # reactivated: the old cookie stays void, a new login works
+    db.session.commit()
+    assert client.get("/portal/home").status_code == 302
+    assert portal_login(client, logged_in["user"].username).status_code == 302
+    assert client.get("/portal/home").status_code == 200
