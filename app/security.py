@@ -14,7 +14,7 @@ from flask import current_app, g, has_request_context, session
 from flask_appbuilder.exceptions import PasswordComplexityValidationError
 from flask_appbuilder.security.sqla.manager import SecurityManager
 from flask_babel import lazy_gettext as _l
-from flask_login import LoginManager, user_logged_in, user_logged_out
+from flask_login import LoginManager, current_user, user_logged_in, user_logged_out
 
 from app.models import SportelloUser
 
@@ -127,6 +127,15 @@ class SportelloSecurityManager(SecurityManager):
         if session.get("sv", 0) != (user.session_version or 0):
             return None
         return user
+
+    def reset_password(self, userid, password):
+        """A new password, chosen by the user or set by an admin, ends the account's other
+        sessions; the session that changed its own password goes on."""
+        user = self.get_user_by_id(userid)
+        user.session_version = (user.session_version or 0) + 1
+        super().reset_password(userid, password)  # hashes and saves
+        if has_request_context() and getattr(current_user, "id", None) == user.id:
+            session["sv"] = user.session_version
 
     def _has_view_access(self, user, permission_name: str, view_name: str) -> bool:
         """FAB asks the database once per check (menus, buttons, masked cells): remember the

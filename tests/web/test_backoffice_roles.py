@@ -91,3 +91,36 @@ def test_F40_login_form_requires_csrf(client, make_user):
     user, password = make_user(BACK_OFFICE)
     resp = client.post("/login/", data={"username": user.username, "password": password})
     assert client.get("/customerview/list/").status_code == 302
+
+
+def _staff_client(app, user, password):
+    other = app.test_client()
+    page = other.get("/login/")
+    other.post("/login/", data={"username": user.username, "password": password,
+                                "csrf_token": csrf_token(page.get_data(as_text=True))})
+    assert other.get("/customerview/list/").status_code == 200
+    return other
+
+
+def test_F40_a_new_password_ends_the_other_sessions(app, client, make_user):
+    user, password = make_user(BACK_OFFICE)
+    laptop, phone = _staff_client(app, user, password), _staff_client(app, user, password)
+    form = laptop.get("/resetmypassword/form").get_data(as_text=True)
+    new = "another long passphrase 2026"
+    resp = laptop.post("/resetmypassword/form", data={"password": new, "conf_password": new,
+                                                      "csrf_token": csrf_token(form)})
+    assert resp.status_code == 302
+    assert laptop.get("/customerview/list/").status_code == 200  # the session that changed it
+    assert phone.get("/customerview/list/").status_code == 302  # every other one ends
+    # an admin setting a user's password ends all of that user's sessions
+    fresh = _staff_client(app, user, new)
+    admin, admin_password = make_user(ADMIN)
+    admin_client = _staff_client(app, admin, admin_password)
+    url = f"/resetpassword/form?pk={user.id}"
+    form = admin_client.get(url).get_data(as_text=True)
+    third = "a third long passphrase 2026"
+    resp = admin_client.post(url, data={"password": third, "conf_password": third,
+                                        "csrf_token": csrf_token(form)})
+    assert resp.status_code == 302
+    assert fresh.get("/customerview/list/").status_code == 302
+    assert admin_client.get("/customerview/list/").status_code == 200
