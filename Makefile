@@ -57,8 +57,15 @@ test-postgres: install-dev
 	  echo "=== PostgreSQL does not answer at $(TEST_DATABASE_URL): PostgreSQL run SKIPPED ==="; \
 	fi
 
+## Every benchmark, figures appended to docs/benchmarks.md. The alignment benchmark leaves the
+## aligned 100,000-customer database the portal benchmark starts from; wrk (Debian) loads the portal.
 bench: install-dev
+	@command -v wrk >/dev/null || { SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq wrk >/dev/null; }
 	$(PY) bench/alignment.py
+	$(PY) bench/portal.py
+	$(PY) bench/backoffice.py
+	$(PY) bench/mailing.py --pdfs 200
 
 clean:
 	rm -rf var/ .pytest_cache
