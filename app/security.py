@@ -131,11 +131,8 @@ class SportelloSecurityManager(SecurityManager):
     def reset_password(self, userid, password):
         """A new password, chosen by the user or set by an admin, ends the account's other
         sessions; the session that changed its own password goes on."""
-        user = self.get_user_by_id(userid)
-        user.session_version = (user.session_version or 0) + 1
+        end_other_sessions(self.get_user_by_id(userid))
         super().reset_password(userid, password)  # hashes and saves
-        if has_request_context() and getattr(current_user, "id", None) == user.id:
-            session["sv"] = user.session_version
 
     def _has_view_access(self, user, permission_name: str, view_name: str) -> bool:
         """FAB asks the database once per check (menus, buttons, masked cells): remember the
@@ -161,12 +158,19 @@ def _remember_session_version(sender, user, **extra) -> None:
     session["sv"] = user.session_version or 0
 
 
+def end_other_sessions(user: SportelloUser) -> None:
+    """Void the user's sessions but the one making this request, when it is the user's own."""
+    user.end_sessions()
+    if has_request_context() and getattr(current_user, "id", None) == user.id:
+        session["sv"] = user.session_version
+
+
 def _end_sessions(sender, user, **extra) -> None:
     """Logout ends every session of the user, also copies of the cookie."""
     if user is None or not getattr(user, "id", None):
         return
     sm = current_app.appbuilder.sm
-    user.session_version = (user.session_version or 0) + 1
+    user.end_sessions()
     sm.session.commit()
     session.pop("sv", None)
 

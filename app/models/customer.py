@@ -72,10 +72,14 @@ class SportelloUser(User):
     security_question: Mapped[str | None] = mapped_column(sa.String(200), nullable=True)
     security_answer_hash: Mapped[str | None] = mapped_column(sa.String(256), nullable=True)
 
+    def end_sessions(self) -> None:
+        """Void every session of this account, copies of the cookie included."""
+        self.session_version = (self.session_version or 0) + 1
+
 
 @sa.event.listens_for(SportelloUser.active, "set")
 def _deactivation_ends_sessions(user, value, old_value, _initiator):
     """Deactivating an account ends its sessions for good (from the admin's user form or any
     other path): reactivating it later does not revive an old cookie."""
     if not value and old_value is not False:
-        user.session_version = (user.session_version or 0) + 1
+        user.end_sessions()

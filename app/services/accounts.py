@@ -21,6 +21,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from app.extensions import db
 from app.models import (Activity, ActivityKind, Customer, Invoice, SportelloUser)
 from app.models.base import utcnow
+from app.security import end_other_sessions
 
 log = logging.getLogger(__name__)
 
@@ -235,15 +236,6 @@ def _credentials_activity(user: SportelloUser, what: str, **payload) -> None:
     activities.transition(activity, "execute", None, commit=False)
 
 
-def _bump_sessions(user: SportelloUser) -> None:
-    """End every other session of the user; the current one keeps working."""
-    from flask import has_request_context, session
-
-    user.session_version = (user.session_version or 0) + 1
-    if has_request_context():
-        session["sv"] = user.session_version
-
-
 def _notify_password_changed(user: SportelloUser) -> None:
     from app.services import mail
 
@@ -258,7 +250,7 @@ def change_password(user: SportelloUser, current: str, new: str) -> None:
     _require_password(user, current)
     user.password = _hash(new)
     user.changed_on = utcnow()
-    _bump_sessions(user)
+    end_other_sessions(user)
     _credentials_activity(user, "password")
     _notify_password_changed(user)
     db.session.commit()
@@ -369,6 +361,6 @@ def reset_with_web_code(username: str, web_code: str, answer: str, new_password:
 def _set_new_password(user: SportelloUser, what: str, **payload) -> None:
     user.changed_on = utcnow()
     user.fail_login_count = 0
-    user.session_version = (user.session_version or 0) + 1  # ends every session
+    user.end_sessions()
     _credentials_activity(user, what, **payload)
     _notify_password_changed(user)
