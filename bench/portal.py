@@ -4,8 +4,11 @@
 
 Both run under gunicorn with 2 workers on the same aligned 100,000-customer database and are
 loaded by the same tool (wrk, 8 connections) in alternating rounds; the figures are medians of
-the rounds. The baseline (bench/baseline_app.py) does one indexed query and renders a file
-template. Targets: ours >= 50 % of the baseline's requests/s, p99 < 50 ms.
+the rounds, with the CPU the gunicorn workers used per request. The baseline
+(bench/baseline_app.py) does one indexed query and renders a file template; the floor
+(bench/floor_app.py) is Sportello's stack answering a signed-in request with "ok". The customer
+signs in through the portal's login form first. Targets: ours >= 50 % of the baseline's
+requests/s, p99 < 50 ms.
 """
 from __future__ import annotations
 
