@@ -31,16 +31,19 @@ translations: $(VENV)/.installed
 run: install
 	@scripts/run-demo.sh
 
+# Install the Debian packages listed in $$missing, if any (as root, or through sudo).
+APT_INSTALL = if [ -n "$$missing" ]; then \
+	  echo "Installing Debian packages:$$missing"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
 ## Debian packages the tests need (pdftotext for PDF checks, Chromium for browser tests).
 system-deps:
 	@missing=""; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	command -v pdftotext >/dev/null || missing="$$missing poppler-utils"; \
-	if [ -n "$$missing" ]; then \
-	  echo "Installing Debian packages:$$missing"; \
-	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
-	fi
+	$(APT_INSTALL)
 
 ## Every test, on SQLite and then on PostgreSQL (when one answers at TEST_DATABASE_URL).
 test: install-dev system-deps test-sqlite test-postgres
@@ -60,8 +63,7 @@ test-postgres: install-dev
 ## Every benchmark, figures appended to docs/benchmarks.md. The alignment benchmark leaves the
 ## aligned 100,000-customer database the portal benchmark starts from; wrk (Debian) loads the portal.
 bench: install-dev
-	@command -v wrk >/dev/null || { SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq wrk >/dev/null; }
+	@missing=""; command -v wrk >/dev/null || missing=" wrk"; $(APT_INSTALL)
 	$(PY) bench/alignment.py
 	$(PY) bench/portal.py
 	$(PY) bench/backoffice.py

@@ -12,6 +12,7 @@ from functools import lru_cache
 
 from babel import Locale
 from babel.dates import format_date as babel_format_date
+from babel.dates import format_datetime as babel_format_datetime
 from babel.numbers import format_decimal as babel_numbers_decimal
 from flask_babel import format_currency as babel_format_currency
 from flask_babel import format_date as flask_format_date
@@ -75,18 +76,14 @@ def format_decimal(value, format: str | None = None) -> str:
     return babel_format_decimal(value, format)
 
 
-_DATETIMES: dict[tuple, str] = {}
+@lru_cache(maxsize=8192)
+def _datetime(value: dt.datetime, fmt: str, locale: str, zone) -> str:
+    return babel_format_datetime(value, fmt, tzinfo=zone, locale=locale)
 
 
 def format_datetime(value=None, format: str | None = None) -> str:
     """flask_babel.format_datetime (shown in the user's time zone), remembered per value,
     format, locale and time zone: a page shows the same "data as of" moment many times."""
-    if type(value) is not dt.datetime:
-        return flask_format_datetime(value, format)
-    key = (value, format, locale_id(), str(get_timezone()))
-    text = _DATETIMES.get(key)
-    if text is None:
-        if len(_DATETIMES) >= 8192:
-            _DATETIMES.clear()
-        text = _DATETIMES[key] = flask_format_datetime(value, format)
-    return text
+    if type(value) is dt.datetime:
+        return _datetime(value, format or "medium", locale_id(), get_timezone())
+    return flask_format_datetime(value, format)

@@ -165,16 +165,21 @@ def make_user(db, app):
     return _make
 
 
+def staff_login(client, username: str, password: str) -> None:
+    """Sign `client` in through FAB's login form."""
+    page = client.get("/login/")
+    resp = client.post("/login/", data={"username": username, "password": password,
+                                        "csrf_token": csrf_token(page.get_data(as_text=True))})
+    assert resp.status_code == 302, resp.get_data(as_text=True)[:500]
+
+
 @pytest.fixture
 def login_as(client, make_user):
     """Log the test client in through FAB's login form as a new user with `role`."""
 
     def _login(role: str, **kw):
         user, password = make_user(role, **kw)
-        page = client.get("/login/")
-        resp = client.post("/login/", data={"username": user.username, "password": password,
-                                            "csrf_token": csrf_token(page.get_data(as_text=True))})
-        assert resp.status_code == 302, resp.get_data(as_text=True)[:500]
+        staff_login(client, user.username, password)
         return user
 
     return _login

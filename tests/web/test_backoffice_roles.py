@@ -3,7 +3,7 @@ import pytest
 
 from app.security import ADMIN, AGENT, BACK_OFFICE, CALL_CENTER, CREDIT_CHECK, MANAGER
 from tests import factories
-from tests.conftest import csrf_token
+from tests.conftest import csrf_token, staff_login
 
 VIEWS = {  # view endpoint prefix -> object kind shown
     "customerview": "customer", "supplypointview": "supply_point", "meterview": "meter",
@@ -95,9 +95,7 @@ def test_F40_login_form_requires_csrf(client, make_user):
 
 def _staff_client(app, user, password):
     other = app.test_client()
-    page = other.get("/login/")
-    other.post("/login/", data={"username": user.username, "password": password,
-                                "csrf_token": csrf_token(page.get_data(as_text=True))})
+    staff_login(other, user.username, password)
     assert other.get("/customerview/list/").status_code == 200
     return other
 

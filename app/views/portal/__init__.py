@@ -77,13 +77,11 @@ def _no_store(response):
 
 @bp.app_context_processor
 def _portal_context():
-    if not has_request_context():
-        return {}  # e-mails and PDFs
-    layout = {"portal_urls": _layout_urls(), "portal_language": locale_id()}
-    if request.blueprint != "portal":
-        return layout
+    if not has_request_context() or request.blueprint != "portal":
+        return {}  # e-mails, PDFs and other areas' pages
     cid = current_customer_id()
-    return dict(layout, portal_customer_id=cid, data_as_of=_data_as_of(cid) if cid else None)
+    return {"portal_urls": _layout_urls(), "portal_language": locale_id(), "portal_customer_id": cid,
+            "data_as_of": _data_as_of(cid) if cid else None}
 
 
 # The layout's links take no arguments: they are built once per mount point of the app.
