@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 TEST_DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
-.PHONY: run test test-sqlite test-postgres install install-dev translations system-deps bench clean
+.PHONY: run test test-sqlite test-postgres lint-imports install install-dev translations system-deps bench clean
 
 $(VENV)/bin/activate:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -46,7 +46,13 @@ system-deps:
 	$(APT_INSTALL)
 
 ## Every test, on SQLite and then on PostgreSQL (when one answers at TEST_DATABASE_URL).
-test: install-dev system-deps test-sqlite test-postgres
+test: install-dev system-deps lint-imports test-sqlite test-postgres
+
+## The import contract (.importlinter): service areas depend downwards only, services import no
+## views, forms or security manager.
+lint-imports: install-dev
+	@echo "=== import contract ==="
+	$(VENV)/bin/lint-imports --no-cache
 
 test-sqlite: install-dev
 	@echo "=== test suite on SQLite ==="

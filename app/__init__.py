@@ -25,7 +25,7 @@ def create_app(config: type[Config] | None = None, **overrides) -> Flask:
 
     from flask_appbuilder import AppBuilder
 
-    from app.security import password_complexity
+    from app.passwords import password_complexity
 
     app.config["FAB_PASSWORD_COMPLEXITY_VALIDATOR"] = password_complexity
     with app.app_context():
@@ -36,6 +36,7 @@ def create_app(config: type[Config] | None = None, **overrides) -> Flask:
         from app.views import register_views
 
         register_views(appbuilder)
+    _register_service_hooks()
     _register_blueprints(app)
     _register_template_globals(app)
     _register_request_hooks(app)
@@ -75,12 +76,25 @@ def _configure_engine(engine: Engine) -> None:
         cursor.close()
 
 
+def _register_service_hooks() -> None:
+    """Connect the areas to the outbox at start-up, whatever a process imports later: outcome
+    hooks, and the modules whose after-delivery hooks store billing's answers."""
+    import importlib
+
+    from app.services.crm.activities import register_hooks
+
+    register_hooks()
+    for module in ("app.services.portal.readings", "app.services.sales.contracts",
+                   "app.services.sales.commissions"):
+        importlib.import_module(module)
+
+
 def _register_blueprints(app: Flask) -> None:
     """Hand-written blueprints (portal, API) are registered here, one place."""
     from app.views.portal import bp as portal_bp
 
     app.register_blueprint(portal_bp)
-    from app.views.agent import bp as sales_bp
+    from app.views.sales import bp as sales_bp
 
     app.register_blueprint(sales_bp)
 

@@ -22,7 +22,8 @@ def init_command(no_migrate: bool) -> None:
     """Apply migrations, create/update permissions and roles, create the first admin."""
     from flask_migrate import upgrade
 
-    from app.security import ADMIN, init_security
+    from app.roles import ADMIN
+    from app.security import init_security
 
     if not no_migrate:
         upgrade(directory=current_app.config["MIGRATIONS_DIR"], revision="heads")
@@ -52,7 +53,7 @@ def init_command(no_migrate: bool) -> None:
 def _validate_password(password: str) -> None:
     from flask_appbuilder.exceptions import PasswordComplexityValidationError
 
-    from app.security import password_complexity
+    from app.passwords import password_complexity
 
     try:
         password_complexity(password)
@@ -64,7 +65,8 @@ def _validate_password(password: str) -> None:
 @click.argument("name")
 def reset_role_command(name: str) -> None:
     """Restore a built-in role to exactly its default permissions."""
-    from app.security import BUILTIN_ROLES, init_security
+    from app.roles import BUILTIN_ROLES
+    from app.security import init_security
 
     if name not in BUILTIN_ROLES:
         raise click.ClickException(f"{name!r} is not a built-in role: {', '.join(BUILTIN_ROLES)}")
@@ -75,7 +77,7 @@ def reset_role_command(name: str) -> None:
 @sportello.command("demo-users")
 def demo_users_command() -> None:
     """Create one staff account per role with a random password (demo mode only)."""
-    from app.security import STAFF_ROLES
+    from app.roles import STAFF_ROLES
 
     if not current_app.config.get("DEMO_MODE"):
         raise click.ClickException("Demo accounts exist only in demo mode (SPORTELLO_DEMO=1).")
@@ -86,7 +88,7 @@ def demo_users_command() -> None:
     if admin is not None and admin_password:
         sm.reset_password(admin.id, admin_password)
         click.echo(f"  {'Admin':<13} {admin_name:<22} {admin_password}")
-    from app.security import AGENT
+    from app.roles import AGENT
 
     for role_name in STAFF_ROLES + (AGENT,):
         username = "demo-" + role_name.lower().replace(" ", "-")
@@ -137,7 +139,7 @@ def _demo_registration_hint() -> None:
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def align_command(full: bool, quiet: bool) -> None:
     """Align the local copy with billing (incremental by the change watermark)."""
-    from app.services.alignment import align
+    from app.services.sync.alignment import align
 
     run = align(full=full, trigger="cli", progress=not quiet)
     click.echo(f"Alignment {run.status}: " + ", ".join(f"{k} {v}" for k, v in (run.counts or {}).items()))

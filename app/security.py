@@ -7,39 +7,22 @@ the default permissions a built-in role lacks and never takes away what an admin
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 import sqlalchemy as sa
 from flask import current_app, g, has_request_context, session
-from flask_appbuilder.exceptions import PasswordComplexityValidationError
 from flask_appbuilder.security.sqla.manager import SecurityManager
-from flask_babel import lazy_gettext as _l
-from flask_login import LoginManager, current_user, user_logged_in, user_logged_out
+from flask_login import LoginManager, user_logged_in, user_logged_out
 
 from app.models import SportelloUser
+from app.roles import (ADMIN, AGENT, BACK_OFFICE, BANK_DATA, BUILTIN_ROLES, CALL_CENTER, CREDIT_CHECK, SEE,
+                       STAFF_ROLES, TAX_CODE)
+from app.services.core.sessions import end_other_sessions
 
 # The session's user, read on every request: a prebuilt statement costs under two thirds of
 # the ORM's get(), which builds its query anew each time.
 _USER_BY_ID = sa.select(SportelloUser).where(SportelloUser.id == sa.bindparam("id"))
 
 log = logging.getLogger(__name__)
-
-ADMIN = "Admin"
-MANAGER = "Manager"
-BACK_OFFICE = "Back office"
-CREDIT_CHECK = "Credit check"
-CALL_CENTER = "Call center"
-AGENT = "Agent"
-CUSTOMER = "Customer"
-BUILTIN_ROLES = (ADMIN, MANAGER, BACK_OFFICE, CREDIT_CHECK, CALL_CENTER, AGENT, CUSTOMER)
-STAFF_ROLES = (ADMIN, MANAGER, BACK_OFFICE, CREDIT_CHECK, CALL_CENTER)
-
-READ = ("can_list", "can_show")
-
-# Pseudo-views guarding what a role may see unmasked.
-BANK_DATA = "BankData"
-TAX_CODE = "TaxCode"
-SEE = "can_see"
 
 # Each back-office area (app.views.AREAS) may declare ROLE_GRANTS = {role: {view class name:
 # permissions}} next to its views; the matrix is their union. Admin has every permission;
@@ -72,31 +55,6 @@ def role_matrix() -> dict[str, dict[str, set[str]]]:
             for view, perms in views.items():
                 matrix[role].setdefault(view, set()).update(perms)
     return matrix
-
-
-_COMMON_PASSWORDS: frozenset[str] | None = None
-
-
-def _common_passwords() -> frozenset[str]:
-    global _COMMON_PASSWORDS
-    if _COMMON_PASSWORDS is None:
-        path = Path(__file__).parent / "data" / "common-passwords.txt"
-        _COMMON_PASSWORDS = frozenset(
-            line.strip().lower() for line in path.read_text().splitlines()
-            if line.strip() and not line.startswith("#"))
-    return _COMMON_PASSWORDS
-
-
-def password_complexity(password: str) -> None:
-    """Accept long passphrases; refuse short or well-known passwords (NIST SP 800-63B)."""
-    if len(password or "") < 10:
-        raise PasswordComplexityValidationError(
-            str(_l("The password must be at least 10 characters long.")))
-    if len(password) > 128:
-        raise PasswordComplexityValidationError(str(_l("The password is too long.")))
-    if password.lower() in _common_passwords():
-        raise PasswordComplexityValidationError(
-            str(_l("This password is too common: choose another one.")))
 
 
 class SportelloSecurityManager(SecurityManager):
@@ -158,13 +116,6 @@ def _remember_session_version(sender, user, **extra) -> None:
     session["sv"] = user.session_version or 0
 
 
-def end_other_sessions(user: SportelloUser) -> None:
-    """Void the user's sessions but the one making this request, when it is the user's own."""
-    user.end_sessions()
-    if has_request_context() and getattr(current_user, "id", None) == user.id:
-        session["sv"] = user.session_version
-
-
 def _end_sessions(sender, user, **extra) -> None:
     """Logout ends every session of the user, also copies of the cookie."""
     if user is None or not getattr(user, "id", None):
@@ -173,11 +124,6 @@ def _end_sessions(sender, user, **extra) -> None:
     user.end_sessions()
     sm.session.commit()
     session.pop("sv", None)
-
-
-def can_see(permission_view: str) -> bool:
-    """True when the current user's roles may see a sensitive field in clear."""
-    return current_app.appbuilder.sm.has_access(SEE, permission_view)
 
 
 def default_permissions(appbuilder, role: str) -> set[tuple[str, str]]:

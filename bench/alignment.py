@@ -123,7 +123,7 @@ def main() -> None:
         from flask_migrate import upgrade
 
         from app import create_app
-        from app.services.alignment import align
+        from app.services.sync.alignment import align
         from config import Config
 
         app = create_app(Config, BILLING_URL=sim.url, BILLING_PAGE_SIZE=PAGE, BILLING_TIMEOUT=120,

@@ -70,7 +70,8 @@ def prepare(db_path: Path, customers: int, seed: int, env: dict) -> tuple[list[s
     from app import create_app
     from app.extensions import db
     from app.models import Customer
-    from app.security import CALL_CENTER, init_security
+    from app.roles import CALL_CENTER
+    from app.security import init_security
     from simulator.italian import FEMALE, MALE, SURNAMES, tax_code
 
     app = create_app()

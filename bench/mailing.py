@@ -163,7 +163,8 @@ def main() -> None:
     from app.extensions import db
     from app.jobs.invoice_mail import run_batch
     from app.models import DeliveryMode, Invoice, InvoiceEmailLog
-    from app.services import invoice_mailing as im
+    from app.models import InvoiceDeliverySetting
+    from app.services.mailing import invoice_message, invoice_queue
     from config import Config
 
     url = args.database_url or f"sqlite:///{work / 'sportello.db'}"
@@ -183,10 +184,10 @@ def main() -> None:
         forget_sends()
         make_data(args.messages, DeliveryMode.LINK, 1)
         # The raw loop sends our own link-mode messages, built beforehand.
-        im.build_queue()
+        invoice_queue.build_queue()
         ids = list(db.session.scalars(sa.select(InvoiceEmailLog.id)))
-        templates = im._Templates()
-        prebuilt = [im.build(g, templates) for g in im._groups(ids)]
+        templates = invoice_message.Templates()
+        prebuilt = [invoice_message.build(g, templates) for g in invoice_message.message_groups(ids)]
         forget_sends()
         for n in range(args.rounds):
             a_s = raw_smtp(prebuilt, port)
@@ -201,7 +202,7 @@ def main() -> None:
                   f"{r['b'][-1]:,.0f} msg/s = {r['b'][-1] / r['a'][-1]:.2f}", flush=True)
 
         if args.pdfs:
-            db.session.execute(sa.update(im.InvoiceDeliverySetting).values(enabled=False))
+            db.session.execute(sa.update(InvoiceDeliverySetting).values(enabled=False))
             db.session.commit()
             make_data(args.pdfs, DeliveryMode.PDF, 10 ** 6)
             htmls = invoice_htmls(app, [f"FT2026/B{i:07d}" for i in range(10 ** 6, 10 ** 6 + args.pdfs)])

@@ -42,7 +42,8 @@ def prepare(db: Path) -> tuple[int, int, str]:
     import re
 
     from app import create_app
-    from app.security import CUSTOMER, init_security
+    from app.roles import CUSTOMER
+    from app.security import init_security
     from config import Config
     from simulator.testing import free_port
 

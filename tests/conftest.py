@@ -209,7 +209,7 @@ def billing_sim(sim_template, tmp_path, app):
     import sqlite3
 
     from app.billing.nav import NavGateway
-    from app.services.billing import set_gateway
+    from app.services.sync.gateway import set_gateway
     from simulator.testing import SimulatorProcess
 
     path = tmp_path / "sim.db"

@@ -46,7 +46,7 @@ class Job:
 
 
 def _alignment() -> dict:
-    from app.services.alignment import align
+    from app.services.sync.alignment import align
 
     run = align(trigger="job")
     if run.status != "ok":
@@ -55,25 +55,25 @@ def _alignment() -> dict:
 
 
 def _outbox() -> dict:
-    from app.services.outbox import deliver_due
+    from app.services.sync.outbox import deliver_due
 
     return deliver_due()
 
 
 def _reminders() -> dict:
-    from app.services.reminders import send_reminders
+    from app.services.crm.reminders import send_reminders
 
     return send_reminders()
 
 
 def _contracts() -> dict:
-    from app.services.contracts import check_invoiceable
+    from app.services.sales.contracts import check_invoiceable
 
     return check_invoiceable()
 
 
 def _mail() -> dict:
-    from app.services.mail import deliver_mail
+    from app.services.mailing.mail import deliver_mail
 
     return deliver_mail()
 
@@ -85,7 +85,7 @@ def _invoice_mail() -> dict:
 
 
 def _invoice_mail_trigger(app: Flask) -> dict:
-    from app.services.invoice_mailing import batch_hours
+    from app.services.mailing.invoice_queue import batch_hours
 
     return {"trigger": "cron", "hour": batch_hours(app), "minute": "*/15"}
 

@@ -17,16 +17,17 @@ from typing import Callable
 from flask import Flask, current_app
 
 from app.extensions import db
-from app.services import invoice_mailing as im
+from app.services.mailing import invoice_queue as queue
+from app.services.mailing.invoice_sender import send_due
 
 log = logging.getLogger(__name__)
 
 
 def invoice_mail_job() -> dict:
     """Recover, queue, send: the counts of one run."""
-    counts = im.recover_stale()
-    counts["queued"] = im.build_queue()
-    counts.update(im.send_due())
+    counts = queue.recover_stale()
+    counts["queued"] = queue.build_queue()
+    counts.update(send_due())
     return counts
 
 
@@ -40,25 +41,25 @@ def _worker(app: Flask, chunk: int, results) -> None:
     with app.app_context():
         db.engine.dispose(close=False)  # never reuse the parent's connections
         try:
-            results.put(im.send_due(chunk=chunk))
+            results.put(send_due(chunk=chunk))
         finally:
             db.session.remove()
             db.engine.dispose()
 
 
 def run_batch(workers: int = 1, *, progress: Callable[[int, int, dict], None] | None = None,
-              chunk: int = im.CHUNK_MESSAGES) -> dict:
+              chunk: int = queue.CHUNK_MESSAGES) -> dict:
     """Recover, queue and send with `workers` processes; progress(done rows, total rows, counts)."""
     app = current_app._get_current_object()
-    counts = im.recover_stale()
-    counts["queued"] = im.build_queue()
-    total = im.due_count()
+    counts = queue.recover_stale()
+    counts["queued"] = queue.build_queue()
+    total = queue.due_count()
     if workers <= 1:
         def on_message(c: dict) -> None:
             if progress:
                 progress(c["sent"] + c["failed"] + c["retry"], total, c)
 
-        counts.update(im.send_due(progress=on_message, chunk=chunk))
+        counts.update(send_due(progress=on_message, chunk=chunk))
         return counts
     db.session.remove()
     db.engine.dispose()
@@ -70,7 +71,7 @@ def run_batch(workers: int = 1, *, progress: Callable[[int, int, dict], None] | 
     running = [p.sentinel for p in procs]
     while running:
         if progress:
-            progress(total - min(total, im.due_count() + _in_flight()), total, counts)
+            progress(total - min(total, queue.due_count() + _in_flight()), total, counts)
             db.session.rollback()
         # Wakes up when a worker ends (or to redraw the progress): no sleeping past the end.
         for ended in multiprocessing.connection.wait(running, timeout=0.3):
@@ -90,8 +91,8 @@ def run_batch(workers: int = 1, *, progress: Callable[[int, int, dict], None] | 
 def _in_flight() -> int:
     import sqlalchemy as sa
 
-    from app.models import InvoiceEmailLog
+    from app.models import InvoiceEmailLog, SendOutcome
 
     return db.session.scalar(sa.select(sa.func.count()).select_from(InvoiceEmailLog)
                              .where(InvoiceEmailLog.claimed_by.is_not(None),
-                                    InvoiceEmailLog.outcome.in_(im.DUE + (im.SendOutcome.SENDING,)))) or 0
+                                    InvoiceEmailLog.outcome.in_(queue.DUE + (SendOutcome.SENDING,)))) or 0

@@ -5,8 +5,8 @@ import datetime as dt
 import sqlalchemy as sa
 
 from app.models import ActivityKind, ActivityStatus, AuditLog, OutgoingMail
-from app.security import BACK_OFFICE, MANAGER
-from app.services.activities import create_activity
+from app.roles import BACK_OFFICE, MANAGER
+from app.services.crm.activities import create_activity
 from tests import factories
 from tests.conftest import csrf_token
 
@@ -62,7 +62,7 @@ def test_F22_bad_input_is_refused_next_to_the_field(client, login_as, make_user,
 def test_F20_assignee_starts_and_closes_with_a_note(client, login_as, make_user, db):
     manager, _ = make_user(MANAGER)
     operator = login_as(BACK_OFFICE)
-    from app.services.activities import assign
+    from app.services.crm.activities import assign
 
     a = create_activity(ActivityKind.DIRECT_DEBIT, subject="Domiciliazione", commit=True)
     assign(a, manager, operator, dt.datetime(2030, 1, 1, 9))
@@ -86,7 +86,7 @@ def test_F20_assignee_starts_and_closes_with_a_note(client, login_as, make_user,
 def test_F20_list_filters_by_status_kind_and_operator(client, login_as, make_user, db):
     manager, _ = make_user(MANAGER)
     operator, _ = make_user(BACK_OFFICE)
-    from app.services.activities import assign
+    from app.services.crm.activities import assign
 
     a = create_activity(ActivityKind.COMPLAINT, subject="Primo reclamo", commit=True)
     create_activity(ActivityKind.INFORMATION_REQUEST, subject="Domanda informazioni", commit=True)
@@ -101,7 +101,7 @@ def test_F20_list_filters_by_status_kind_and_operator(client, login_as, make_use
 
 
 def test_F27_audit_shows_who_changed_what_masked(client, login_as, make_user, db):
-    from app.services.audit import record
+    from app.services.core.audit import record
 
     clerk, _ = make_user(BACK_OFFICE)
     record("customer", 42, "update", {"phone": ["0611111111", "0622222222"]}, clerk)

@@ -9,11 +9,11 @@ import sqlalchemy as sa
 
 from app.models import (ActivityKind, ActivityStatus, Channel, Contact, ContactKind, InvoiceEmailLog,
                         DeliveryMode, SendOutcome)
-from app.security import CALL_CENTER, MANAGER
-from app.services.activities import add_note, create_activity
-from app.services.contacts import (cancel_appointment, create_contact, find_customers,
-                                   reschedule_appointment)
-from app.services.mail import deliver_mail, queue_mail
+from app.roles import CALL_CENTER, MANAGER
+from app.services.crm.activities import add_note, create_activity
+from app.services.crm.callcenter import find_customers
+from app.services.crm.contacts import cancel_appointment, create_contact, reschedule_appointment
+from app.services.mailing.mail import deliver_mail, queue_mail
 from tests import factories
 from tests.crm.helpers import any_csrf_token
 

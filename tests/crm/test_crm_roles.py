@@ -5,9 +5,9 @@ import datetime as dt
 import pytest
 
 from app.models import ActivityKind, ActivityStatus, Contact, ContactKind
-from app.security import ADMIN, AGENT, BACK_OFFICE, CALL_CENTER, CREDIT_CHECK, MANAGER
-from app.services.activities import assign, create_activity
-from app.services.contacts import create_contact
+from app.roles import ADMIN, AGENT, BACK_OFFICE, CALL_CENTER, CREDIT_CHECK, MANAGER
+from app.services.crm.activities import assign, create_activity
+from app.services.crm.contacts import create_contact
 from tests import factories
 from tests.conftest import csrf_token
 

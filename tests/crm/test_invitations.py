@@ -9,11 +9,11 @@ import pytest
 import sqlalchemy as sa
 
 from app.models import ActivityKind, ActivityStatus, OutgoingMail, ReminderLog, Setting
-from app.security import AGENT, BACK_OFFICE, MANAGER
-from app.services.activities import (TransitionError, assign, create_activity, reschedule,
+from app.roles import AGENT, BACK_OFFICE, MANAGER
+from app.services.crm.activities import (TransitionError, assign, create_activity, reschedule,
                                      transition)
-from app.services.mail import deliver_mail
-from app.services.reminders import send_reminders
+from app.services.mailing.mail import deliver_mail
+from app.services.crm.reminders import send_reminders
 from tests import factories
 
 ROME = ZoneInfo("Europe/Rome")

@@ -7,9 +7,9 @@ import random
 import pytest
 
 from app.models import Activity, ActivityKind, ActivityStatus as S, Channel, ContactKind
-from app.security import BACK_OFFICE, MANAGER
-from app.services.contacts import create_contact
-from app.services.stats import Filters, report
+from app.roles import BACK_OFFICE, MANAGER
+from app.services.crm.contacts import create_contact
+from app.services.crm.stats import Filters, report
 
 NOW = dt.datetime(2026, 11, 20, 12, 0)
 

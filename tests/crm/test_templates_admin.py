@@ -5,9 +5,9 @@ import pytest
 import sqlalchemy as sa
 
 from app.models import MessageTemplate
-from app.security import ADMIN
-from app.services import templates_admin as svc
-from app.services.mail import deliver_mail, queue_mail
+from app.roles import ADMIN
+from app.services.mailing import templates as svc
+from app.services.mailing.mail import deliver_mail, queue_mail
 from tests.conftest import csrf_token
 
 URL = "/messagetemplates/edit/activity_assigned/it"
@@ -91,7 +91,7 @@ def test_F41_saved_template_is_sent_and_reset_restores_default(client, login_as,
 
 
 def test_F22_admin_sets_the_reminder_days(client, login_as, db):
-    from app.services.reminders import reminder_days
+    from app.services.crm.reminders import reminder_days
 
     login_as(ADMIN)
     page = client.get("/messagetemplates/").get_data(as_text=True)
@@ -103,7 +103,7 @@ def test_F22_admin_sets_the_reminder_days(client, login_as, db):
 
 
 def test_F41_every_shipped_template_previews_cleanly(db):
-    from app.services import mail
+    from app.services.mailing import mail
 
     for name in mail.template_names():
         for lang in ("it", "en"):

@@ -3,8 +3,8 @@ per role (written out here from the specification, not read from the table)."""
 import pytest
 
 from app.models import ActivityKind, ActivityStatus as S
-from app.security import ADMIN, AGENT, BACK_OFFICE, CALL_CENTER, CREDIT_CHECK, CUSTOMER, MANAGER
-from app.services.activities import TRANSITIONS, TransitionError, create_activity, transition
+from app.roles import ADMIN, AGENT, BACK_OFFICE, CALL_CENTER, CREDIT_CHECK, CUSTOMER, MANAGER
+from app.services.crm.activities import TRANSITIONS, TransitionError, create_activity, transition
 from tests import factories
 
 SYSTEM = None

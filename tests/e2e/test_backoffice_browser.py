@@ -1,7 +1,7 @@
 """F-40 in a real browser: a back-office operator signs in and finds an aligned customer."""
 import pytest
 
-from app.services.alignment import align
+from app.services.sync.alignment import align
 
 pytestmark = pytest.mark.browser
 

@@ -7,7 +7,7 @@ import pytest
 import sqlalchemy as sa
 
 from app.models import Activity, ActivityKind, ActivityStatus, OutgoingMail
-from app.services.activities import create_activity
+from app.services.crm.activities import create_activity
 from tests import factories
 
 pytestmark = pytest.mark.browser
@@ -66,9 +66,9 @@ def test_F22_manager_assigns_operator_closes_in_the_browser(live_server, page, m
         OutgoingMail.recipients.is_not(None))) == "activity_assigned"
 
     # The customer sees it closed in "my requests" (portal).
-    if importlib.util.find_spec("app.services.accounts") is None:
+    if importlib.util.find_spec("app.services.portal.accounts") is None:
         return
-    from app.services import accounts
+    from app.services.portal import accounts
 
     user = accounts.register(accounts.Registration(
         web_code="WEBE2E0001", identifier=customer.tax_code, username="sara.galli",

@@ -7,8 +7,8 @@ import pytest
 import sqlalchemy as sa
 
 from app.models import Customer, Invoice, Meter, SupplyPoint
-from app.services.alignment import align
-from app.services.readings import previous_reading
+from app.services.sync.alignment import align
+from app.services.portal.readings import previous_reading
 
 pytestmark = pytest.mark.browser
 

@@ -8,11 +8,11 @@ import uuid
 import pytest
 from pypdf import PdfReader
 
-from app.security import AGENT, BACK_OFFICE, CREDIT_CHECK
-from app.services.alignment import align
-from app.services.billing import gateway
-from app.services.contracts import check_invoiceable
-from app.services.outbox import deliver_due
+from app.roles import AGENT, BACK_OFFICE, CREDIT_CHECK
+from app.services.sync.alignment import align
+from app.services.sync.gateway import gateway
+from app.services.sales.contracts import check_invoiceable
+from app.services.sync.outbox import deliver_due
 from tests.sales.helpers import IBAN, agent_for
 
 pytestmark = pytest.mark.browser

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from app.billing.gateway import Entity
 from app.models import (Customer, Invoice, InvoiceLine, Meter, MeterReading, Payment,
                         SupplyPoint, SyncRun, SyncState)
-from app.services.alignment import align
+from app.services.sync.alignment import align
 
 LOCAL = {Entity.CUSTOMER: Customer, Entity.SUPPLY_POINT: SupplyPoint, Entity.METER: Meter,
          Entity.READING: MeterReading, Entity.INVOICE: Invoice, Entity.PAYMENT: Payment}
@@ -98,7 +98,7 @@ def test_F14_contract_supply_point_appears_after_alignment(billing_sim, db):
     """A write in billing (a new contract's supply point) reaches the local copy."""
     from app.billing.gateway import ContractExport, CustomerUpdate
 
-    from app.services.billing import gateway
+    from app.services.sync.gateway import gateway
 
     assert align(full=True).status == "ok"
     result = gateway().create_contract("test-contract-1", ContractExport(
@@ -166,7 +166,7 @@ def test_F53_failure_midway_keeps_committed_pages_and_watermark(billing_sim, db)
 
 def test_F14_timeout_becomes_failed_run(billing_sim, db, app):
     from app.billing.nav import NavGateway
-    from app.services.billing import set_gateway
+    from app.services.sync.gateway import set_gateway
 
     set_gateway(app, NavGateway(billing_sim.url, timeout=0.5, page_size=50,
                                 cache_dir=app.config["BILLING_WSDL_CACHE_DIR"]))
@@ -202,7 +202,7 @@ def test_F14_admin_sees_sync_state(billing_sim, client, login_as, db):
 def test_F05_alignment_brings_billing_mailing_addresses(billing_sim, db):
     from app.billing.gateway import MailingAddress as MailingUpdate
     from app.models import MailingAddress
-    from app.services.billing import gateway
+    from app.services.sync.gateway import gateway
 
     assert align(full=True).status == "ok"
     sp = db.session.scalars(sa.select(SupplyPoint).order_by(SupplyPoint.id)).first()

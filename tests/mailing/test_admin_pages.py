@@ -11,7 +11,8 @@ import pytest
 import sqlalchemy as sa
 
 from app.models import DeliveryMode, JobRun
-from app.services import invoice_mailing as im
+from app.services.mailing import invoice_queue
+from app.services.mailing.invoice_sender import send_due
 from tests.conftest import csrf_token
 
 
@@ -49,7 +50,7 @@ def test_F30_admin_sees_jobs_and_runs_one_by_hand(client, login_as, db, smtp_ser
 
 def test_F30_failed_run_shows_its_error(client, login_as, db, app, monkeypatch):
     from app.jobs import run_job
-    from app.services.billing import set_gateway
+    from app.services.sync.gateway import set_gateway
 
     monkeypatch.setitem(app.config, "BILLING_URL", "http://127.0.0.1:9/NAV/WS/DEMO")
     set_gateway(app, None)
@@ -78,8 +79,8 @@ def test_F30_jobs_page_and_mail_catcher_are_admin_only(client, login_as, role):
 def test_F31_send_log_and_settings_for_back_office(client, login_as, db, smtp_server, mailing_data, role, allowed):
     (_, sp, invoice, emails), = mailing_data(1, recipients=2, mode=DeliveryMode.LINK)
     smtp_server.refuse[emails[1]] = (550, "5.1.1 unknown mailbox")
-    im.build_queue()
-    im.send_due()
+    invoice_queue.build_queue()
+    send_due()
     login_as(role)
     log_page = client.get("/invoiceemaillogview/list/")
     settings_page = client.get("/invoicedeliverysettingview/list/")

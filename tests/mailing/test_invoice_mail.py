@@ -6,11 +6,13 @@ from collections import Counter
 
 import sqlalchemy as sa
 
-from app.models import DeliveryMode, InvoiceEmailLog, SendOutcome, Setting
+from app.models import (DeliveryMode, InvoiceDeliveryRecipient, InvoiceDeliverySetting, InvoiceEmailLog,
+                        SendOutcome, Setting)
 from app.jobs import run_job
 from app.jobs.invoice_mail import invoice_mail_job, run_batch
 from app.models.base import utcnow
-from app.services import invoice_mailing as im
+from app.services.mailing import invoice_links, invoice_queue
+from app.services.mailing.invoice_sender import send_due
 from tests import factories
 
 from .conftest import pdf_text, with_delivery
@@ -37,9 +39,9 @@ def test_F31_link_mode_four_recipients_logged_second_run_sends_nothing(smtp_serv
     link = next(line for line in text.splitlines() if "/portal/invoices/" in line).strip()
     assert link.startswith(app.config["PUBLIC_BASE_URL"] + f"/portal/invoices/{invoice.id}?t=")
     token = link.split("?t=")[1]
-    assert im.read_invoice_token(token, invoice.id) == {"invoice_id": invoice.id, "customer_id": customer.id}
-    assert im.read_invoice_token(token, invoice.id + 1) is None
-    assert im.read_invoice_token(token[:-2] + "xx") is None
+    assert invoice_links.read_invoice_token(token, invoice.id) == {"invoice_id": invoice.id, "customer_id": customer.id}
+    assert invoice_links.read_invoice_token(token, invoice.id + 1) is None
+    assert invoice_links.read_invoice_token(token[:-2] + "xx") is None
     assert "Gentile" in text and "Scadenza" in text  # the customer's language: Italian
     assert msg.get_body(("html",)) is not None
     rows = _log(db)
@@ -80,14 +82,14 @@ def test_F31_only_new_invoices_of_supply_points_with_delivery_on(smtp_server, db
     factories.invoice(c, late, invoice_date=dt.date(2026, 10, 15))  # before active_since
     factories.invoice(c, None)
     db.session.commit()
-    assert im.build_queue() == 1
+    assert invoice_queue.build_queue() == 1
     assert [(r.invoice_id, r.email) for r in _log(db)] == [(mailed.id, "on@example.org")]
     # An address added later does not receive invoices already mailed to the others.
-    setting = db.session.scalars(sa.select(im.InvoiceDeliverySetting)
-                                 .where(im.InvoiceDeliverySetting.supply_point_id == on.id)).one()
-    db.session.add(im.InvoiceDeliveryRecipient(setting_id=setting.id, position=2, email="new@example.org"))
+    setting = db.session.scalars(sa.select(InvoiceDeliverySetting)
+                                 .where(InvoiceDeliverySetting.supply_point_id == on.id)).one()
+    db.session.add(InvoiceDeliveryRecipient(setting_id=setting.id, position=2, email="new@example.org"))
     db.session.commit()
-    assert im.build_queue() == 0
+    assert invoice_queue.build_queue() == 0
 
 
 def test_F31_temporary_refusals_after_n_messages_then_recovery_send_each_once(smtp_server, mailing_data, db):
@@ -107,13 +109,13 @@ def test_F31_temporary_refusals_after_n_messages_then_recovery_send_each_once(sm
             return (451, "4.7.1 Try again later")
 
     smtp_server.fail_data = DeferAfter(5, 3)
-    assert im.build_queue() == 24
-    first = im.send_due()
+    assert invoice_queue.build_queue() == 24
+    first = send_due()
     assert first["sent"] == 18 and first["retry"] == 6
     retry_rows = [r for r in _log(db) if r.outcome == SendOutcome.RETRY]
     assert len(retry_rows) == 6 and all("451" in r.error and r.next_attempt_at > utcnow() for r in retry_rows)
-    assert im.send_due()["messages"] == 0  # not due yet
-    later = im.send_due(now=utcnow() + dt.timedelta(hours=2))
+    assert send_due()["messages"] == 0  # not due yet
+    later = send_due(now=utcnow() + dt.timedelta(hours=2))
     assert later["sent"] == 6
     got = _deliveries(smtp_server)
     expected = {(f"La tua fattura {inv.number} è disponibile", e) for _, _, inv, emails in data for e in emails}
@@ -124,15 +126,15 @@ def test_F31_temporary_refusals_after_n_messages_then_recovery_send_each_once(sm
 def test_F31_permanent_refusal_of_one_address_fails_it_others_delivered(smtp_server, mailing_data, db):
     (_, _, invoice, emails), = mailing_data(1, recipients=3)
     smtp_server.refuse[emails[1]] = (550, "5.1.1 No such user")
-    im.build_queue()
-    counts = im.send_due()
+    invoice_queue.build_queue()
+    counts = send_due()
     assert counts == {"messages": 1, "sent": 2, "retry": 0, "failed": 1}
     outcome = {r.email: (r.outcome, r.error) for r in _log(db)}
     assert outcome[emails[1]][0] == SendOutcome.FAILED and "550" in outcome[emails[1]][1]
     assert outcome[emails[0]][0] == outcome[emails[2]][0] == SendOutcome.SENT
     assert sorted(smtp_server.messages[0].envelope_rcpt) == sorted([emails[0], emails[2]])
     # Failed is final: not retried later.
-    assert im.send_due(now=utcnow() + dt.timedelta(days=2))["messages"] == 0
+    assert send_due(now=utcnow() + dt.timedelta(days=2))["messages"] == 0
 
 
 def _send_with_server_down(app) -> dict:
@@ -142,18 +144,18 @@ def _send_with_server_down(app) -> dict:
     port = app.config["MAIL_PORT"]
     app.config["MAIL_PORT"] = free_port()
     try:
-        return im.send_due()
+        return send_due()
     finally:
         app.config["MAIL_PORT"] = port
 
 
 def test_F31_server_down_rows_wait_then_go_out(smtp_server, mailing_data, db, app):
     mailing_data(3)
-    im.build_queue()
+    invoice_queue.build_queue()
     down = _send_with_server_down(app)
     assert down["sent"] == 0 and down["retry"] == 3
     assert all(r.outcome == SendOutcome.RETRY and r.claimed_by is None for r in _log(db))
-    up = im.send_due(now=utcnow() + dt.timedelta(hours=1))
+    up = send_due(now=utcnow() + dt.timedelta(hours=1))
     assert up["sent"] == 3 and len(smtp_server.messages) == 3
 
 
@@ -162,10 +164,10 @@ def test_F31_run_stops_after_repeated_temporary_failures_and_leaves_nothing_mark
     """The server keeps failing: the run stops after MAX_TEMPORARY_IN_A_ROW messages. The next
     message, already built while the last one was on the wire, is given back untouched: nothing
     is left "sending" (it would count as uncertain) or claimed."""
-    from app.services.invoice_mailing import MAX_TEMPORARY_IN_A_ROW
+    from app.services.mailing.invoice_queue import MAX_TEMPORARY_IN_A_ROW
 
     mailing_data(MAX_TEMPORARY_IN_A_ROW + 3)
-    im.build_queue()
+    invoice_queue.build_queue()
     down = _send_with_server_down(app)
     assert down["messages"] == MAX_TEMPORARY_IN_A_ROW and down["retry"] == MAX_TEMPORARY_IN_A_ROW
     rows = _log(db)
@@ -173,8 +175,8 @@ def test_F31_run_stops_after_repeated_temporary_failures_and_leaves_nothing_mark
                                                 SendOutcome.PENDING: 3}
     assert all(r.claimed_by is None for r in rows)
     assert all(r.attempts == 0 for r in rows if r.outcome == SendOutcome.PENDING)
-    assert im.recover_stale()["uncertain"] == 0
-    up = im.send_due(now=utcnow() + dt.timedelta(hours=1))
+    assert invoice_queue.recover_stale()["uncertain"] == 0
+    up = send_due(now=utcnow() + dt.timedelta(hours=1))
     assert up["sent"] == MAX_TEMPORARY_IN_A_ROW + 3 and len(smtp_server.messages) == MAX_TEMPORARY_IN_A_ROW + 3
 
 
@@ -193,22 +195,22 @@ def test_F31_link_expiry_is_a_setting(db, app, monkeypatch):
 
     c = factories.customer()
     inv = factories.invoice(c, factories.supply_point(c))
-    db.session.add(Setting(key=im.LINK_EXPIRY_KEY, value="3"))
+    db.session.add(Setting(key=invoice_queue.LINK_EXPIRY_KEY, value="3"))
     db.session.commit()
     real = itsdangerous.timed.time.time
     monkeypatch.setattr(itsdangerous.timed.time, "time", lambda: real() - 4 * 86400)
-    old = im.invoice_token(inv.id, c.id)
+    old = invoice_links.invoice_token(inv.id, c.id)
     monkeypatch.setattr(itsdangerous.timed.time, "time", lambda: real() - 2 * 86400)
-    recent = im.invoice_token(inv.id, c.id)
+    recent = invoice_links.invoice_token(inv.id, c.id)
     monkeypatch.undo()
-    assert im.read_invoice_token(old, inv.id) is None
-    assert im.read_invoice_token(recent, inv.id)["invoice_id"] == inv.id
+    assert invoice_links.read_invoice_token(old, inv.id) is None
+    assert invoice_links.read_invoice_token(recent, inv.id)["invoice_id"] == inv.id
 
 
 def test_F30_invoice_mail_is_a_job_run_under_the_lease(smtp_server, mailing_data, db, app):
     mailing_data(2)
     assert run_job(app, "invoice_mail") == "ok"
-    run = db.session.scalars(sa.select(im.InvoiceEmailLog)).all()
+    run = db.session.scalars(sa.select(InvoiceEmailLog)).all()
     assert len(run) == 2 and len(smtp_server.messages) == 2
 
 
@@ -223,12 +225,12 @@ def test_F31_cli_batch_reports_its_counts(smtp_server, mailing_data, app):
 def test_F31_connection_dropped_during_data_is_retried_and_sent_once(smtp_server, mailing_data, db):
     data = mailing_data(3, recipients=1)
     smtp_server.drop_data = 1
-    assert im.build_queue() == 3
-    first = im.send_due()
+    assert invoice_queue.build_queue() == 3
+    first = send_due()
     assert first["retry"] == 1 and first["sent"] == 2
     dropped = [r for r in _log(db) if r.outcome == SendOutcome.RETRY]
     assert len(dropped) == 1 and dropped[0].error
-    later = im.send_due(now=utcnow() + dt.timedelta(hours=2))
+    later = send_due(now=utcnow() + dt.timedelta(hours=2))
     assert later["sent"] == 1
     got = _deliveries(smtp_server)
     assert len(got) == 3 and set(got.values()) == {1}

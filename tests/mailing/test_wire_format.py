@@ -7,9 +7,9 @@ from email.policy import compat32
 
 import pytest
 
-from app.services import mail
-from app.services.invoice_mailing import compose
-from app.services.invoice_sending import _CRLF, _envelope
+from app.services.mailing import mail
+from app.services.mailing.invoice_message import compose
+from app.services.mailing.invoice_sender import _CRLF, _envelope
 
 STANDARD = compat32.clone(linesep="\r\n")
 FOUR = ["mario.rossi@example.com", "amministrazione.condominio@example.org",

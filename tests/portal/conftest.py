@@ -16,7 +16,7 @@ ANSWER = "Scuola Dante Alighieri"
 
 def make_account(db, app, customer, *, username=None, password=PASSWORD, answer=ANSWER):
     """A portal account for `customer`, made by the registration service."""
-    from app.services import accounts
+    from app.services.portal import accounts
 
     import sqlalchemy as sa
 

@@ -58,7 +58,7 @@ def test_F01_reused_web_code_is_refused(client, db, customer_graph):
     assert _register(client, web_code=inv.web_code, identifier=c.tax_code).status_code == 302
     again = _register(client, web_code=inv.web_code, identifier=c.tax_code, username="second-try")
     assert again.status_code == 200 and "Il codice web e i dati" in again.get_data(as_text=True)
-    from app.services import accounts
+    from app.services.portal import accounts
     assert accounts.web_code_used(inv)
 
 
@@ -142,7 +142,7 @@ def test_F01_change_username_and_question(client, db, logged_in):
     assert resp.status_code == 302
     user = db.session.get(SportelloUser, logged_in["user"].id)
     db.session.refresh(user)
-    from app.services.accounts import check_answer
+    from app.services.portal.accounts import check_answer
     assert user.username == "renamed-user" and check_answer(user, "  bLU notte ")
 
 

@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from app.services import mail
+from app.services.mailing import mail
 from tests.portal.conftest import make_account, post_form
 
 CONTEXTS = {

@@ -120,8 +120,8 @@ def test_F02_plausibility_factor_setting_is_used(client, db, logged_in):
 
 
 def test_F02_reading_reaches_billing_and_activity_is_executed(client, db, billing_sim, app):
-    from app.services.alignment import align
-    from app.services.outbox import deliver_due
+    from app.services.sync.alignment import align
+    from app.services.sync.outbox import deliver_due
     from app.models import Customer, Meter, SupplyPoint
 
     assert align(full=True).status == "ok"
@@ -131,7 +131,7 @@ def test_F02_reading_reaches_billing_and_activity_is_executed(client, db, billin
     customer = db.session.get(Customer, sp.customer_id)
     user = make_account(db, None, customer)
     portal_login(client, user.username)
-    from app.services.readings import previous_reading
+    from app.services.portal.readings import previous_reading
 
     prev = previous_reading(meter)
     value = (prev.value + 5) % 10 ** meter.digits

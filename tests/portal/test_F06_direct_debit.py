@@ -65,7 +65,7 @@ def test_F06_revoke(client, db, logged_in):
 
 def test_F06_mandate_pdf_renders_outside_a_request(db, customer_graph):
     """Back-office jobs regenerate mandates without a web request (English customer)."""
-    from app.services.direct_debit import render_mandate_pdf
+    from app.services.portal.direct_debit import render_mandate_pdf
 
     sp = customer_graph["supply_point"]
     m = DirectDebitMandate(supply_point_id=sp.id, reference="SPT-TEST-1", iban="IT60X0542811101000000123456",

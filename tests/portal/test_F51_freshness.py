@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from app.models import Customer, Invoice
-from app.services.alignment import align
+from app.services.sync.alignment import align
 from tests.portal.conftest import make_account, portal_login
 
 

@@ -1,7 +1,7 @@
 """F-31 / F-07: the signed link in an invoice e-mail opens that invoice, and only that one."""
 import re
 
-from app.services.invoice_mailing import invoice_link
+from app.services.mailing.invoice_links import invoice_link
 from tests import factories
 
 

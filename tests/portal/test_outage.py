@@ -10,9 +10,9 @@ from app.models import (Activity, ActivityKind, ActivityStatus, Customer,
                         Invoice, Meter, OutboxMessage, OutboxStatus, SupplyPoint)
 from app.models.activity import AUTOMATIC_KINDS
 from app.models.base import utcnow
-from app.services.alignment import align
-from app.services.outbox import deliver_due
-from app.services.readings import previous_reading
+from app.services.sync.alignment import align
+from app.services.sync.outbox import deliver_due
+from app.services.portal.readings import previous_reading
 from tests.portal.conftest import ANSWER, PASSWORD, portal_login, post_form
 
 

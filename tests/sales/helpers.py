@@ -5,7 +5,7 @@ import itertools
 
 from app.extensions import db
 from app.models import (Agent, Contract, ContractStatus, PaymentMethod, Service, UseType)
-from app.services import contract_wizard as wiz
+from app.services.sales import wizard as wiz
 
 _seq = itertools.count(1)
 

@@ -2,8 +2,8 @@
 import pytest
 
 from app.models import Contract, ContractStatus as S
-from app.security import AGENT, BACK_OFFICE, MANAGER
-from app.services import contract_wizard as wiz
+from app.roles import AGENT, BACK_OFFICE, MANAGER
+from app.services.sales import wizard as wiz
 from tests.conftest import csrf_token
 from tests.sales.helpers import agent_for, contract_in, supply_step
 

@@ -3,7 +3,7 @@ import pytest
 import sqlalchemy as sa
 
 from app.models import Agent, CommissionRule, ContractDocument, ContractStatus as S
-from app.security import ADMIN, AGENT, BACK_OFFICE, CALL_CENTER, CREDIT_CHECK, MANAGER
+from app.roles import ADMIN, AGENT, BACK_OFFICE, CALL_CENTER, CREDIT_CHECK, MANAGER
 from tests.conftest import csrf_token
 from tests.sales.helpers import agent_for, contract_in, entered_contract
 

@@ -6,11 +6,11 @@ import sqlalchemy as sa
 
 from app.jobs import run_job
 from app.models import Contract, ContractStatus as S, Customer, SupplyPoint, SupplyStatus
-from app.security import AGENT, BACK_OFFICE, CREDIT_CHECK
-from app.services import contracts as wf
-from app.services.alignment import align
-from app.services.billing import gateway
-from app.services.outbox import deliver_due
+from app.roles import AGENT, BACK_OFFICE, CREDIT_CHECK
+from app.services.sales import contracts as wf
+from app.services.sync.alignment import align
+from app.services.sync.gateway import gateway
+from app.services.sync.outbox import deliver_due
 from tests.sales.helpers import agent_for, customer_step, entered_contract, supply_step
 
 

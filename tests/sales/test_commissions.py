@@ -8,10 +8,10 @@ from pypdf import PdfReader
 
 from app.models import (Commission, CommissionRule, CommissionStatus as CS, CommissionTrigger as T,
                         ContractStatus as S, OutboxMessage, OutboxStatus, Service, UseType)
-from app.security import AGENT, BACK_OFFICE, MANAGER
-from app.services import commissions
-from app.services import contracts as wf
-from app.services.outbox import deliver_due
+from app.roles import AGENT, BACK_OFFICE, MANAGER
+from app.services.sales import commissions
+from app.services.sales import contracts as wf
+from app.services.sync.outbox import deliver_due
 from tests.conftest import csrf_token
 from tests.sales.helpers import agent_for, contract_in
 

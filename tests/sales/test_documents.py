@@ -5,8 +5,8 @@ import sqlalchemy as sa
 from pypdf import PdfReader
 
 from app.models import ContractDocument, ContractStatus
-from app.security import AGENT
-from app.services import contract_wizard as wiz
+from app.roles import AGENT
+from app.services.sales import wizard as wiz
 from tests.sales.helpers import agent_for, customer_step, entered_contract, supply_step
 
 

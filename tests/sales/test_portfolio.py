@@ -1,6 +1,6 @@
 """F-15: an agent's customers, supply points and contracts, with search; managers see all."""
 from app.models import ContractStatus as S
-from app.security import AGENT, MANAGER
+from app.roles import AGENT, MANAGER
 from tests import factories
 from tests.sales.helpers import agent_for, contract_in
 

@@ -2,7 +2,8 @@
 import pytest
 
 from app import validators as v
-from app.services import contract_wizard as wiz
+from app.services.sales import wizard as wiz
+from app.views.sales import forms
 from tests.sales.helpers import IBAN, TAX_CODE, VAT, customer_step, supply_step
 
 
@@ -63,15 +64,15 @@ def _form(cls, data, app, **kw):
 
 
 def test_F11_customer_form_person_and_company(app, db):
-    ok, errors = _form(wiz.CustomerForm, customer_step(), app)
+    ok, errors = _form(forms.CustomerForm, customer_step(), app)
     assert ok, errors
-    ok, errors = _form(wiz.CustomerForm, customer_step(tax_code="RSSMRA80A01H501X"), app)
+    ok, errors = _form(forms.CustomerForm, customer_step(tax_code="RSSMRA80A01H501X"), app)
     assert not ok and list(errors) == ["tax_code"]
-    ok, errors = _form(wiz.CustomerForm, customer_step(kind="company", company_name="Acme Srl",
+    ok, errors = _form(forms.CustomerForm, customer_step(kind="company", company_name="Acme Srl",
                                                        last_name="", first_name="", tax_code="",
                                                        vat_number="02114560011"), app)
     assert not ok and list(errors) == ["vat_number"]
-    ok, errors = _form(wiz.CustomerForm, customer_step(kind="company", company_name="", tax_code="",
+    ok, errors = _form(forms.CustomerForm, customer_step(kind="company", company_name="", tax_code="",
                                                        vat_number=VAT), app)
     assert not ok and list(errors) == ["company_name"]
 
@@ -86,13 +87,13 @@ def test_F11_customer_form_person_and_company(app, db):
     ({"post_code": "001"}, "post_code"),
 ])
 def test_F11_supply_form_errors_next_to_the_field(values, field, app, db):
-    ok, errors = _form(wiz.SupplyForm, supply_step(**values), app)
+    ok, errors = _form(forms.SupplyForm, supply_step(**values), app)
     assert not ok and list(errors) == [field], errors
 
 
 def test_F11_supply_form_pod_of_other_distributors(app, db):
     for pod in ("IT012E00123456", "IT020E12345678A"):
-        ok, errors = _form(wiz.SupplyForm, supply_step(service="electricity", pdr="", pod=pod,
+        ok, errors = _form(forms.SupplyForm, supply_step(service="electricity", pdr="", pod=pod,
                                                        tariff_option="Luce Casa Bioraria"), app)
         assert ok, errors
 
@@ -100,13 +101,13 @@ def test_F11_supply_form_pod_of_other_distributors(app, db):
 def test_F11_payment_form(app, db):
     from tests.sales.helpers import payment_step
 
-    assert _form(wiz.PaymentForm, payment_step(), app)[0]
-    assert _form(wiz.PaymentForm, payment_step(method="postal_slip", iban="", holder=""), app)[0]
-    ok, errors = _form(wiz.PaymentForm, payment_step(iban="IT60X0542811101000000123457"), app)
+    assert _form(forms.PaymentForm, payment_step(), app)[0]
+    assert _form(forms.PaymentForm, payment_step(method="postal_slip", iban="", holder=""), app)[0]
+    ok, errors = _form(forms.PaymentForm, payment_step(iban="IT60X0542811101000000123457"), app)
     assert not ok and "IBAN" in errors["iban"][0]
-    ok, errors = _form(wiz.PaymentForm, payment_step(iban="DE89370400440532013000"), app)
+    ok, errors = _form(forms.PaymentForm, payment_step(iban="DE89370400440532013000"), app)
     assert not ok and list(errors) == ["iban"]
-    ok, errors = _form(wiz.PaymentForm, payment_step(holder=""), app)
+    ok, errors = _form(forms.PaymentForm, payment_step(holder=""), app)
     assert not ok and list(errors) == ["holder"]
 
 
@@ -118,8 +119,8 @@ def test_F11_supply_point_already_active_is_refused(app, db):
     factories.supply_point(cust, service=__import__("app.models", fromlist=["Service"]).Service.ELECTRICITY,
                            pdr="", pod="IT012E00123456")
     db.session.commit()
-    ok, errors = _form(wiz.SupplyForm, supply_step(pdr="00881234567890"), app)
+    ok, errors = _form(forms.SupplyForm, supply_step(pdr="00881234567890"), app)
     assert not ok and list(errors) == ["pdr"]
-    ok, errors = _form(wiz.SupplyForm, supply_step(service="electricity", pdr="", pod="IT012E00123456",
+    ok, errors = _form(forms.SupplyForm, supply_step(service="electricity", pdr="", pod="IT012E00123456",
                                                    tariff_option="Luce Business"), app)
     assert not ok and list(errors) == ["pod"]

@@ -4,7 +4,7 @@ import re
 import sqlalchemy as sa
 
 from app.models import Contract, ContractDocument, ContractStatus
-from app.security import AGENT
+from app.roles import AGENT
 from tests import factories
 from tests.conftest import csrf_token
 from tests.sales.helpers import IBAN, agent_for, customer_step, mailing_step, payment_step, supply_step

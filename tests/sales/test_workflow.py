@@ -3,8 +3,8 @@ import pytest
 import sqlalchemy as sa
 
 from app.models import AuditLog, ContractHistory, ContractStatus as S, OutboxMessage
-from app.security import ADMIN, AGENT, BACK_OFFICE, CALL_CENTER, CREDIT_CHECK, MANAGER
-from app.services import contracts as wf
+from app.roles import ADMIN, AGENT, BACK_OFFICE, CALL_CENTER, CREDIT_CHECK, MANAGER
+from app.services.sales import contracts as wf
 from tests.sales.helpers import agent_for, contract_in
 
 SYSTEM = "system"

@@ -2,8 +2,8 @@
 import pytest
 
 from app.models import ActivityKind, ActivityStatus
-from app.security import AGENT, BACK_OFFICE, CALL_CENTER, MANAGER
-from app.services.activities import TransitionError, add_note, create_activity, transition
+from app.roles import AGENT, BACK_OFFICE, CALL_CENTER, MANAGER
+from app.services.crm.activities import TransitionError, add_note, create_activity, transition
 from tests import factories
 
 

@@ -5,8 +5,8 @@ import sqlalchemy as sa
 from pypdf import PdfReader
 
 from app.models import Invoice
-from app.services.alignment import align
-from app.services.invoice_pdf import invoice_pdf, render_invoice_pdf
+from app.services.sync.alignment import align
+from app.services.sync.invoice_pdf import invoice_pdf, render_invoice_pdf
 from tests import factories
 
 

@@ -4,7 +4,7 @@ import sqlalchemy as sa
 from jinja2.exceptions import SecurityError, UndefinedError
 
 from app.models import MessageTemplate, OutgoingMail
-from app.services.mail import deliver_mail, queue_mail, render, render_source
+from app.services.mailing.mail import deliver_mail, queue_mail, render, render_source
 
 
 def test_F41_default_templates_exist_in_both_languages(db):

@@ -2,9 +2,9 @@
 import sqlalchemy as sa
 
 from app.models import ActivityKind, ActivityStatus, OutboxMessage, OutboxStatus
-from app.services.activities import create_activity
-from app.services.alignment import align
-from app.services.outbox import deliver_due, enqueue
+from app.services.crm.activities import create_activity
+from app.services.sync.alignment import align
+from app.services.sync.outbox import deliver_due, enqueue
 from tests import factories
 
 
@@ -66,7 +66,7 @@ def test_F33_lost_answer_retried_with_same_key_is_applied_once(billing_sim, db):
     enqueue("submit_reading", payload, key="reading-lost-answer")
     db.session.commit()
     from app.billing.gateway import ReadingSubmission
-    from app.services.billing import gateway
+    from app.services.sync.gateway import gateway
     import datetime as dt
 
     # The first attempt reached billing (same key) before the answer was lost.
@@ -91,7 +91,7 @@ def test_F33_billing_refusal_needs_a_person(billing_sim, db):
 
 def test_F33_claims_are_exclusive(app, db, billing_sim):
     """Two workers never deliver the same row (conditional UPDATE / SKIP LOCKED)."""
-    from app.services.outbox import _claim
+    from app.services.sync.outbox import _claim
 
     customer = factories.customer()
     for i in range(6):

@@ -53,7 +53,7 @@ def test_pdr(app):
 
 
 def test_bar_chart_is_plain_svg():
-    from app.services.charts import bar_chart
+    from app.views.charts import bar_chart
 
     svg = str(bar_chart(["gen", "feb"], [10, 20], unit="Smc", title="Consumi <x>"))
     assert svg.startswith("<svg") and svg.count("<rect") == 2 and "&lt;x&gt;" in svg and "http://" not in svg.replace("http://www.w3.org/2000/svg", "")

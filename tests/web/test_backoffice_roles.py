@@ -1,7 +1,7 @@
 """F-40: every role against every back-office view (200 / 403), masking, login rules."""
 import pytest
 
-from app.security import ADMIN, AGENT, BACK_OFFICE, CALL_CENTER, CREDIT_CHECK, MANAGER
+from app.roles import ADMIN, AGENT, BACK_OFFICE, CALL_CENTER, CREDIT_CHECK, MANAGER
 from tests import factories
 from tests.conftest import csrf_token, staff_login
 

@@ -1,5 +1,5 @@
 """Italian first, English second: the back office speaks the user's chosen language."""
-from app.security import BACK_OFFICE
+from app.roles import BACK_OFFICE
 
 
 def test_backoffice_is_italian_by_default_and_switches_to_english(client, login_as):

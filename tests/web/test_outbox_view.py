@@ -2,8 +2,8 @@
 import sqlalchemy as sa
 
 from app.models import OutboxMessage, OutboxStatus
-from app.security import AGENT, BACK_OFFICE, CALL_CENTER, MANAGER
-from app.services.outbox import deliver_due, enqueue
+from app.roles import AGENT, BACK_OFFICE, CALL_CENTER, MANAGER
+from app.services.sync.outbox import deliver_due, enqueue
 from tests import factories
 from tests.conftest import csrf_token
 
@@ -31,7 +31,7 @@ def test_F53_staff_see_refused_writes_and_retry(billing_sim, client, login_as, d
 
 def test_F53_retry_action_ignores_rows_outside_the_view(billing_sim, client, login_as, db):
     from app.models import Customer
-    from app.services.alignment import align
+    from app.services.sync.alignment import align
 
     assert align(full=True).status == "ok"
     customer = db.session.scalars(sa.select(Customer)).first()

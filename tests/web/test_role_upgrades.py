@@ -4,7 +4,8 @@ import json
 import sqlalchemy as sa
 
 from app.models import Setting
-from app.security import CALL_CENTER, init_security
+from app.roles import CALL_CENTER
+from app.security import init_security
 
 
 def _perms(sm, role):

@@ -8,7 +8,7 @@ from flask_babel import lazy_gettext as _l
 from markupsafe import Markup, escape
 
 from app.models import AuditLog
-from app.security import MANAGER, READ
+from app.roles import MANAGER, READ
 
 from .base import ReadOnlyView
 from .crm import datetime_formatter

@@ -8,7 +8,8 @@ from flask_appbuilder.security.decorators import has_access
 
 from app.formatting import format_currency
 from app.models.base import LabeledEnum
-from app.security import BANK_DATA, TAX_CODE, can_see
+from app.permissions import can_see
+from app.roles import BANK_DATA, TAX_CODE
 
 
 def mask(value: str, keep: int = 4) -> str:

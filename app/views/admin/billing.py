@@ -7,7 +7,7 @@ from flask_babel import lazy_gettext as _l
 from app.models import (Customer, Invoice, InvoiceLine, Meter, MeterReading, Payment,
                         SupplyPoint)
 
-from app.security import BACK_OFFICE, CALL_CENTER, CREDIT_CHECK, MANAGER, READ
+from app.roles import BACK_OFFICE, CALL_CENTER, CREDIT_CHECK, MANAGER, READ
 
 from .base import ReadOnlyView, iban_formatter, money_formatter, tax_code_formatter
 

@@ -6,7 +6,6 @@ request. The timeline shows everything about the customer, newest first.
 """
 from __future__ import annotations
 
-import sqlalchemy as sa
 from flask import abort, flash, redirect, request, url_for
 from flask_appbuilder import BaseView
 from flask_appbuilder.baseviews import expose
@@ -19,14 +18,14 @@ from wtforms import (BooleanField, DateTimeLocalField, SelectField, StringField,
 from wtforms.validators import DataRequired, Length, Optional
 
 from app.extensions import db
-from app.models import Activity, ActivityKind, Channel, ContactKind, Customer
+from app.models import ActivityKind, Channel, ContactKind, Customer
 from app.models.activity import AUTOMATIC_KINDS
-from app.security import BACK_OFFICE, CALL_CENTER, CREDIT_CHECK, MANAGER
-from app.services import activities as activity_svc
-from app.services import contacts as svc
-from app.services.timeline import customer_timeline
-
-from app.security import TAX_CODE, can_see
+from app.permissions import can_see
+from app.roles import BACK_OFFICE, CALL_CENTER, CREDIT_CHECK, MANAGER, TAX_CODE
+from app.services.crm import activities as activity_svc
+from app.services.crm import callcenter
+from app.services.crm import contacts as svc
+from app.services.crm.timeline import customer_timeline
 
 from .base import mask
 from .crm import local_to_utc
@@ -78,7 +77,7 @@ class CallCenterView(BaseView):
     @permission_name("search")
     def index(self):
         q = request.args.get("q", "").strip()[:120]
-        results = svc.find_customers(q) if q else []
+        results = callcenter.find_customers(q) if q else []
         if q and len(results) == 1 and request.args.get("go") != "0":
             return redirect(url_for(".customer", customer_id=results[0].id))
         clear = can_see(TAX_CODE) if results else False  # one permission check, not one per row
@@ -93,8 +92,7 @@ class CallCenterView(BaseView):
         return customer
 
     def _forms(self, customer, call=None, contact=None, new=None):
-        open_requests = db.session.scalars(sa.select(Activity).where(
-            Activity.customer_id == customer.id).order_by(Activity.created_at.desc())).all()
+        open_requests = callcenter.customer_requests(customer)
         choices = [(0, "—")] + [(a.id, f"#{a.id} {a.kind.label}: {a.subject}") for a in open_requests]
         call = call or CallForm(prefix="call")
         contact = contact or ContactForm(prefix="contact")
@@ -171,12 +169,8 @@ class CallCenterView(BaseView):
             return self.customer(customer_id, new=form), 400
         roles = {r.name for r in current_user.roles}
         channel = Channel.PHONE if CALL_CENTER in roles else Channel.BACK_OFFICE
-        activity = activity_svc.create_activity(ActivityKind(form.kind.data), channel=channel,
-                                                customer_id=customer.id, subject=form.subject.data,
-                                                actor=current_user)
-        if (form.note.data or "").strip():
-            activity_svc.add_note(activity, current_user, form.note.data.strip(), commit=False)
-        db.session.commit()
+        activity = callcenter.open_request(customer, current_user, ActivityKind(form.kind.data),
+                                           form.subject.data, form.note.data or "", channel=channel)
         flash(_("Request no. %(id)s opened.", id=activity.id), "success")
         return redirect(url_for(".customer", customer_id=customer.id))
 

@@ -20,8 +20,8 @@ from flask_login import current_user
 
 from app.extensions import db
 from app.models import Contact, ContactKind
-from app.security import AGENT, BACK_OFFICE, CALL_CENTER, CREDIT_CHECK, MANAGER, READ
-from app.services import contacts as svc
+from app.roles import AGENT, BACK_OFFICE, CALL_CENTER, CREDIT_CHECK, MANAGER, READ
+from app.services.crm import contacts as svc
 
 from .base import SecureModelView
 from .crm import datetime_formatter, local_to_utc, utc_to_local

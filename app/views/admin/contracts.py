@@ -25,10 +25,10 @@ from wtforms.validators import Length
 from app.extensions import db
 from app.models import (Agent, Commission, CommissionRule, Contract, ContractDocument,
                         ContractStatus)
-from app.security import AGENT, BACK_OFFICE, CREDIT_CHECK, MANAGER, READ
-from app.services import commissions as commission_svc
-from app.services import contract_documents as docs
-from app.services import contracts as svc
+from app.roles import AGENT, BACK_OFFICE, CREDIT_CHECK, MANAGER, READ
+from app.services.sales import commissions as commission_svc
+from app.services.sales import documents as docs
+from app.services.sales import contracts as svc
 
 from .base import SecureModelView, money_formatter
 

@@ -24,10 +24,10 @@ from wtforms.validators import Length, Optional
 
 from app.extensions import db
 from app.models import Activity, ActivityStatus, SportelloUser
-from app.security import (AGENT, BACK_OFFICE, BANK_DATA, CALL_CENTER, CREDIT_CHECK, MANAGER,
-                          READ, TAX_CODE, can_see)
-from app.services import activities as svc
-from app.services.calendar import ROME
+from app.permissions import can_see
+from app.roles import AGENT, BACK_OFFICE, BANK_DATA, CALL_CENTER, CREDIT_CHECK, MANAGER, READ, TAX_CODE
+from app.services.crm import activities as svc
+from app.services.crm.calendar import ROME
 
 from .base import SecureModelView, mask
 

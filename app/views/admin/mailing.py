@@ -6,7 +6,7 @@ from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import lazy_gettext as _l
 
 from app.models import InvoiceDeliverySetting, InvoiceEmailLog
-from app.security import BACK_OFFICE, MANAGER, READ
+from app.roles import BACK_OFFICE, MANAGER, READ
 
 from .base import ReadOnlyView
 

@@ -9,8 +9,8 @@ from flask_babel import lazy_gettext as _l
 
 from app.extensions import db
 from app.models import OutboxMessage, OutboxStatus
-from app.security import BACK_OFFICE, MANAGER, READ
-from app.services.outbox import retry
+from app.roles import BACK_OFFICE, MANAGER, READ
+from app.services.sync.outbox import retry
 
 from .base import SecureModelView
 

@@ -12,10 +12,10 @@ from wtforms.validators import Optional
 
 from app.extensions import db
 from app.models import ActivityKind, ActivityStatus, Channel
-from app.security import MANAGER
-from app.services import stats as svc
-from app.services.activities import assignable_users_query
-from app.services.charts import bar_chart
+from app.roles import MANAGER
+from app.services.crm import stats as svc
+from app.services.crm.activities import assignable_users_query
+from app.views.charts import bar_chart
 
 ROLE_GRANTS = {MANAGER: {"StatisticsView": ("can_show", "can_export")}}
 

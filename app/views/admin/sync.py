@@ -6,7 +6,7 @@ from flask_babel import lazy_gettext as _l
 
 from app.models import SyncRun, SyncState
 
-from app.security import MANAGER, READ
+from app.roles import MANAGER, READ
 
 from .base import ReadOnlyView
 

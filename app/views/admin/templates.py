@@ -13,8 +13,9 @@ from flask_wtf import FlaskForm
 from wtforms import IntegerField, StringField, TextAreaField
 from wtforms.validators import InputRequired, Length, NumberRange
 
-from app.services import mail, reminders
-from app.services import templates_admin as svc
+from app.services.crm import reminders
+from app.services.mailing import mail
+from app.services.mailing import templates as svc
 
 ROLE_GRANTS: dict = {}  # Admin only
 

@@ -11,7 +11,8 @@ from flask_login import current_user, login_user, logout_user
 from app.extensions import db, limiter
 from app.models import Customer
 from app.models.base import utcnow
-from app.services import accounts, customer_requests, freshness
+from app.services.portal import accounts, requests as customer_requests
+from app.services.sync import freshness
 
 from . import bp, current_customer_id, customer_required
 from .forms import (ConfirmForm, InformationRequestForm, LanguageForm, LoginForm,

@@ -19,7 +19,7 @@ REQUIRED = _l("This field is required.")
 
 
 def _strong(form, field):
-    from app.security import password_complexity
+    from app.passwords import password_complexity
 
     try:
         password_complexity(field.data or "")

@@ -14,12 +14,11 @@ from wtforms.fields.choices import SelectChoice
 from app.extensions import db
 from app.models import (Activity, Customer, DeliveryMode, DirectDebitMandate, Invoice,
                         InvoiceStatus, Meter, SupplyPoint)
-from app.services import (customer_data, customer_requests, direct_debit, invoice_delivery,
-                          readings)
-from app.services.charts import bar_chart
-from app.services.invoice_list import SORTS, InvoiceFilter, balance, invoice_page, supply_point_options
-from app.services.invoice_mailing import read_invoice_token
-from app.services.invoice_pdf import invoice_pdf
+from app.services.portal import customer_data, direct_debit, invoice_delivery, readings, requests as customer_requests
+from app.views.charts import bar_chart
+from app.services.portal.invoices import SORTS, InvoiceFilter, balance, invoice_page, supply_point_options
+from app.services.mailing.invoice_links import read_invoice_token
+from app.services.sync.invoice_pdf import invoice_pdf
 
 from . import bp, current_customer_id, customer_required, get_owned_or_404
 from .auth import _field_error
@@ -320,7 +319,7 @@ def requests():
 @customer_required
 def request_detail(activity_id):
     activity = get_owned_or_404(Activity, activity_id)
-    from app.services.activities import ACTION_LABELS
+    from app.services.crm.activities import ACTION_LABELS
 
     waiting = customer_requests.waiting_for_billing([activity.id])
     return render_template("portal/request.html", a=activity, waiting=activity.id in waiting,
@@ -331,7 +330,7 @@ def request_detail(activity_id):
 def _withdrawable(activity: Activity, waiting: set[int]) -> bool:
     """Only requests that people handle and that send nothing to billing can be withdrawn."""
     from app.models import ActivityKind
-    from app.services.activities import allowed_actions
+    from app.services.crm.activities import allowed_actions
 
     return activity.kind in (ActivityKind.INFORMATION_REQUEST, ActivityKind.INVOICE_CORRECTION) \
         and activity.id not in waiting and "withdraw" in allowed_actions(activity, current_user)
@@ -341,7 +340,7 @@ def _withdrawable(activity: Activity, waiting: set[int]) -> bool:
 @customer_required
 def request_withdraw(activity_id):
     activity = get_owned_or_404(Activity, activity_id)
-    from app.services.activities import TransitionError
+    from app.services.crm.activities import TransitionError
 
     if ConfirmForm().validate_on_submit():
         if not _withdrawable(activity, customer_requests.waiting_for_billing([activity.id])):

@@ -1,0 +1,81 @@
+"""Call center (F-25): one search box for any identifier of a customer, the customer's requests,
+and a request opened while on the phone."""
+from __future__ import annotations
+
+import re
+
+import sqlalchemy as sa
+
+from app.extensions import db
+from app.models import Activity, ActivityKind, Channel, Customer, SupplyPoint
+from app.services.crm import activities
+
+
+_POD = re.compile(r"^IT\d{3}E\d{8}[A-Z0-9]?$")
+_TAX = re.compile(r"^[A-Z]{6}[0-9LMNPQRSTUV]{2}[A-Z][0-9LMNPQRSTUV]{2}[A-Z][0-9LMNPQRSTUV]{3}[A-Z]$")
+
+
+def _prefix_range(column, prefix: str):
+    """`column` starts with `prefix`, written so that a plain B-tree index serves it."""
+    upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+    return sa.and_(column >= prefix, column < upper)
+
+
+def find_customers(query: str, limit: int = 50) -> list[Customer]:
+    """Customers matching `query` by name prefix, tax code, VAT number, customer code,
+    PDR/POD, phone or e-mail; exact identifiers first, then names in order."""
+    q = " ".join((query or "").split())
+    if len(q) < 2:
+        return []
+    upper = q.upper().replace(" ", "")
+    lower = q.lower()
+    digits = re.sub(r"[^\d]", "", q)
+    ids: list[int] = []
+
+    def add(stmt):
+        for id_ in db.session.scalars(stmt.limit(limit)):
+            if id_ not in ids:
+                ids.append(id_)
+
+    # Each identifier is looked up on its own index (an OR of all would defeat the planner).
+    if _TAX.match(upper):
+        add(sa.select(Customer.id).where(Customer.tax_code == upper))
+    if upper.isdigit() and len(upper) == 11:
+        add(sa.select(Customer.id).where(Customer.vat_number == upper))
+    if upper.isdigit() and len(upper) == 14:
+        add(sa.select(SupplyPoint.customer_id).where(SupplyPoint.pdr == upper))
+    if _POD.match(upper):
+        add(sa.select(SupplyPoint.customer_id).where(SupplyPoint.pod == upper))
+    add(sa.select(Customer.id).where(Customer.code == upper))
+    if "@" in q:
+        add(sa.select(Customer.id).where(sa.or_(Customer.email == lower, Customer.email == q)))
+    if 6 <= len(digits) <= 15 and re.fullmatch(r"[\d\s+./-]+", q):
+        candidates = {digits, q.replace(" ", "")}
+        if digits.startswith("39") and len(digits) > 9:
+            candidates.add(digits[2:])
+        add(sa.select(Customer.id).where(Customer.phone.in_(sorted(candidates))))
+    if not any(ch.isdigit() for ch in q) and "@" not in q:
+        add(sa.select(Customer.id).where(_prefix_range(Customer.search_name, lower))
+            .order_by(Customer.search_name, Customer.id))
+    if not ids:
+        return []
+    ids = ids[:limit]
+    found = {c.id: c for c in db.session.scalars(sa.select(Customer).where(Customer.id.in_(ids)))}
+    return [found[i] for i in ids if i in found]
+
+
+def customer_requests(customer: Customer) -> list[Activity]:
+    """The customer's requests, newest first."""
+    return list(db.session.scalars(sa.select(Activity).where(
+        Activity.customer_id == customer.id).order_by(Activity.created_at.desc())))
+
+
+def open_request(customer: Customer, actor, kind: ActivityKind, subject: str, note: str = "", *,
+                 channel: Channel) -> Activity:
+    """Open a request for the customer (with an optional first note); commit."""
+    activity = activities.create_activity(kind, channel=channel, customer_id=customer.id, subject=subject,
+                                          actor=actor, commit=False)
+    if note.strip():
+        activities.add_note(activity, actor, note.strip(), commit=False)
+    db.session.commit()
+    return activity

@@ -1,0 +1,218 @@
+"""The nightly invoice e-mail queue (F-08, F-31): queued rows, exclusive claims, recovery.
+
+`InvoiceEmailLog` is both the queue and the log: one row per invoice and address (unique), so
+an invoice never goes twice to the same address. `build_queue()` adds the rows for every new
+invoice of a supply point with delivery on (invoice date on or after `active_since`).
+
+Row states: pending/retry (due at `next_attempt_at`) -> claimed (`claimed_by` set, still
+pending/retry) -> sending (the message is on the wire) -> sent / retry / failed. Claims are a
+conditional UPDATE on SQLite and `SELECT ... FOR UPDATE SKIP LOCKED` on PostgreSQL, so several
+workers share one batch. After a crash only rows left "sending" may have gone out; they are
+sent again (with the same Message-ID) and counted as `uncertain`.
+
+The split runs one way: this queue, then `invoice_message` (what one message says), then
+`invoice_sender` (the SMTP loop, `send_due`).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import socket
+import uuid
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+
+from app.extensions import db
+from app.models import (Invoice, InvoiceDeliveryRecipient, InvoiceDeliverySetting,
+                        InvoiceEmailLog, SendOutcome, Setting)
+from app.models.base import utcnow
+
+log = logging.getLogger(__name__)
+
+ROME = ZoneInfo("Europe/Rome")
+LINK_EXPIRY_KEY = "invoice_link_expiry_days"
+DEFAULT_LINK_EXPIRY_DAYS = 60
+BATCH_HOURS_KEY = "invoice_mail_hours"
+DEFAULT_BATCH_HOURS = "1-5"
+CLAIM_TIMEOUT_KEY = "invoice_mail_claim_timeout_minutes"
+DEFAULT_CLAIM_TIMEOUT_MINUTES = 30
+MAX_ATTEMPTS = 10          # temporary failures before an address is given up
+CHUNK_MESSAGES = 100       # at most this many invoices claimed at a time by one worker
+MAX_TEMPORARY_IN_A_ROW = 5  # the server keeps deferring: stop this run, retry in the next one
+DUE = (SendOutcome.PENDING, SendOutcome.RETRY)
+
+# --- settings (F-42) ------------------------------------------------------------------------
+
+def setting(key: str, default: str) -> str:
+    row = db.session.get(Setting, key)
+    return row.value if row is not None and row.value not in (None, "") else default
+
+
+def _int_setting(key: str, default: int) -> int:
+    try:
+        return max(1, int(setting(key, str(default))))
+    except ValueError:
+        return default
+
+
+def link_expiry_days() -> int:
+    return _int_setting(LINK_EXPIRY_KEY, DEFAULT_LINK_EXPIRY_DAYS)
+
+
+def batch_hours(app=None) -> str:
+    """The hours (cron syntax, Europe/Rome) in which the nightly batch runs."""
+    try:
+        value = setting(BATCH_HOURS_KEY, DEFAULT_BATCH_HOURS)
+    except sa.exc.SQLAlchemyError:  # no schema yet: the default
+        db.session.rollback()
+        value = DEFAULT_BATCH_HOURS
+    from apscheduler.triggers.cron import CronTrigger
+
+    try:
+        CronTrigger(hour=value)
+    except ValueError:
+        log.warning("Setting %s=%r is not a cron hour expression; using %s", BATCH_HOURS_KEY, value,
+                    DEFAULT_BATCH_HOURS)
+        value = DEFAULT_BATCH_HOURS
+    return value
+
+
+# --- the queue ------------------------------------------------------------------------------
+
+def rome_today() -> dt.date:
+    return dt.datetime.now(ROME).date()
+
+
+def build_queue(now: dt.datetime | None = None) -> int:
+    """Queue one row per address for every new invoice with delivery on; returns rows added.
+
+    "New" means no row exists yet for the invoice: an address added later does not receive
+    the invoices mailed before. A setting switched on without a date starts today.
+    """
+    now = now or utcnow()
+    db.session.execute(sa.update(InvoiceDeliverySetting)
+                       .where(InvoiceDeliverySetting.enabled.is_(True),
+                              InvoiceDeliverySetting.active_since.is_(None))
+                       .values(active_since=rome_today()))
+    email = sa.func.lower(sa.func.trim(InvoiceDeliveryRecipient.email))
+    source = (
+        sa.select(Invoice.id, email, InvoiceDeliverySetting.mode,
+                  sa.literal(SendOutcome.PENDING.name), sa.literal(0), sa.literal(now), sa.literal(now))
+        .join(InvoiceDeliverySetting, InvoiceDeliverySetting.supply_point_id == Invoice.supply_point_id)
+        .join(InvoiceDeliveryRecipient, InvoiceDeliveryRecipient.setting_id == InvoiceDeliverySetting.id)
+        .where(InvoiceDeliverySetting.enabled.is_(True),
+               Invoice.invoice_date >= InvoiceDeliverySetting.active_since,
+               sa.func.trim(InvoiceDeliveryRecipient.email) != "",
+               ~sa.exists().where(InvoiceEmailLog.invoice_id == Invoice.id)))
+    columns = ["invoice_id", "email", "mode", "outcome", "attempts", "next_attempt_at", "created_at"]
+    if db.engine.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    # Two builders at once (two workers): the unique (invoice, address) keeps one row.
+    stmt = (insert(InvoiceEmailLog).from_select(columns, source).on_conflict_do_nothing()
+            .returning(InvoiceEmailLog.id))
+    added = len(db.session.execute(stmt).all())
+    db.session.commit()
+    return added
+
+
+def new_holder() -> str:
+    return f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def _holder_is_dead(holder: str) -> bool:
+    """A claim of a process on this machine that no longer exists."""
+    parts = holder.split(":")
+    try:
+        host, pid = parts[0], int(parts[1])
+    except (IndexError, ValueError):
+        return False
+    if host != socket.gethostname()[:40]:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def recover_stale(now: dt.datetime | None = None) -> dict:
+    """Give back claims of dead or timed-out workers; rows left "sending" count as uncertain."""
+    now = now or utcnow()
+    timeout = dt.timedelta(minutes=_int_setting(CLAIM_TIMEOUT_KEY, DEFAULT_CLAIM_TIMEOUT_MINUTES))
+    holders = db.session.execute(
+        sa.select(InvoiceEmailLog.claimed_by, sa.func.min(InvoiceEmailLog.claimed_at))
+        .where(InvoiceEmailLog.claimed_by.is_not(None),
+               InvoiceEmailLog.outcome.in_(DUE + (SendOutcome.SENDING,)))
+        .group_by(InvoiceEmailLog.claimed_by)).all()
+    stale = [h for h, since in holders if _holder_is_dead(h) or (since and since < now - timeout)]
+    counts = {"reclaimed": 0, "uncertain": 0}
+    if not stale:
+        db.session.rollback()
+        return counts
+    counts["uncertain"] = db.session.execute(
+        sa.update(InvoiceEmailLog)
+        .where(InvoiceEmailLog.claimed_by.in_(stale), InvoiceEmailLog.outcome == SendOutcome.SENDING)
+        .values(outcome=SendOutcome.RETRY, claimed_by=None, next_attempt_at=now,
+                error="Interrupted while sending: it may have been delivered; sent again "
+                      "with the same Message-ID")).rowcount
+    counts["reclaimed"] = db.session.execute(
+        sa.update(InvoiceEmailLog)
+        .where(InvoiceEmailLog.claimed_by.in_(stale), InvoiceEmailLog.outcome.in_(DUE))
+        .values(claimed_by=None)).rowcount
+    db.session.commit()
+    if counts["uncertain"]:
+        log.warning("Invoice e-mails: %d addresses were in flight when a worker stopped; sending "
+                    "them again (possible duplicates)", counts["uncertain"])
+    return counts
+
+
+def _due(now: dt.datetime):
+    return sa.and_(InvoiceEmailLog.outcome.in_(DUE), InvoiceEmailLog.claimed_by.is_(None),
+                   sa.or_(InvoiceEmailLog.next_attempt_at.is_(None), InvoiceEmailLog.next_attempt_at <= now))
+
+
+def due_count(now: dt.datetime | None = None) -> int:
+    return db.session.scalar(sa.select(sa.func.count()).select_from(InvoiceEmailLog)
+                             .where(_due(now or utcnow()))) or 0
+
+
+def claim(holder: str, now: dt.datetime, messages: int = CHUNK_MESSAGES) -> list[int]:
+    """Claim the due rows of up to `messages` invoices for this worker (claim left uncommitted).
+
+    Candidates come in the order of the (outcome, next_attempt_at) index, where the rows of one
+    invoice sit together (queued by one statement), so a claim costs the same on the first and
+    on the last chunk of a night. SQLite has no row locks: one conditional UPDATE (only
+    unclaimed due rows, candidates chosen inside the same statement) decides, and the
+    database's single writer makes it atomic. PostgreSQL: SELECT ... FOR UPDATE SKIP LOCKED, so
+    workers get disjoint rows.
+    """
+    if db.engine.dialect.name == "postgresql":
+        limit = messages * InvoiceDeliverySetting.MAX_RECIPIENTS
+        rows = db.session.execute(
+            sa.select(InvoiceEmailLog.id, InvoiceEmailLog.invoice_id).where(_due(now)).limit(limit)
+            .with_for_update(skip_locked=True)).all()
+        if len(rows) == limit and rows[0].invoice_id != rows[-1].invoice_id:
+            # The last invoice may have more rows beyond the limit: leave it for the next claim,
+            # so its addresses get one message.
+            rows = [r for r in rows if r.invoice_id != rows[-1].invoice_id]
+        ids = [r.id for r in rows]
+        if ids:
+            db.session.execute(sa.update(InvoiceEmailLog).where(InvoiceEmailLog.id.in_(ids))
+                               .values(claimed_by=holder, claimed_at=now)
+                               .execution_options(synchronize_session=False))
+        return ids
+    invoices = sa.select(InvoiceEmailLog.invoice_id).where(_due(now)).limit(messages).scalar_subquery()
+    db.session.execute(sa.update(InvoiceEmailLog)
+                       .where(InvoiceEmailLog.invoice_id.in_(invoices), _due(now))
+                       .values(claimed_by=holder, claimed_at=now)
+                       .execution_options(synchronize_session=False))
+    return list(db.session.scalars(
+        sa.select(InvoiceEmailLog.id).where(InvoiceEmailLog.claimed_by == holder,
+                                            InvoiceEmailLog.outcome.in_(DUE))
+        .order_by(InvoiceEmailLog.id)))

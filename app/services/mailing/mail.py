@@ -1,0 +1,213 @@
+"""E-mail: templates rendered in a sandbox, an outgoing queue, SMTP delivery.
+
+Every message kind has a default template per language in `app/templates/email/`
+(`<name>.<lang>.txt`, first line `Subject: ...`; optional `<name>.<lang>.html`); an admin's
+edited version in `MessageTemplate` replaces it (F-41). Templates render in a Jinja sandbox:
+they see only the context they are given. Messages are queued in `OutgoingMail` in the
+transaction that causes them and sent after commit by `deliver_mail()` (a job).
+"""
+from __future__ import annotations
+
+import email.utils
+import logging
+import smtplib
+import uuid
+from dataclasses import dataclass
+from email.message import EmailMessage
+from functools import lru_cache
+from pathlib import Path
+
+import sqlalchemy as sa
+from flask import current_app
+from jinja2 import StrictUndefined
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from app.extensions import db
+from app.models import MessageTemplate, OutgoingMail
+from app.models.base import utcnow
+
+log = logging.getLogger(__name__)
+
+EMAIL_DIR = Path(__file__).resolve().parents[2] / "templates" / "email"
+LANGUAGES = ("it", "en")
+
+
+@dataclass
+class Rendered:
+    subject: str
+    text: str
+    html: str = ""
+
+
+@lru_cache(maxsize=1)
+def _env(autoescape: bool) -> ImmutableSandboxedEnvironment:
+    return ImmutableSandboxedEnvironment(autoescape=autoescape, undefined=StrictUndefined,
+                                         trim_blocks=True, lstrip_blocks=True)
+
+
+@lru_cache(maxsize=512)
+def _compile(source: str, html: bool):
+    return (_env(True) if html else _env(False)).from_string(source)
+
+
+def default_template(name: str, language: str) -> tuple[str, str, str]:
+    """(subject, text, html) of the shipped default, falling back to Italian."""
+    for lang in (language, "it"):
+        txt = EMAIL_DIR / f"{name}.{lang}.txt"
+        if txt.exists():
+            first, _, body = txt.read_text(encoding="utf-8").partition("\n")
+            if not first.startswith("Subject:"):
+                raise ValueError(f"{txt} must start with 'Subject: '")
+            html_path = EMAIL_DIR / f"{name}.{lang}.html"
+            html = html_path.read_text(encoding="utf-8") if html_path.exists() else ""
+            return first[len("Subject:"):].strip(), body.lstrip("\n"), html
+    raise LookupError(f"no e-mail template {name!r}")
+
+
+def template_names() -> list[str]:
+    return sorted({p.name.split(".")[0] for p in EMAIL_DIR.glob("*.txt")})
+
+
+def template_source(name: str, language: str) -> tuple[str, str, str]:
+    row = db.session.scalar(sa.select(MessageTemplate).where(MessageTemplate.name == name,
+                                                             MessageTemplate.language == language))
+    if row is not None:
+        return row.subject, row.body_text, row.body_html or ""
+    return default_template(name, language)
+
+
+def render_source(subject: str, text: str, html: str, context: dict) -> Rendered:
+    """Render template sources in the sandbox; raises jinja2 errors for broken templates."""
+    return Rendered(subject=_compile(subject, False).render(**context).strip().replace("\n", " "),
+                    text=_compile(text, False).render(**context),
+                    html=_compile(html, True).render(**context) if html else "")
+
+
+def render(name: str, language: str, context: dict) -> Rendered:
+    language = language if language in LANGUAGES else "it"
+    return render_source(*template_source(name, language), context)
+
+
+def queue_mail(name: str, language: str, recipients: list[str], context: dict, *,
+               key: str | None = None, ics: str | None = None) -> OutgoingMail | None:
+    """Queue a message in the current transaction; a repeated key queues nothing."""
+    key = key or f"{name}-{uuid.uuid4().hex}"
+    if db.session.scalar(sa.select(OutgoingMail.id).where(OutgoingMail.idempotency_key == key)):
+        return None
+    mail = OutgoingMail(idempotency_key=key, template=name, language=language,
+                        recipients=list(recipients), context=context, ics=ics,
+                        status="pending", next_attempt_at=utcnow())
+    db.session.add(mail)
+    return mail
+
+
+def build_message(rendered: Rendered, recipients: list[str], *, ics: str | None = None,
+                  ics_method: str = "REQUEST",
+                  attachments: list[tuple[str, str, bytes]] = ()) -> EmailMessage:
+    """An RFC 5322 message: text (+ HTML), an iCalendar part, attachments (name, mime, bytes)."""
+    cfg = current_app.config
+    msg = EmailMessage()
+    msg["Subject"] = rendered.subject
+    msg["From"] = cfg["MAIL_DEFAULT_SENDER"]
+    msg["To"] = ", ".join(recipients)
+    msg["Date"] = email.utils.formatdate(localtime=True)
+    msg["Message-ID"] = email.utils.make_msgid(domain=sender_domain(cfg["MAIL_DEFAULT_SENDER"]))
+    msg.set_content(rendered.text)
+    if rendered.html:
+        msg.add_alternative(rendered.html, subtype="html")
+    if ics:
+        # Calendar clients look for a text/calendar alternative with the method parameter.
+        msg.add_alternative(ics, subtype="calendar", params={"method": ics_method})
+        msg.add_attachment(ics.encode(), maintype="application", subtype="ics",
+                           filename="invite.ics")
+    for filename, mime, data in attachments:
+        maintype, _, subtype = mime.partition("/")
+        msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=filename)
+    return msg
+
+
+def sender_domain(sender: str) -> str:
+    addr = email.utils.parseaddr(sender)[1]
+    return addr.partition("@")[2] or "sportello.localhost"
+
+
+def smtp_connection(timeout: float = 30.0) -> smtplib.SMTP:
+    """An SMTP connection to the configured server (STARTTLS and login when configured)."""
+    cfg = current_app.config
+    conn = smtplib.SMTP(cfg["MAIL_SERVER"], int(cfg["MAIL_PORT"]), timeout=timeout)
+    if cfg.get("MAIL_USE_TLS"):
+        conn.starttls()
+    if cfg.get("MAIL_USERNAME"):
+        conn.login(cfg["MAIL_USERNAME"], cfg.get("MAIL_PASSWORD") or "")
+    return conn
+
+
+class PermanentRefusal(Exception):
+    """The SMTP server refused for good (5xx): do not retry."""
+
+
+def send(conn: smtplib.SMTP, msg: EmailMessage) -> dict[str, tuple[int, bytes]]:
+    """Send; returns refused recipients. Raises PermanentRefusal (5xx) or smtplib/OSError (retry)."""
+    try:
+        return conn.send_message(msg)
+    except smtplib.SMTPRecipientsRefused as exc:
+        if all(code >= 500 for code, _ in exc.recipients.values()):
+            raise PermanentRefusal(str(exc.recipients)) from exc
+        raise
+    except (smtplib.SMTPDataError, smtplib.SMTPSenderRefused) as exc:
+        if exc.smtp_code >= 500:
+            raise PermanentRefusal(f"{exc.smtp_code} {exc.smtp_error!r}") from exc
+        raise
+
+
+def deliver_mail(limit: int = 200) -> dict:
+    """Send queued messages; temporary failures retry with backoff, 5xx refusals fail."""
+    from app.services.sync.outbox import backoff
+
+    now = utcnow()
+    ids = list(db.session.scalars(sa.select(OutgoingMail.id).where(
+        OutgoingMail.status == "pending", OutgoingMail.next_attempt_at <= now)
+        .order_by(OutgoingMail.id).limit(limit)))
+    counts = {"sent": 0, "retry": 0, "failed": 0}
+    if not ids:
+        return counts
+    conn = None
+    for id_ in ids:
+        # Claim: only one sender takes a row, on either engine.
+        claimed = db.session.execute(sa.update(OutgoingMail).where(
+            OutgoingMail.id == id_, OutgoingMail.status == "pending").values(status="sending"))
+        db.session.commit()
+        if claimed.rowcount != 1:
+            continue
+        mail = db.session.get(OutgoingMail, id_)
+        mail.attempts += 1
+        try:
+            rendered = render(mail.template, mail.language, mail.context or {})
+            msg = build_message(rendered, mail.recipients, ics=mail.ics,
+                                ics_method=(mail.context or {}).get("ics_method", "REQUEST"))
+            if conn is None:
+                conn = smtp_connection()
+            send(conn, msg)
+            mail.status, mail.sent_at, mail.message_id, mail.error = "sent", utcnow(), msg["Message-ID"], None
+            counts["sent"] += 1
+        except PermanentRefusal as exc:
+            mail.status, mail.error = "failed", str(exc)[:2000]
+            counts["failed"] += 1
+        except (smtplib.SMTPException, OSError) as exc:
+            mail.status, mail.error = "pending", f"{type(exc).__name__}: {exc}"[:2000]
+            mail.next_attempt_at = utcnow() + backoff(mail.attempts)
+            counts["retry"] += 1
+            conn = _close(conn)
+        db.session.commit()
+    _close(conn)
+    return counts
+
+
+def _close(conn):
+    if conn is not None:
+        try:
+            conn.quit()
+        except (smtplib.SMTPException, OSError):
+            pass
+    return None
+

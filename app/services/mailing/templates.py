@@ -1,0 +1,177 @@
+"""Message templates edited by admins (F-41): list, preview on sample data, checked save.
+
+Every e-mail kind has a shipped default per language (`app/templates/email/`); an admin's
+version is a `MessageTemplate` row. A template is saved only after it compiles and renders
+in the same Jinja sandbox the mailer uses, on sample data, using only the variables its kind
+is given — so a broken template is refused at save time with the error, never at night in
+the batch. Resetting removes the override and the default applies again.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from flask_babel import gettext as _
+from jinja2 import TemplateError, TemplateSyntaxError, meta
+from jinja2.exceptions import SecurityError, UndefinedError
+
+from app.extensions import db
+from app.models import MessageTemplate
+from app.services.mailing import mail
+from app.services.core.audit import record
+
+FIELDS = ("subject", "body_text", "body_html")
+
+_ACTIVITY = {"name": "Mario Rossi", "activity_id": 1234, "subject": "Bolletta di ottobre da verificare",
+             "kind": "Rettifica fattura", "status": "Assegnata", "customer": "Bianchi Anna",
+             "deadline": "03/12/26, 16:00", "url": "https://sportello.example.it/activityview/show/1234",
+             "note": "Verificare la lettura di settembre"}
+SAMPLES: dict[str, dict] = {
+    "activity_assigned": _ACTIVITY, "activity_updated": _ACTIVITY, "activity_cancelled": _ACTIVITY,
+    "activity_reminder": _ACTIVITY, "activity_deadline": _ACTIVITY,
+    "appointment": {"name": "Anna Bianchi", "subject": "Sopralluogo contatore", "notes": "Portare le chiavi",
+                    "location": "Via Roma 1, Torino", "cancelled": False, "starts_at": "03/12/26, 10:00",
+                    "ends_at": "03/12/26, 11:00", "operator": "Mario Rossi", "customer": "Bianchi Anna"},
+    "password_changed": {"name": "Anna Bianchi"},
+}
+
+
+class Sample(str):
+    """A stand-in value for variables whose sample is not known: any attribute is another
+    sample, so templates of every kind can be previewed."""
+
+    def __getattr__(self, attr: str):
+        if attr.startswith("_"):
+            raise AttributeError(attr)
+        return Sample(f"{self}.{attr}")
+
+
+class TemplateInvalid(Exception):
+    def __init__(self, errors: dict[str, list[str]]):
+        super().__init__("; ".join(f"{k}: {', '.join(v)}" for k, v in errors.items()))
+        self.errors = errors
+
+
+@dataclass
+class Entry:
+    name: str
+    language: str
+    subject: str
+    customized: bool
+    updated_at: object = None
+
+
+def languages() -> tuple[str, ...]:
+    return mail.LANGUAGES
+
+
+def entries() -> list[Entry]:
+    """Every e-mail kind in every language, saying which ones an admin changed."""
+    rows = {(r.name, r.language): r for r in db.session.scalars(sa.select(MessageTemplate))}
+    out = []
+    for name in mail.template_names():
+        for lang in languages():
+            row = rows.get((name, lang))
+            subject = row.subject if row else mail.default_template(name, lang)[0]
+            out.append(Entry(name, lang, subject, row is not None, row.updated_at if row else None))
+    return out
+
+
+def source(name: str, language: str) -> dict[str, str]:
+    subject, text, html = mail.template_source(name, language)
+    return {"subject": subject, "body_text": text, "body_html": html}
+
+
+def allowed_variables(name: str) -> set[str]:
+    """The variables the product gives this kind of message (those its defaults use)."""
+    env = mail._env(False)
+    names: set[str] = set(SAMPLES.get(name, {}))
+    for lang in languages():
+        try:
+            parts = mail.default_template(name, lang)
+        except LookupError:
+            continue
+        for part in parts:
+            if part:
+                names |= meta.find_undeclared_variables(env.parse(part))
+    return names
+
+
+def sample_context(name: str) -> dict:
+    context = {var: Sample(var.replace("_", " ")) for var in allowed_variables(name)}
+    context.update(SAMPLES.get(name, {}))
+    return context
+
+
+def check(name: str, values: dict[str, str]) -> tuple[mail.Rendered | None, dict[str, list[str]]]:
+    """Compile and render `values` in the sandbox on sample data: (preview, errors by field)."""
+    errors: dict[str, list[str]] = {}
+    allowed = allowed_variables(name)
+    if not (values.get("subject") or "").strip():
+        errors.setdefault("subject", []).append(_("The subject is required."))
+    if not (values.get("body_text") or "").strip():
+        errors.setdefault("body_text", []).append(_("The text is required."))
+    for field in FIELDS:
+        text = values.get(field) or ""
+        if not text:
+            continue
+        env = mail._env(field == "body_html")
+        try:
+            used = meta.find_undeclared_variables(env.parse(text))
+        except TemplateSyntaxError as exc:
+            errors.setdefault(field, []).append(
+                _("Syntax error on line %(line)s: %(message)s", line=exc.lineno, message=exc.message))
+            continue
+        unknown = sorted(used - allowed)
+        if unknown:
+            errors.setdefault(field, []).append(
+                _("Unknown variables: %(names)s. Available: %(allowed)s.",
+                  names=", ".join(unknown), allowed=", ".join(sorted(allowed)) or "—"))
+    if errors:
+        return None, errors
+    try:
+        rendered = mail.render_source(values["subject"], values["body_text"], values.get("body_html") or "",
+                                      sample_context(name))
+    except SecurityError as exc:
+        return None, {"body_text": [_("Not allowed in a template: %(message)s", message=str(exc))]}
+    except UndefinedError as exc:
+        return None, {"body_text": [_("Unknown value: %(message)s", message=str(exc))]}
+    except (TemplateError, TypeError, ValueError, ArithmeticError) as exc:
+        return None, {"body_text": [_("The template cannot be rendered: %(message)s", message=str(exc))]}
+    return rendered, {}
+
+
+def save(name: str, language: str, values: dict[str, str], actor) -> MessageTemplate:
+    """Store the admin's version after `check`; raises TemplateInvalid with the errors."""
+    if name not in mail.template_names() or language not in languages():
+        raise LookupError(name)
+    _, errors = check(name, values)
+    if errors:
+        raise TemplateInvalid(errors)
+    row = db.session.scalar(sa.select(MessageTemplate).where(MessageTemplate.name == name,
+                                                             MessageTemplate.language == language))
+    before = source(name, language)
+    if row is None:
+        row = MessageTemplate(name=name, language=language)
+        db.session.add(row)
+    row.subject = values["subject"].strip()
+    row.body_text = values["body_text"]
+    row.body_html = values.get("body_html") or ""
+    row.updated_by_id = getattr(actor, "id", None)
+    record("message_template", f"{name}.{language}", "update",
+           {k: [before[k][:200], (values.get(k) or "")[:200]] for k in FIELDS if before[k] != (values.get(k) or "")},
+           actor)
+    db.session.commit()
+    return row
+
+
+def reset(name: str, language: str, actor) -> bool:
+    """Go back to the shipped default."""
+    row = db.session.scalar(sa.select(MessageTemplate).where(MessageTemplate.name == name,
+                                                             MessageTemplate.language == language))
+    if row is None:
+        return False
+    db.session.delete(row)
+    record("message_template", f"{name}.{language}", "reset", {}, actor)
+    db.session.commit()
+    return True

@@ -1,0 +1,368 @@
+"""Portal accounts (F-01): registration with a web code, login, credentials, password reset.
+
+Customers are FAB users linked to a `Customer` (role Customer). Answers to the security
+question are hashed like passwords and compared case- and space-insensitively. Nothing here
+reveals whether a username, e-mail or web code exists: failures share one message and unknown
+users cost the same hash check as known ones. A web code works once: its use is recorded in
+the payload of the activity it served (registration, or a password reset by web code).
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from app.extensions import db
+from app.models import (Activity, ActivityKind, Customer, Invoice, SportelloUser)
+from app.models.base import utcnow
+from app.services.core.sessions import end_other_sessions
+
+log = logging.getLogger(__name__)
+
+PLACEHOLDER_DOMAIN = "@invalid"  # RFC 2606: can never receive mail
+RESET_MAX_AGE = 30 * 60  # seconds a reset link lives
+WEB_CODE_KINDS = (ActivityKind.REGISTRATION, ActivityKind.CREDENTIALS)
+
+NO_MATCH = _l("The web code and the identifying data do not match an invoice that can be used "
+              "for access. Check them on your latest invoice.")
+RESET_FAILED = _l("The reset could not be completed: the link or code is not valid any more, "
+                  "or the answer is wrong.")
+
+
+class AccountError(Exception):
+    """A refused account operation; `field` names the form field the message belongs to."""
+
+    def __init__(self, message, field: str | None = None):
+        super().__init__(str(message))
+        self.message = message
+        self.field = field
+
+
+# --- small helpers ---------------------------------------------------------------------------
+
+def normalize_answer(answer: str) -> str:
+    """Answers compare without case and without spaces."""
+    return "".join((answer or "").split()).casefold()
+
+
+def _hash(secret: str) -> str:
+    cfg = current_app.config
+    return generate_password_hash(secret, method=cfg.get("FAB_PASSWORD_HASH_METHOD", "scrypt"),
+                                  salt_length=cfg.get("FAB_PASSWORD_HASH_SALT_LENGTH", 16))
+
+
+def hash_answer(answer: str) -> str:
+    return _hash(normalize_answer(answer))
+
+
+def check_answer(user: SportelloUser | None, answer: str) -> bool:
+    """Check an answer; an unknown user costs the same time as a known one."""
+    stored = getattr(user, "security_answer_hash", None)
+    ok = check_password_hash(stored or _dummy_hash(), normalize_answer(answer))
+    return bool(stored) and ok
+
+
+_DUMMY: str | None = None
+
+
+def _dummy_hash() -> str:
+    global _DUMMY
+    if _DUMMY is None:
+        _DUMMY = _hash("not-a-real-secret")
+    return _DUMMY
+
+
+def placeholder_email(customer_code: str) -> str:
+    """A unique address for customers without e-mail (FAB needs one); never mailed."""
+    return f"nomail+{customer_code.lower()}{PLACEHOLDER_DOMAIN}"
+
+
+def is_real_email(address: str | None) -> bool:
+    return bool(address) and "@" in address and not address.lower().endswith(PLACEHOLDER_DOMAIN)
+
+
+def contact_email(user: SportelloUser) -> str:
+    """Where mail for this customer goes: the e-mail on file, else nothing."""
+    customer = db.session.get(Customer, user.customer_id) if user.customer_id else None
+    for address in ((customer.email if customer else ""), user.email):
+        if is_real_email(address):
+            return address
+    return ""
+
+
+def customer_user(customer_id: int) -> SportelloUser | None:
+    return db.session.scalar(sa.select(SportelloUser).where(SportelloUser.customer_id == customer_id))
+
+
+def _normalize_code(code: str) -> str:
+    return "".join((code or "").split()).upper()
+
+
+def _identifies(customer: Customer, fact: str) -> bool:
+    """The identifying fact: tax code, VAT number or customer code."""
+    fact = _normalize_code(fact)
+    if not fact:
+        return False
+    return fact in {v.upper() for v in (customer.tax_code, customer.vat_number, customer.code) if v}
+
+
+def web_code_used(invoice: Invoice) -> bool:
+    rows = db.session.scalars(sa.select(Activity.payload).where(
+        Activity.customer_id == invoice.customer_id, Activity.kind.in_(WEB_CODE_KINDS)))
+    return any((p or {}).get("web_code_invoice") == invoice.number for p in rows)
+
+
+def _invoice_by_web_code(web_code: str) -> Invoice | None:
+    code = _normalize_code(web_code)
+    if not code:
+        return None
+    return db.session.scalar(sa.select(Invoice).where(Invoice.web_code == code).limit(1))
+
+
+# --- registration ------------------------------------------------------------------------------
+
+@dataclass
+class Registration:
+    web_code: str
+    identifier: str
+    username: str
+    password: str
+    question: str
+    answer: str
+    email: str = ""
+    language: str = "it"
+
+
+def register(data: Registration) -> SportelloUser:
+    """Create the customer's account; a registration activity goes to billing via the outbox."""
+    from app.roles import CUSTOMER
+    from app.services.crm import activities
+    from app.services.mailing import mail
+    from app.services.sync import outbox
+
+    invoice = _invoice_by_web_code(data.web_code)
+    customer = invoice.customer if invoice is not None else None
+    if customer is None or not _identifies(customer, data.identifier) or \
+            customer_user(customer.id) is not None or web_code_used(invoice):
+        check_password_hash(_dummy_hash(), data.password or "")  # same cost as a success
+        raise AccountError(NO_MATCH, "web_code")
+    sm = current_app.appbuilder.sm
+    username = data.username.strip()
+    if sm.find_user(username=username) is not None:
+        raise AccountError(_l("This username is taken: choose another one."), "username")
+    email = (data.email or "").strip().lower()
+    login_email = email or (customer.email or "").lower()
+    if not is_real_email(login_email) or sm.find_user(email=login_email) is not None:
+        login_email = placeholder_email(customer.code)
+    role = sm.find_role(CUSTOMER)
+    user = SportelloUser(first_name=customer.first_name or customer.display_name or customer.code,
+                         last_name=customer.last_name or "-", username=username,
+                         email=login_email, active=True, roles=[role], customer_id=customer.id,
+                         language=data.language if data.language in ("it", "en") else "it",
+                         security_question=data.question.strip(),
+                         security_answer_hash=hash_answer(data.answer),
+                         password=_hash(data.password), created_on=utcnow(), changed_on=utcnow())
+    db.session.add(user)
+    db.session.flush()
+    old_email = customer.email
+    activity = activities.create_activity(
+        ActivityKind.REGISTRATION, customer_id=customer.id, actor=user,
+        payload={"web_code_invoice": invoice.number, "username": username,
+                 "email_given": bool(email)})
+    update = {"customer_code": customer.code}
+    if email and email != (customer.email or "").lower():
+        update["email"] = email
+        customer.email = email
+    # Billing records the registration as a change of the customer record (with the e-mail
+    # the customer gave, if any): the activity is executed once billing has it (F-21).
+    outbox.enqueue("update_customer", update, activity=activity,
+                   key=f"registration-{activity.id}")
+    from app.services.core.audit import record
+
+    record("customer", customer.id, "portal_registration",
+           {"email": [old_email, customer.email]} if "email" in update else {}, user)
+    target = contact_email(user)
+    if target:
+        mail.queue_mail("registration_confirmed", user.language, [target],
+                        {"name": customer.display_name, "username": username},
+                        key=f"registration_confirmed-{user.id}")
+    if "email" in update and is_real_email(old_email):
+        mail.queue_mail("email_changed", user.language, [old_email],
+                        {"name": customer.display_name, "email": email},
+                        key=f"email_changed-registration-{user.id}")
+    db.session.commit()
+    return user
+
+
+# --- login ----------------------------------------------------------------------------------
+
+def authenticate(username: str, password: str) -> SportelloUser | None:
+    """FAB's database check, for customer accounts only: staff accounts and unknown names
+    cost the same hash check and leave no trace on the account."""
+    sm = current_app.appbuilder.sm
+    login = (username or "").strip()
+    user = sm.find_user(username=login) if login else None
+    if user is None and login:
+        user = sm.find_user(email=login.lower())
+    if user is None or not user.is_active or user.customer_id is None or not password:
+        check_password_hash(_dummy_hash(), password or "")
+        log.info("Portal login failed")
+        return None
+    if not check_password_hash(user.password or _dummy_hash(), password):
+        sm.update_user_auth_stat(user, False)
+        log.info("Portal login failed for a customer account")
+        return None
+    sm.update_user_auth_stat(user, True)
+    return user
+
+
+# --- credentials ------------------------------------------------------------------------------
+
+def _require_password(user: SportelloUser, current: str) -> None:
+    if not check_password_hash(user.password or _dummy_hash(), current or ""):
+        raise AccountError(_l("The current password is not correct."), "current_password")
+
+
+def _credentials_activity(user: SportelloUser, what: str, **payload) -> None:
+    """A credentials change is a request the customer can follow; the system executes it."""
+    from app.services.crm import activities
+
+    activity = activities.create_activity(ActivityKind.CREDENTIALS, customer_id=user.customer_id,
+                                          actor=user, payload={"change": what, **payload})
+    activities.transition(activity, "execute", None, commit=False)
+
+
+def _notify_password_changed(user: SportelloUser) -> None:
+    from app.services.mailing import mail
+
+    target = contact_email(user)
+    if target:
+        customer = db.session.get(Customer, user.customer_id)
+        mail.queue_mail("password_changed", user.language or "it", [target],
+                        {"name": customer.display_name if customer else user.username})
+
+
+def change_password(user: SportelloUser, current: str, new: str) -> None:
+    _require_password(user, current)
+    user.password = _hash(new)
+    user.changed_on = utcnow()
+    end_other_sessions(user)
+    _credentials_activity(user, "password")
+    _notify_password_changed(user)
+    db.session.commit()
+
+
+def change_username(user: SportelloUser, current: str, new: str) -> None:
+    _require_password(user, current)
+    new = new.strip()
+    if new == user.username:
+        return
+    if current_app.appbuilder.sm.find_user(username=new) is not None:
+        raise AccountError(_l("This username is taken: choose another one."), "username")
+    old = user.username
+    user.username = new
+    _credentials_activity(user, "username", old=old, new=new)
+    db.session.commit()
+
+
+def change_security_question(user: SportelloUser, current: str, question: str, answer: str) -> None:
+    _require_password(user, current)
+    user.security_question = question.strip()
+    user.security_answer_hash = hash_answer(answer)
+    _credentials_activity(user, "security_question")
+    db.session.commit()
+
+
+# --- password reset ------------------------------------------------------------------------
+
+def _serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="portal-password-reset")
+
+
+def _fingerprint(user: SportelloUser) -> str:
+    """Changes with the password and the session version: a used link stops working."""
+    raw = f"{user.password}|{user.session_version or 0}".encode()
+    return hashlib.sha256(raw).hexdigest()[:24]
+
+
+def make_reset_token(user: SportelloUser) -> str:
+    return _serializer().dumps({"u": user.id, "f": _fingerprint(user)})
+
+
+def user_for_token(token: str) -> SportelloUser | None:
+    """The user of a valid, unused, unexpired reset link, else None."""
+    try:
+        data = _serializer().loads(token, max_age=RESET_MAX_AGE)
+    except (BadSignature, SignatureExpired):
+        return None
+    user = db.session.get(SportelloUser, data.get("u")) if isinstance(data, dict) else None
+    if user is None or user.customer_id is None or not user.active or \
+            data.get("f") != _fingerprint(user):
+        return None
+    return user
+
+
+def _find_login(login: str) -> SportelloUser | None:
+    login = (login or "").strip()
+    if not login:
+        return None
+    user = db.session.scalar(sa.select(SportelloUser).where(
+        sa.or_(SportelloUser.username == login, SportelloUser.email == login.lower())))
+    if user is None or user.customer_id is None or not user.active:
+        return None
+    return user
+
+
+def request_reset(login: str, base_url: str) -> None:
+    """Mail a single-use link to the address on file; silent for unknown accounts."""
+    from app.services.mailing import mail
+
+    user = _find_login(login)
+    target = contact_email(user) if user is not None else ""
+    if not target:
+        _serializer().dumps({"u": 0, "f": ""})  # same work either way
+        return
+    token = make_reset_token(user)
+    mail.queue_mail("password_reset", user.language or "it", [target],
+                    {"username": user.username, "link": f"{base_url.rstrip('/')}/reset/{token}",
+                     "minutes": RESET_MAX_AGE // 60})
+    db.session.commit()
+
+
+def reset_with_token(token: str, answer: str, new_password: str) -> SportelloUser:
+    user = user_for_token(token)
+    if not check_answer(user, answer):
+        raise AccountError(RESET_FAILED, "answer")
+    _set_new_password(user, "password_reset_link")
+    user.password = _hash(new_password)
+    db.session.commit()
+    return user
+
+
+def reset_with_web_code(username: str, web_code: str, answer: str, new_password: str) -> SportelloUser:
+    """For customers without e-mail: a web code from an invoice issued after registration."""
+    user = _find_login(username)
+    invoice = _invoice_by_web_code(web_code)
+    valid = (user is not None and invoice is not None and invoice.customer_id == user.customer_id
+             and user.created_on is not None and invoice.invoice_date > user.created_on.date()
+             and not web_code_used(invoice))
+    if not check_answer(user if valid else None, answer) or not valid:
+        raise AccountError(RESET_FAILED, "answer")
+    _set_new_password(user, "password_reset_web_code", web_code_invoice=invoice.number)
+    user.password = _hash(new_password)
+    db.session.commit()
+    return user
+
+
+def _set_new_password(user: SportelloUser, what: str, **payload) -> None:
+    user.changed_on = utcnow()
+    user.fail_login_count = 0
+    user.end_sessions()
+    _credentials_activity(user, what, **payload)
+    _notify_password_changed(user)

@@ -1,0 +1,93 @@
+"""Invoice by e-mail settings (F-08): on/off, link or PDF mode, up to four addresses; send log.
+
+The nightly batch (F-31) reads these settings; this module stores them and lists the log.
+Turning delivery on never mails old invoices (`active_since`). The change is recorded as an
+activity, exported to billing through the outbox and executed automatically (F-21).
+"""
+from __future__ import annotations
+
+import re
+
+import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
+
+from app.extensions import db
+from app.models import (ActivityKind, DeliveryMode, Invoice, InvoiceDeliveryRecipient,
+                        InvoiceDeliverySetting, InvoiceEmailLog, SupplyPoint)
+from app.models.base import utcnow
+
+MAX = InvoiceDeliverySetting.MAX_RECIPIENTS
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+class DeliveryError(Exception):
+    def __init__(self, message, field: str = "addresses"):
+        super().__init__(str(message))
+        self.message, self.field = message, field
+
+
+def parse_addresses(text: str) -> list[str]:
+    """One address per line (commas and semicolons also separate); checked, de-duplicated."""
+    parts = [p.strip().lower() for p in re.split(r"[\s,;]+", text or "") if p.strip()]
+    out: list[str] = []
+    for p in parts:
+        if not _EMAIL.match(p) or p.endswith("@invalid"):
+            raise DeliveryError(_l("%(address)s is not a valid e-mail address.", address=p))
+        if p not in out:
+            out.append(p)
+    if len(out) > MAX:
+        raise DeliveryError(_l("At most %(max)d addresses: remove %(extra)d.", max=MAX, extra=len(out) - MAX))
+    return out
+
+
+def setting_for(supply_point: SupplyPoint) -> InvoiceDeliverySetting | None:
+    return db.session.scalar(sa.select(InvoiceDeliverySetting).where(
+        InvoiceDeliverySetting.supply_point_id == supply_point.id))
+
+
+def save(user, supply_point: SupplyPoint, enabled: bool, mode: DeliveryMode,
+         addresses: list[str]) -> InvoiceDeliverySetting:
+    """Store the settings, record the activity, export; commit."""
+    from app.services.core import audit
+    from app.services.crm import activities
+    from app.services.sync import outbox
+
+    if len(addresses) > MAX:
+        raise DeliveryError(_l("At most %(max)d addresses: remove %(extra)d.", max=MAX,
+                               extra=len(addresses) - MAX))
+    if enabled and not addresses:
+        raise DeliveryError(_l("Give at least one address to receive invoices by e-mail."))
+    setting = setting_for(supply_point)
+    before = {"enabled": False, "mode": None, "addresses": []}
+    if setting is None:
+        setting = InvoiceDeliverySetting(supply_point_id=supply_point.id)
+        db.session.add(setting)
+    else:
+        before = {"enabled": setting.enabled, "mode": setting.mode.value if setting.mode else None,
+                  "addresses": [r.email for r in setting.recipients]}
+    if enabled and not setting.enabled:
+        setting.active_since = utcnow().date()
+    setting.enabled = enabled
+    setting.mode = mode
+    setting.recipients.clear()
+    db.session.flush()  # old positions go before new ones take them
+    setting.recipients.extend(InvoiceDeliveryRecipient(position=i + 1, email=a)
+                              for i, a in enumerate(addresses))
+    db.session.flush()
+    after = {"enabled": enabled, "mode": mode.value, "addresses": addresses}
+    activity = activities.create_activity(
+        ActivityKind.INVOICE_EMAIL, customer_id=supply_point.customer_id,
+        supply_point_id=supply_point.id, actor=user, payload=after)
+    outbox.enqueue("set_invoice_delivery", {"supply_point_code": supply_point.code,
+                                            "enabled": enabled, "mode": mode.value,
+                                            "emails": addresses},
+                   activity=activity, key=f"invoice-email-{activity.id}")
+    audit.record("supply_point", supply_point.id, "invoice_email",
+                 {k: [before[k], after[k]] for k in after if before[k] != after[k]}, user)
+    db.session.commit()
+    return setting
+
+
+def send_log(invoice: Invoice) -> list[InvoiceEmailLog]:
+    return list(db.session.scalars(sa.select(InvoiceEmailLog).where(
+        InvoiceEmailLog.invoice_id == invoice.id).order_by(InvoiceEmailLog.created_at)))

@@ -1,0 +1,77 @@
+"""Requests a customer follows (F-03, F-09, "my requests").
+
+Information requests come from anyone (a visitor leaves name and how to be reached); invoice
+correction requests from a logged-in customer about one of their invoices. Both are
+activities for the back office. "My requests" lists every activity of the customer with its
+status, history and whether a write is still waiting for the billing system.
+"""
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
+
+from app.extensions import db
+from app.models import Activity, ActivityKind, Invoice, OutboxMessage, OutboxStatus
+
+
+class RequestError(Exception):
+    def __init__(self, message, field: str | None = None):
+        super().__init__(str(message))
+        self.message, self.field = message, field
+
+
+def information_request(*, name: str, question: str, email: str = "", phone: str = "",
+                        postal_address: str = "", customer_id: int | None = None,
+                        user=None) -> Activity:
+    from app.services.crm import activities
+
+    name, question = name.strip(), question.strip()
+    email, phone, postal_address = email.strip(), phone.strip(), postal_address.strip()
+    if not (email or phone or postal_address):
+        raise RequestError(_l("Tell us at least one way to reach you: phone, e-mail or postal address."),
+                           "email")
+    activity = activities.create_activity(
+        ActivityKind.INFORMATION_REQUEST, customer_id=customer_id, actor=user,
+        subject=question[:200], contact_name=name[:160], contact_email=email[:254],
+        contact_phone=phone[:30],
+        payload={"question": question, "postal_address": postal_address})
+    db.session.commit()
+    return activity
+
+
+def invoice_correction(user, invoice: Invoice, reason: str) -> Activity:
+    from app.services.crm import activities
+
+    reason = reason.strip()
+    if len(reason) < 10:
+        raise RequestError(_l("Tell us in a few words what is wrong with the invoice."), "reason")
+    activity = activities.create_activity(
+        ActivityKind.INVOICE_CORRECTION, customer_id=invoice.customer_id,
+        supply_point_id=invoice.supply_point_id, invoice_id=invoice.id, actor=user,
+        subject=str(_l("Correction of invoice %(number)s", number=invoice.number)),
+        payload={"invoice_number": invoice.number, "reason": reason})
+    db.session.commit()
+    return activity
+
+
+def my_requests(customer_id: int, page: int = 1, per_page: int = 20):
+    query = sa.select(Activity).where(Activity.customer_id == customer_id)
+    total = db.session.scalar(sa.select(sa.func.count()).select_from(query.subquery()))
+    rows = list(db.session.scalars(query.order_by(Activity.created_at.desc(), Activity.id.desc())
+                                   .offset((page - 1) * per_page).limit(per_page)))
+    return rows, total
+
+
+def waiting_for_billing(activity_ids: list[int]) -> set[int]:
+    """The activities with a write billing has not received yet."""
+    if not activity_ids:
+        return set()
+    return set(db.session.scalars(sa.select(OutboxMessage.activity_id).where(
+        OutboxMessage.activity_id.in_(activity_ids),
+        OutboxMessage.status.in_((OutboxStatus.PENDING, OutboxStatus.DELIVERING)))))
+
+
+def withdraw(user, activity: Activity) -> None:
+    from app.services.crm import activities
+
+    activities.transition(activity, "withdraw", user)

@@ -1,0 +1,2 @@
+"""Sales network: contract entry wizard (F-11), contract documents (F-12), the contract workflow
+(F-13), portfolio (F-15) and commissions (F-16)."""

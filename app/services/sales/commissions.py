@@ -1,0 +1,199 @@
+"""Agent commissions (F-16): earned by rule, reversed on early cancellation, stated, exported.
+
+A rule says how much a contract of a service (and optionally a use type) earns, on activation
+and/or on invoiceable status, and within how many days a cancellation takes it back. Earned
+commissions belong to the month they were earned in (period YYYY-MM). A statement lists an
+agent's commissions of a period (table and PDF). The export sends a period's earned lines to
+billing through the outbox (one idempotency key per batch); billing answers with its batch
+number, stored on each line (reconciled).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import io
+import uuid
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+import sqlalchemy as sa
+from flask_babel import force_locale
+
+from app.extensions import db
+from app.models import (Agent, Commission, CommissionRule, CommissionStatus, CommissionTrigger,
+                        Contract, OutboxMessage)
+from app.models.base import utcnow
+from app.services.sales.documents import render_document
+from app.services.sync.outbox import after_delivery, enqueue
+
+CS = CommissionStatus
+COUNTED = (CS.EARNED, CS.EXPORTED, CS.RECONCILED)
+SENT = "sent"  # billing_batch of a line on its way to billing
+
+
+def counted(row: Commission) -> bool:
+    """Earned lines count; a reversed line counts only as a claw-back (negative) line."""
+    return row.status in COUNTED or (row.status == CS.REVERSED and row.amount < 0)
+
+
+def _counted_clause():
+    return sa.or_(Commission.status.in_(COUNTED),
+                  sa.and_(Commission.status == CS.REVERSED, Commission.amount < 0))
+
+
+def period_of(when: dt.date | dt.datetime) -> str:
+    return f"{when.year:04d}-{when.month:02d}"
+
+
+def rule_for(contract: Contract, trigger: CommissionTrigger, on: dt.date) -> CommissionRule | None:
+    """The rule for the contract's service and use type (an exact use type beats 'any')."""
+    if contract.service is None:
+        return None
+    candidates = db.session.scalars(sa.select(CommissionRule).where(
+        CommissionRule.service == contract.service, CommissionRule.trigger == trigger,
+        CommissionRule.valid_from <= on,
+        sa.or_(CommissionRule.valid_to.is_(None), CommissionRule.valid_to >= on),
+        sa.or_(CommissionRule.use_type.is_(None), CommissionRule.use_type == contract.use_type),
+    ).order_by(CommissionRule.use_type.is_(None), CommissionRule.valid_from.desc())).all()
+    return candidates[0] if candidates else None
+
+
+def earn(contract: Contract, trigger: str | CommissionTrigger, when: dt.datetime) -> Commission | None:
+    """Record the commission a rule gives for this event, once per contract and trigger."""
+    trigger = CommissionTrigger(trigger)
+    if contract.agent_id is None:
+        return None
+    rule = rule_for(contract, trigger, when.date())
+    if rule is None:
+        return None
+    exists = db.session.scalar(sa.select(sa.func.count()).select_from(Commission).where(
+        Commission.contract_id == contract.id, Commission.trigger == trigger))
+    if exists:
+        return None
+    row = Commission(agent_id=contract.agent_id, contract_id=contract.id, rule_id=rule.id,
+                     trigger=trigger, status=CS.EARNED, period=period_of(when), amount=rule.amount,
+                     created_at=when)
+    db.session.add(row)
+    return row
+
+
+def reverse(contract: Contract, when: dt.datetime) -> list[Commission]:
+    """A cancelled contract gives back what it earned within each rule's clawback days."""
+    out = []
+    rows = db.session.scalars(sa.select(Commission).where(Commission.contract_id == contract.id)).all()
+    taken_back = {r.trigger for r in rows if r.amount < 0}
+    for row in rows:
+        if row.amount <= 0 or row.trigger in taken_back:
+            continue
+        rule = db.session.get(CommissionRule, row.rule_id) if row.rule_id else None
+        days = rule.clawback_days if rule else 0
+        if (when - row.created_at).days > days:
+            continue
+        if row.status == CS.EARNED:
+            row.status = CS.REVERSED  # never left us: simply not paid
+            out.append(row)
+        elif row.status in (CS.EXPORTED, CS.RECONCILED):
+            # Already paid out: a negative line (status reversed) takes it back in the
+            # cancellation's period and goes to billing with the next export.
+            back = Commission(agent_id=row.agent_id, contract_id=row.contract_id, rule_id=row.rule_id,
+                              trigger=row.trigger, status=CS.REVERSED, period=period_of(when),
+                              amount=-row.amount, created_at=when)
+            db.session.add(back)
+            out.append(back)
+    return out
+
+
+@dataclass
+class Statement:
+    agent: Agent
+    period: str
+    rows: list[Commission] = field(default_factory=list)
+
+    @property
+    def total(self) -> Decimal:
+        return sum((r.amount for r in self.rows if counted(r)), Decimal("0"))
+
+
+def statement(agent: Agent, period: str) -> Statement:
+    """An agent's commissions of one period (reversed ones listed, not counted)."""
+    rows = db.session.scalars(sa.select(Commission).where(
+        Commission.agent_id == agent.id, Commission.period == period)
+        .order_by(Commission.created_at, Commission.id)).all()
+    return Statement(agent, period, list(rows))
+
+
+def periods(agent: Agent | None = None) -> list[str]:
+    stmt = sa.select(Commission.period).distinct().order_by(Commission.period.desc())
+    if agent is not None:
+        stmt = stmt.where(Commission.agent_id == agent.id)
+    return list(db.session.scalars(stmt))
+
+
+def totals_by_agent(period: str) -> list[tuple[Agent, Decimal]]:
+    """Each agent's total for a period (managers' overview)."""
+    rows = db.session.execute(sa.select(Commission.agent_id, sa.func.sum(Commission.amount)).where(
+        Commission.period == period, _counted_clause()).group_by(Commission.agent_id)).all()
+    agents = {a.id: a for a in db.session.scalars(sa.select(Agent).where(Agent.id.in_([r[0] for r in rows])))}
+    return sorted(((agents[a], Decimal(t or 0)) for a, t in rows), key=lambda x: x[0].code)
+
+
+def statement_pdf(stmt: Statement, language: str = "it") -> bytes:
+    """The statement as a PDF (xhtml2pdf), in the agent's language."""
+    from xhtml2pdf import pisa
+
+    with force_locale(language if language in ("it", "en") else "it"):
+        html = render_document("pdf/commissions.html", statement=stmt, generated=utcnow())
+    out = io.BytesIO()
+    if pisa.CreatePDF(html, dest=out, encoding="utf-8").err:
+        raise RuntimeError("commission statement: PDF rendering failed")
+    return out.getvalue()
+
+
+def export_period(period: str, actor=None) -> OutboxMessage | None:
+    """Send the period's earned commissions to billing (one outbox row); None if nothing to send."""
+    rows = db.session.scalars(sa.select(Commission).where(
+        Commission.period == period, sa.or_(
+            Commission.status == CS.EARNED,
+            sa.and_(Commission.status == CS.REVERSED, Commission.amount < 0, Commission.billing_batch == "")))
+        .order_by(Commission.id).with_for_update()).all()
+    if not rows:
+        return None
+    lines = []
+    for row in rows:
+        reason = f"{row.trigger.value}{' reversal' if row.amount < 0 else ''}"
+        lines.append({"agent_code": row.agent.code, "contract_number": row.contract.number,
+                      "period": period, "amount": str(row.amount), "reason": reason})
+        if row.status == CS.EARNED:
+            row.status = CS.EXPORTED
+        row.billing_batch = SENT
+    key = f"commissions-{period}-{uuid.uuid4().hex[:12]}"
+    msg = enqueue("export_commissions", {"lines": lines, "commission_ids": [r.id for r in rows]}, key=key)
+    from app.services.core.audit import record
+
+    record("commission_export", period, "export", {"lines": [None, len(lines)]}, actor)
+    db.session.commit()
+    return msg
+
+
+@after_delivery("export_commissions")
+def _reconcile(msg: OutboxMessage) -> None:
+    """Billing accepted the batch: each exported line carries billing's batch number."""
+    batch = str((msg.result or {}).get("batch", ""))[:30]
+    ids = msg.payload.get("commission_ids") or []
+    if not ids:
+        return
+    db.session.execute(sa.update(Commission).where(
+        Commission.id.in_(ids), Commission.status == CS.EXPORTED)
+        .values(status=CS.RECONCILED, billing_batch=batch))
+    db.session.execute(sa.update(Commission).where(
+        Commission.id.in_(ids), Commission.status == CS.REVERSED, Commission.billing_batch == SENT)
+        .values(billing_batch=batch))
+
+
+def reconciliation(period: str) -> dict:
+    """What was sent and what billing confirmed for a period."""
+    out = {}
+    for status in (CS.EARNED, CS.EXPORTED, CS.RECONCILED, CS.REVERSED):
+        count, total = db.session.execute(sa.select(sa.func.count(), sa.func.sum(Commission.amount)).where(
+            Commission.period == period, Commission.status == status)).one()
+        out[status.value] = {"count": count, "total": Decimal(total or 0)}
+    return out

@@ -1,0 +1,271 @@
+"""Contract workflow (F-13): the one transition table, history, and the hand-over to billing.
+
+States: draft (the wizard) -> processing -> validated (back office) -> approved (credit check)
+-> activated -> in billing, not invoiceable (billing created reservation, customer and supply
+point) -> invoiceable (the distributor's technical data arrived). Rejected / cancelled, with a
+reason, from the states where that makes sense. `transition()` checks the table, records
+history (who/when/why) and the audit log, runs the state's side effects (outbox export,
+commissions) in the same transaction and commits once.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
+
+from app.extensions import db
+from app.models import (Agent, Contract, ContractHistory, ContractStatus, OutboxMessage,
+                        SupplyPoint, SupplyStatus)
+from app.models.base import utcnow
+from app.roles import ADMIN, AGENT, BACK_OFFICE, CREDIT_CHECK, MANAGER
+from app.services.sync.outbox import after_delivery, enqueue
+
+log = logging.getLogger(__name__)
+
+S = ContractStatus
+SYSTEM = "system"  # jobs and billing's answers
+STAFF = (BACK_OFFICE, MANAGER, ADMIN)
+# States in which the contract's data may still change (the wizard).
+EDITABLE = (S.DRAFT, S.PROCESSING)
+# The wizard's steps that must be complete before a contract is submitted.
+WIZARD_STEPS = ("customer", "supply", "payment", "mailing")
+# States holding the supply point: a second contract for the same PDR/POD is refused.
+OPEN = (S.PROCESSING, S.VALIDATED, S.APPROVED, S.ACTIVATED, S.IN_BILLING)
+
+
+class TransitionError(Exception):
+    """The action is not allowed now or for this actor; `str()` is the translated message."""
+
+
+@dataclass(frozen=True)
+class Rule:
+    to: ContractStatus
+    roles: frozenset[str]
+    reason_required: bool = False
+
+
+def _rules(froms, action, to, roles, reason_required=False):
+    return {(f, action): Rule(to, frozenset(roles), reason_required) for f in froms}
+
+
+TRANSITIONS: dict[tuple[ContractStatus, str], Rule] = {
+    # The agent (or a back-office operator) finishes the wizard.
+    **_rules((S.DRAFT,), "submit", S.PROCESSING, (AGENT, BACK_OFFICE, ADMIN)),
+    **_rules((S.DRAFT,), "discard", S.CANCELLED, (AGENT, BACK_OFFICE, ADMIN)),
+    # Back office checks the paperwork; credit check decides on the customer's solvency.
+    **_rules((S.PROCESSING,), "validate", S.VALIDATED, (BACK_OFFICE, ADMIN)),
+    **_rules((S.PROCESSING,), "reject", S.REJECTED, (BACK_OFFICE, ADMIN), True),
+    **_rules((S.VALIDATED,), "approve", S.APPROVED, (CREDIT_CHECK, ADMIN)),
+    **_rules((S.VALIDATED,), "reject", S.REJECTED, (CREDIT_CHECK, ADMIN), True),
+    **_rules((S.APPROVED,), "activate", S.ACTIVATED, (BACK_OFFICE, ADMIN)),
+    # Billing's answers, applied by the system only.
+    **_rules((S.ACTIVATED,), "export", S.IN_BILLING, (SYSTEM,)),
+    **_rules((S.IN_BILLING,), "invoiceable", S.INVOICEABLE, (SYSTEM,)),
+    # The agent may withdraw a contract still in processing; staff cancel later ones.
+    **_rules((S.PROCESSING,), "cancel", S.CANCELLED, (AGENT, BACK_OFFICE, MANAGER, ADMIN), True),
+    **_rules((S.VALIDATED, S.APPROVED, S.ACTIVATED, S.IN_BILLING, S.INVOICEABLE), "cancel",
+             S.CANCELLED, (BACK_OFFICE, MANAGER, ADMIN), True),
+}
+
+ACTION_LABELS = {
+    "create": _l("Contract created"), "submit": _l("Submitted"), "discard": _l("Draft discarded"),
+    "validate": _l("Validate"), "approve": _l("Approve credit"), "activate": _l("Activate"),
+    "reject": _l("Reject"), "cancel": _l("Cancel contract"), "export": _l("Created in billing"),
+    "invoiceable": _l("Invoiceable"), "edit": _l("Edited"),
+}
+
+
+def actor_roles(actor) -> set[str]:
+    if actor is None:
+        return {SYSTEM}
+    return {role.name for role in getattr(actor, "roles", [])}
+
+
+def agent_of(user) -> Agent | None:
+    """The sales-network member a user logs in as, if any."""
+    if user is None or not getattr(user, "id", None):
+        return None
+    return db.session.scalar(sa.select(Agent).where(Agent.user_id == user.id))
+
+
+def is_owner(contract: Contract, actor) -> bool:
+    agent = agent_of(actor)
+    return agent is not None and contract.agent_id == agent.id
+
+
+def _permitted(rule: Rule, roles: set[str], contract: Contract, actor) -> bool:
+    if rule.roles == {SYSTEM}:
+        return SYSTEM in roles  # billing's answers are not for people to fake
+    if not roles & rule.roles:
+        return False
+    if roles & rule.roles <= {AGENT}:
+        return is_owner(contract, actor)  # agents act only on their own contracts
+    return True
+
+
+def allowed_actions(contract: Contract, actor) -> list[str]:
+    """The actions `actor` may take on `contract` now (for buttons)."""
+    roles = actor_roles(actor)
+    return [action for (state, action), rule in TRANSITIONS.items()
+            if state == contract.status and _permitted(rule, roles, contract, actor)]
+
+
+def needs_reason(contract: Contract, action: str) -> bool:
+    rule = TRANSITIONS.get((contract.status, action))
+    return bool(rule and rule.reason_required)
+
+
+def transition(contract: Contract, action: str, actor=None, reason: str = "", *,
+               commit: bool = True) -> Contract:
+    """Apply `action` if the table allows it for `actor`; history, audit, side effects; commit."""
+    rule = TRANSITIONS.get((contract.status, action))
+    if rule is None:
+        raise TransitionError(_l("This action is not possible in the contract's current state (%(state)s).",
+                                 state=contract.status.label))
+    if not _permitted(rule, actor_roles(actor), contract, actor):
+        raise TransitionError(_l("You are not allowed to do this on this contract."))
+    if action == "submit" and not set(WIZARD_STEPS) <= set((contract.data or {}).get("done") or ()):
+        raise TransitionError(_l("Complete every step of the contract first."))
+    reason = (reason or "").strip()
+    if rule.reason_required and not reason:
+        raise TransitionError(_l("Please give a reason."))
+    before = contract.status
+    # Conditional update: of two people pressing a button at once, only the first one moves it.
+    moved = db.session.execute(sa.update(Contract).where(Contract.id == contract.id, Contract.status == before)
+                               .values(status=rule.to).execution_options(synchronize_session=False))
+    if moved.rowcount != 1:
+        raise TransitionError(_l("The contract was changed meanwhile: reload the page."))
+    contract.status = rule.to
+    now = utcnow()
+    if rule.to in (S.REJECTED, S.CANCELLED):
+        contract.rejection_reason = reason
+    if action == "submit" and contract.signed_on is None:
+        contract.signed_on = now.date()
+    db.session.add(ContractHistory(contract_id=contract.id, from_status=before, to_status=rule.to,
+                                   action=action, reason=reason, actor_id=getattr(actor, "id", None),
+                                   created_at=now))
+    from app.services.core.audit import record
+
+    record("contract", contract.id, action, {"status": [before.value, rule.to.value]}, actor)
+    _side_effects(contract, action, before, now)
+    if commit:
+        db.session.commit()
+    return contract
+
+
+def _side_effects(contract: Contract, action: str, before: ContractStatus, now: dt.datetime) -> None:
+    from app.services.sales import commissions
+
+    if action == "activate":
+        contract.activated_at = now
+        enqueue("create_contract", export_payload(contract), key=f"create_contract-{contract.number}")
+        commissions.earn(contract, "activation", now)
+    elif action == "invoiceable":
+        contract.invoiceable_at = now
+        commissions.earn(contract, "invoiceable", now)
+    elif action == "cancel":
+        commissions.reverse(contract, now)
+
+
+def record_created(contract: Contract, actor) -> None:
+    """The first history step of a new draft (no commit)."""
+    db.session.add(ContractHistory(contract_id=contract.id, from_status=None, to_status=contract.status,
+                                   action="create", actor_id=getattr(actor, "id", None)))
+
+
+def history_of(contract: Contract) -> list[ContractHistory]:
+    return list(db.session.scalars(sa.select(ContractHistory).where(
+        ContractHistory.contract_id == contract.id).order_by(ContractHistory.created_at, ContractHistory.id)))
+
+
+# --- the hand-over to billing ------------------------------------------------------------------
+
+def export_payload(contract: Contract) -> dict:
+    """The `create_contract` outbox payload (ContractExport fields) from the wizard's data."""
+    d = contract.data or {}
+    cust, supply, pay, mail = (d.get(k) or {} for k in ("customer", "supply", "payment", "mailing"))
+    existing = cust.get("mode") == "existing"
+    customer_code = cust.get("customer_code", "") if existing else ""
+    customer = {"customer_code": customer_code}
+    if not existing:
+        customer.update({k: cust.get(k, "") or "" for k in (
+            "last_name", "first_name", "company_name", "tax_code", "vat_number", "address",
+            "post_code", "city", "province", "phone", "email")})
+        customer["birth_date"] = cust.get("birth_date") or None
+    sdd = pay.get("method") == "sdd"
+    payload = {
+        "contract_number": contract.number, "customer_code": customer_code, "customer": customer,
+        "service": supply.get("service", ""), "pdr": contract.pdr or "", "pod": contract.pod or "",
+        "address": supply.get("address", ""), "post_code": supply.get("post_code", ""),
+        "city": supply.get("city", ""), "province": supply.get("province", ""),
+        "use_type": supply.get("use_type", ""), "withdrawal_class": supply.get("withdrawal_class", ""),
+        "tariff_option": supply.get("tariff_option", ""),
+        "annual_consumption": int(supply.get("annual_consumption") or 0),
+        "payment_method": pay.get("method", "postal_slip"),
+        "iban": pay.get("iban", "") if sdd else "", "account_holder": pay.get("holder", "") if sdd else "",
+        "language": contract.language or "it",
+    }
+    if mail and not mail.get("same_as_supply"):  # otherwise bills go to the supply address
+        payload["mailing"] = {"supply_point_code": "", "name": mail.get("name", ""),
+                              "address": mail.get("address", ""), "post_code": mail.get("post_code", ""),
+                              "city": mail.get("city", ""), "province": mail.get("province", "")}
+    return payload
+
+
+@after_delivery("create_contract")
+def _contract_created_in_billing(msg: OutboxMessage) -> None:
+    """Billing accepted the contract: store its numbers, move to *in billing, not invoiceable*."""
+    contract = db.session.scalar(sa.select(Contract).where(
+        Contract.number == msg.payload.get("contract_number")))
+    if contract is None or contract.status != S.ACTIVATED:
+        return
+    result = msg.result or {}
+    contract.reservation_number = result.get("reservation_number", "")[:30]
+    contract.data = {**(contract.data or {}), "billing": {
+        "customer_code": result.get("customer_code", ""),
+        "supply_point_code": result.get("supply_point_code", "")}}
+    transition(contract, "export", None, result.get("reservation_number", ""), commit=False)
+
+
+def check_invoiceable() -> dict:
+    """After alignment: link contracts to the aligned records, move invoiceable ones on (job)."""
+    counts = {"linked": 0, "invoiceable": 0}
+    contracts = db.session.scalars(sa.select(Contract).where(Contract.status == S.IN_BILLING)).all()
+    for contract in contracts:
+        billing = (contract.data or {}).get("billing") or {}
+        sp = db.session.scalar(sa.select(SupplyPoint).where(
+            SupplyPoint.code == billing.get("supply_point_code", "")))
+        if sp is None:
+            continue  # not aligned yet
+        if contract.supply_point_id != sp.id:
+            contract.supply_point_id = sp.id
+            contract.customer_id = sp.customer_id
+            counts["linked"] += 1
+        if sp.status == SupplyStatus.ACTIVE:
+            transition(contract, "invoiceable", None, sp.code, commit=False)
+            counts["invoiceable"] += 1
+    db.session.commit()
+    return counts
+
+
+def point_in_use(pdr: str = "", pod: str = "", *, exclude_contract_id: int | None = None) -> str | None:
+    """Why a PDR/POD can't be contracted: already active with us or in another open contract."""
+    if not (pdr or pod):
+        return None
+    col_sp = SupplyPoint.pdr if pdr else SupplyPoint.pod
+    col_ct = Contract.pdr if pdr else Contract.pod
+    value = pdr or pod
+    active = db.session.scalar(sa.select(sa.func.count()).select_from(SupplyPoint).where(
+        col_sp == value, SupplyPoint.status.in_(
+            (SupplyStatus.ACTIVE, SupplyStatus.NOT_INVOICEABLE, SupplyStatus.SUSPENDED))))
+    if active:
+        return str(_l("This supply point is already active with us."))
+    stmt = sa.select(sa.func.count()).select_from(Contract).where(col_ct == value, Contract.status.in_(OPEN))
+    if exclude_contract_id:
+        stmt = stmt.where(Contract.id != exclude_contract_id)
+    if db.session.scalar(stmt):
+        return str(_l("Another contract for this supply point is already being processed."))
+    return None

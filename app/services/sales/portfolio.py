@@ -1,0 +1,100 @@
+"""Customer portfolio (F-15): what a member of the sales network may see, with search.
+
+An agent sees the contracts they entered and the customers and supply points those contracts
+brought (linked once billing created and alignment brought them back). Managers, back office
+and administrators see every agent's. Every sales page loads contracts through
+`get_contract_or_404`, the one ownership check.
+"""
+from __future__ import annotations
+
+import re
+
+import sqlalchemy as sa
+from flask import abort
+
+from app.extensions import db
+from app.models import Agent, Contract, ContractStatus, Customer, SupplyPoint
+from app.roles import ADMIN, AGENT, BACK_OFFICE, CREDIT_CHECK, MANAGER
+from app.services.sales.contracts import actor_roles, agent_of
+
+SEE_ALL = {MANAGER, ADMIN, BACK_OFFICE, CREDIT_CHECK}
+SALES_ROLES = SEE_ALL | {AGENT}
+
+
+class Scope:
+    """Whose contracts a user sees: one agent's, or everyone's (agent None, all True)."""
+
+    def __init__(self, user):
+        roles = actor_roles(user)
+        self.all = bool(roles & SEE_ALL)
+        self.agent = agent_of(user)
+        if not self.all and self.agent is None:
+            abort(403)
+
+    def filter(self, stmt, agent_id: int | None = None):
+        if not self.all:
+            return stmt.where(Contract.agent_id == self.agent.id)
+        if agent_id:
+            return stmt.where(Contract.agent_id == agent_id)
+        return stmt
+
+
+def get_contract_or_404(user, contract_id: int) -> Contract:
+    """The contract if `user` may see it, else 404 (never reveal another agent's)."""
+    scope = Scope(user)
+    contract = db.session.scalar(scope.filter(sa.select(Contract).where(Contract.id == contract_id)))
+    if contract is None:
+        abort(404)
+    return contract
+
+
+def _text(q: str) -> str:
+    return (q or "").strip()
+
+
+def contracts(user, q: str = "", status: str = "", agent_id: int | None = None, limit: int = 200) -> list[Contract]:
+    scope = Scope(user)
+    stmt = scope.filter(sa.select(Contract), agent_id)
+    q = _text(q)
+    if q:
+        compact = re.sub(r"\s", "", q).upper()
+        like = f"%{q.lower()}%"
+        stmt = stmt.outerjoin(Customer, Customer.id == Contract.customer_id).where(sa.or_(
+            Contract.number == compact, Contract.pdr == compact, Contract.pod == compact,
+            Customer.code == compact, Customer.tax_code == compact, Customer.vat_number == compact,
+            Customer.search_name.like(like),
+            sa.func.lower(sa.cast(Contract.data, sa.String)).like(like)))
+    if status and status in ContractStatus.__members__:
+        stmt = stmt.where(Contract.status == ContractStatus[status])
+    return list(db.session.scalars(stmt.order_by(Contract.created_at.desc(), Contract.id.desc()).limit(limit)))
+
+
+def customers(user, q: str = "", agent_id: int | None = None, limit: int = 200) -> list[Customer]:
+    scope = Scope(user)
+    ids = scope.filter(sa.select(Contract.customer_id).where(Contract.customer_id.is_not(None)), agent_id)
+    stmt = sa.select(Customer).where(Customer.id.in_(ids))
+    q = _text(q)
+    if q:
+        compact = re.sub(r"\s", "", q).upper()
+        stmt = stmt.where(sa.or_(Customer.code == compact, Customer.tax_code == compact,
+                                 Customer.vat_number == compact, Customer.search_name.like(f"%{q.lower()}%")))
+    return list(db.session.scalars(stmt.order_by(Customer.search_name).limit(limit)))
+
+
+def supply_points(user, q: str = "", agent_id: int | None = None, limit: int = 200) -> list[SupplyPoint]:
+    scope = Scope(user)
+    ids = scope.filter(sa.select(Contract.supply_point_id).where(Contract.supply_point_id.is_not(None)), agent_id)
+    stmt = sa.select(SupplyPoint).where(SupplyPoint.id.in_(ids))
+    q = _text(q)
+    if q:
+        compact = re.sub(r"\s", "", q).upper()
+        stmt = stmt.where(sa.or_(SupplyPoint.code == compact, SupplyPoint.pdr == compact,
+                                 SupplyPoint.pod == compact, sa.func.lower(SupplyPoint.city).like(f"%{q.lower()}%")))
+    return list(db.session.scalars(stmt.order_by(SupplyPoint.code).limit(limit)))
+
+
+def agents(user) -> list[Agent]:
+    """Agents a manager may filter by (empty for an agent)."""
+    if not Scope(user).all:
+        return []
+    return list(db.session.scalars(sa.select(Agent).order_by(Agent.code)))

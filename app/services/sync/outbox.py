@@ -1,0 +1,257 @@
+"""The outbox (F-33, F-52): writes for billing, stored with their cause, delivered after commit.
+
+`enqueue()` adds a row in the caller's transaction. `deliver_due()` (a scheduled job) claims
+due rows — a conditional UPDATE on SQLite, `FOR UPDATE SKIP LOCKED` on PostgreSQL, so several
+workers never take the same row — and calls the billing gateway with the row's idempotency key
+(billing applies a key once, so a retry after a lost answer is harmless). Temporary failures
+back off exponentially; a billing refusal (SOAP fault) needs a person and is marked failed.
+What a delivery means for the write's cause (an automatic request becomes *Executed*, F-21) is
+decided by outcome hooks that the owning area registers (`on_outcome`).
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import logging
+import uuid
+from typing import Any, Callable
+
+import sqlalchemy as sa
+
+from app.billing.gateway import (BillingError, BillingGateway, CommissionLine, ContractExport,
+                                 CustomerUpdate, FaultKind, MailingAddress, MandateRequest,
+                                 ReadingSubmission)
+from app.extensions import db
+from app.models import Activity, OutboxMessage, OutboxStatus
+from app.models.base import utcnow
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 25
+MAX_BACKOFF = dt.timedelta(hours=1)
+STALE_CLAIM = dt.timedelta(minutes=10)
+
+Handler = Callable[[BillingGateway, str, dict], dict]
+HANDLERS: dict[str, Handler] = {}
+
+
+def handler(operation: str):
+    """Register the function that sends one kind of write to billing."""
+    def wrap(fn: Handler) -> Handler:
+        HANDLERS[operation] = fn
+        return fn
+    return wrap
+
+
+def _date(value):
+    return dt.date.fromisoformat(value) if value else None
+
+
+@handler("submit_reading")
+def _submit_reading(gw, key, p):
+    entry = gw.submit_reading(key, ReadingSubmission(
+        supply_point_code=p["supply_point_code"], meter_serial=p["meter_serial"],
+        reading_date=_date(p["reading_date"]), value=int(p["value"]),
+        corrector_value=p.get("corrector_value"), flagged=bool(p.get("flagged"))))
+    return {"entry_no": entry}
+
+
+@handler("update_customer")
+def _update_customer(gw, key, p):
+    fields = {f.name for f in dataclasses.fields(CustomerUpdate)}
+    values = {k: v for k, v in p.items() if k in fields}
+    values["birth_date"] = _date(values.get("birth_date"))
+    gw.update_customer(key, CustomerUpdate(**values))
+    return {}
+
+
+@handler("update_mailing_address")
+def _update_mailing_address(gw, key, p):
+    gw.update_mailing_address(key, MailingAddress(**p))
+    return {}
+
+
+@handler("set_invoice_delivery")
+def _set_invoice_delivery(gw, key, p):
+    gw.set_invoice_delivery(key, p["supply_point_code"], bool(p["enabled"]), p["mode"], list(p["emails"]))
+    return {}
+
+
+@handler("request_mandate")
+def _request_mandate(gw, key, p):
+    return {"mandate_reference": gw.request_mandate(key, MandateRequest(**p))}
+
+
+@handler("revoke_mandate")
+def _revoke_mandate(gw, key, p):
+    gw.revoke_mandate(key, p["supply_point_code"])
+    return {}
+
+
+@handler("create_contract")
+def _create_contract(gw, key, p):
+    p = dict(p)
+    customer = dict(p.pop("customer"))
+    customer["birth_date"] = _date(customer.get("birth_date"))
+    mailing = p.pop("mailing", None)
+    result = gw.create_contract(key, ContractExport(
+        customer=CustomerUpdate(**customer), mailing=MailingAddress(**mailing) if mailing else None, **p))
+    return dataclasses.asdict(result)
+
+
+@handler("mark_invoiceable")
+def _mark_invoiceable(gw, key, p):
+    gw.mark_invoiceable(key, p["supply_point_code"])
+    return {}
+
+
+@handler("export_commissions")
+def _export_commissions(gw, key, p):
+    from decimal import Decimal
+
+    lines = [CommissionLine(**{**line, "amount": Decimal(str(line["amount"]))}) for line in p["lines"]]
+    return {"batch": gw.export_commissions(key, lines)}
+
+
+def enqueue(operation: str, payload: dict[str, Any], *, activity: Activity | None = None,
+            key: str | None = None) -> OutboxMessage:
+    """Add a write for billing to the current transaction (delivered after commit)."""
+    if operation not in HANDLERS:
+        raise ValueError(f"no outbox handler for {operation!r}")
+    msg = OutboxMessage(idempotency_key=key or f"{operation}-{uuid.uuid4().hex}",
+                        operation=operation, payload=_jsonable(payload),
+                        activity_id=activity.id if activity is not None else None,
+                        status=OutboxStatus.PENDING, next_attempt_at=utcnow())
+    db.session.add(msg)
+    return msg
+
+
+def _jsonable(value):
+    if dataclasses.is_dataclass(value):
+        value = dataclasses.asdict(value)
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    if hasattr(value, "quantize"):  # Decimal
+        return str(value)
+    return value
+
+
+def _claim(limit: int, holder: str) -> list[int]:
+    """Take up to `limit` due rows for this worker; no two workers get the same row."""
+    now = utcnow()
+    # A worker that died mid-delivery leaves rows "delivering": give them back.
+    db.session.execute(sa.update(OutboxMessage)
+                       .where(OutboxMessage.status == OutboxStatus.DELIVERING,
+                              OutboxMessage.claimed_at < now - STALE_CLAIM)
+                       .values(status=OutboxStatus.PENDING, claimed_by=None))
+    due = (sa.select(OutboxMessage.id)
+           .where(OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.next_attempt_at <= now)
+           .order_by(OutboxMessage.id).limit(limit))
+    if db.engine.dialect.name == "postgresql":
+        ids = list(db.session.scalars(due.with_for_update(skip_locked=True)))
+        if ids:
+            db.session.execute(sa.update(OutboxMessage).where(OutboxMessage.id.in_(ids))
+                               .values(status=OutboxStatus.DELIVERING, claimed_by=holder, claimed_at=now))
+        db.session.commit()
+        return ids
+    claimed = []
+    for id_ in list(db.session.scalars(due)):
+        result = db.session.execute(
+            sa.update(OutboxMessage)
+            .where(OutboxMessage.id == id_, OutboxMessage.status == OutboxStatus.PENDING)
+            .values(status=OutboxStatus.DELIVERING, claimed_by=holder, claimed_at=now))
+        if result.rowcount == 1:
+            claimed.append(id_)
+    db.session.commit()
+    return claimed
+
+
+def backoff(attempts: int) -> dt.timedelta:
+    return min(dt.timedelta(seconds=30 * 2 ** max(attempts - 1, 0)), MAX_BACKOFF)
+
+
+def deliver_due(gw: BillingGateway | None = None, *, limit: int = 200, holder: str = "") -> dict:
+    """Deliver due outbox rows; returns counts (delivered, retry, failed)."""
+    from app.services.sync.gateway import gateway
+
+    gw = gw or gateway()
+    holder = holder or f"outbox-{uuid.uuid4().hex[:8]}"
+    counts = {"delivered": 0, "retry": 0, "failed": 0}
+    for id_ in _claim(limit, holder):
+        counts[_deliver_one(gw, id_)] += 1
+    return counts
+
+
+def _deliver_one(gw: BillingGateway, id_: int) -> str:
+    msg = db.session.get(OutboxMessage, id_)
+    msg.attempts += 1
+    try:
+        result = HANDLERS[msg.operation](gw, msg.idempotency_key, dict(msg.payload))
+    except BillingError as exc:
+        msg.last_error = str(exc)[:2000]
+        permanent = exc.kind is FaultKind.FAULT or msg.attempts >= MAX_ATTEMPTS
+        if permanent:
+            msg.status = OutboxStatus.FAILED
+            log.warning("Outbox %s (%s) refused by billing: %s", msg.id, msg.operation, exc)
+        else:
+            msg.status = OutboxStatus.PENDING
+            msg.next_attempt_at = utcnow() + backoff(msg.attempts)
+        for hook in OUTCOME_HOOKS.values():
+            hook(msg, False, str(exc.kind.value))
+        db.session.commit()
+        return "failed" if permanent else "retry"
+    msg.status = OutboxStatus.DELIVERED
+    msg.result = _jsonable(result)
+    msg.delivered_at = utcnow()
+    msg.last_error = None
+    for hook in OUTCOME_HOOKS.values():
+        hook(msg, True, None)
+    for hook in AFTER_DELIVERY.get(msg.operation, ()):
+        hook(msg)
+    db.session.commit()
+    return "delivered"
+
+
+def pending_for(activity_id: int, except_id: int) -> bool:
+    """Other writes of the same activity still on their way."""
+    return db.session.scalar(sa.select(sa.func.count()).select_from(OutboxMessage).where(
+        OutboxMessage.activity_id == activity_id, OutboxMessage.id != except_id,
+        OutboxMessage.status != OutboxStatus.DELIVERED)) > 0
+
+
+# operation -> callables run (inside the delivery transaction) after billing accepted a write,
+# e.g. storing billing's entry number on the local reading.
+AFTER_DELIVERY: dict[str, list[Callable[[OutboxMessage], None]]] = {}
+
+
+# name -> callable(message, delivered, reason) run (inside the delivery transaction) after every
+# outcome: the area that owns a write's cause reacts to it (e.g. an automatic request becomes
+# Executed) without the outbox importing that area. Registered at start-up (`create_app`).
+OUTCOME_HOOKS: dict[str, Callable[[OutboxMessage, bool, str | None], None]] = {}
+
+
+def on_outcome(name: str, hook: Callable[[OutboxMessage, bool, str | None], None]) -> None:
+    """Register (or replace) the outcome hook called `name`."""
+    OUTCOME_HOOKS[name] = hook
+
+
+def after_delivery(operation: str):
+    def wrap(fn):
+        hooks = AFTER_DELIVERY.setdefault(operation, [])
+        if fn not in hooks:
+            hooks.append(fn)
+        return fn
+    return wrap
+
+
+def retry(messages: list[OutboxMessage]) -> int:
+    """Queue refused writes again, now, with the same idempotency key (no commit)."""
+    for msg in messages:
+        msg.status = OutboxStatus.PENDING
+        msg.next_attempt_at = utcnow()
+        msg.claimed_by = None
+    return len(messages)
