@@ -79,6 +79,34 @@ def pod(value: str) -> str:
     return compact
 
 
+def email_address(value: str, *, smtputf8: bool | None = None) -> str:
+    """An e-mail address, checked by email-validator (IDNA 2008 domains, no DNS lookup);
+    returns it normalised (domain lower-cased). A non-ASCII local part is accepted only when
+    `smtputf8` is true (the mail server advertises SMTPUTF8); None leaves that to the caller."""
+    from email_validator import EmailNotValidError, validate_email
+
+    text = (value or "").strip()
+    try:
+        result = validate_email(text, check_deliverability=False, allow_smtputf8=True)
+    except EmailNotValidError:
+        raise InvalidValue(_l("%(address)s is not a valid e-mail address.", address=text)) from None
+    if result.ascii_email is None and smtputf8 is False:
+        raise InvalidValue(_l("%(address)s has accented or non-Latin letters before the @, which our mail "
+                              "server cannot deliver: please give another address.", address=text))
+    return result.normalized
+
+
+def ascii_address(value: str) -> str | None:
+    """The address as it goes on the wire without SMTPUTF8 (domain IDNA-encoded), or None when
+    its local part is not ASCII."""
+    from email_validator import EmailNotValidError, validate_email
+
+    try:
+        return validate_email(value, check_deliverability=False, allow_smtputf8=True).ascii_email
+    except EmailNotValidError:
+        return None
+
+
 class Checked:
     """WTForms validator running one of the functions above and keeping its normalised value."""
 

@@ -48,8 +48,10 @@ class OutgoingMail(Model):
     recipients: Mapped[list] = mapped_column(sa.JSON)
     context: Mapped[dict] = mapped_column(sa.JSON, default=dict)
     ics: Mapped[str | None] = mapped_column(sa.Text)
-    status: Mapped[str] = mapped_column(sa.String(12), default="pending")  # pending|sent|failed
+    status: Mapped[str] = mapped_column(sa.String(12), default="pending")  # pending|sending|sent|failed
     attempts: Mapped[int] = mapped_column(sa.Integer, default=0)
+    claimed_by: Mapped[str | None] = mapped_column(sa.String(80))
+    claimed_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime)
     next_attempt_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime)
     sent_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime)
     message_id: Mapped[str | None] = mapped_column(sa.String(200))

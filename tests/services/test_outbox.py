@@ -91,12 +91,12 @@ def test_F33_billing_refusal_needs_a_person(billing_sim, db):
 
 def test_F33_claims_are_exclusive(app, db, billing_sim):
     """Two workers never deliver the same row (conditional UPDATE / SKIP LOCKED)."""
-    from app.services.sync.outbox import _claim
+    from app.services.sync.outbox import OUTBOX_QUEUE
 
     customer = factories.customer()
     for i in range(6):
         enqueue("update_customer", {"customer_code": customer.code, "phone": f"06{i}"})
     db.session.commit()
-    first = _claim(4, "worker-a")
-    second = _claim(10, "worker-b")
+    first = OUTBOX_QUEUE.claim("worker-a", 4)
+    second = OUTBOX_QUEUE.claim("worker-b", 10)
     assert len(first) == 4 and len(second) == 2 and not set(first) & set(second)

@@ -17,9 +17,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
-import socket
-import uuid
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -28,6 +25,7 @@ from app.extensions import db
 from app.models import (Invoice, InvoiceDeliveryRecipient, InvoiceDeliverySetting,
                         InvoiceEmailLog, SendOutcome, Setting)
 from app.models.base import utcnow
+from app.services.core.queue import stale_holders
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +36,6 @@ BATCH_HOURS_KEY = "invoice_mail_hours"
 DEFAULT_BATCH_HOURS = "1-5"
 CLAIM_TIMEOUT_KEY = "invoice_mail_claim_timeout_minutes"
 DEFAULT_CLAIM_TIMEOUT_MINUTES = 30
-MAX_ATTEMPTS = 10          # temporary failures before an address is given up
 CHUNK_MESSAGES = 100       # at most this many invoices claimed at a time by one worker
 MAX_TEMPORARY_IN_A_ROW = 5  # the server keeps deferring: stop this run, retry in the next one
 DUE = (SendOutcome.PENDING, SendOutcome.RETRY)
@@ -119,28 +116,6 @@ def build_queue(now: dt.datetime | None = None) -> int:
     return added
 
 
-def new_holder() -> str:
-    return f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-
-
-def _holder_is_dead(holder: str) -> bool:
-    """A claim of a process on this machine that no longer exists."""
-    parts = holder.split(":")
-    try:
-        host, pid = parts[0], int(parts[1])
-    except (IndexError, ValueError):
-        return False
-    if host != socket.gethostname()[:40]:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
-
-
 def recover_stale(now: dt.datetime | None = None) -> dict:
     """Give back claims of dead or timed-out workers; rows left "sending" count as uncertain."""
     now = now or utcnow()
@@ -150,7 +125,7 @@ def recover_stale(now: dt.datetime | None = None) -> dict:
         .where(InvoiceEmailLog.claimed_by.is_not(None),
                InvoiceEmailLog.outcome.in_(DUE + (SendOutcome.SENDING,)))
         .group_by(InvoiceEmailLog.claimed_by)).all()
-    stale = [h for h, since in holders if _holder_is_dead(h) or (since and since < now - timeout)]
+    stale = stale_holders(holders, timeout, now)
     counts = {"reclaimed": 0, "uncertain": 0}
     if not stale:
         db.session.rollback()

@@ -26,8 +26,8 @@ from app.models import Invoice, InvoiceEmailLog, SendOutcome
 from app.models.base import utcnow
 from app.services.mailing import mail
 from app.services.mailing.invoice_message import Group, Templates, build, message_groups
-from app.services.mailing.invoice_queue import (CHUNK_MESSAGES, DUE, MAX_ATTEMPTS, MAX_TEMPORARY_IN_A_ROW, claim,
-                                        new_holder)
+from app.services.core.queue import backoff, new_holder
+from app.services.mailing.invoice_queue import CHUNK_MESSAGES, DUE, MAX_TEMPORARY_IN_A_ROW, claim
 
 log = logging.getLogger(__name__)
 
@@ -150,16 +150,11 @@ def _mark_sending(group: Group, msg) -> None:
 
 
 def _retry(group: Group, ids, error: str, counts: dict) -> None:
-    from app.services.sync.outbox import backoff
-
+    """A temporary failure: due again after the capped backoff, however many times it takes."""
     attempts = group.attempts + 1
-    if attempts >= MAX_ATTEMPTS:
-        _mark(ids, SendOutcome.FAILED, error=f"Given up after {attempts} temporary failures: {error}"[:2000])
-        counts["failed"] += len(ids)
-    else:
-        _mark(ids, SendOutcome.RETRY, claimed_by=None, error=error[:2000],
-              next_attempt_at=utcnow() + backoff(attempts))
-        counts["retry"] += len(ids)
+    _mark(ids, SendOutcome.RETRY, claimed_by=None, error=error[:2000],
+          next_attempt_at=utcnow() + backoff(attempts))
+    counts["retry"] += len(ids)
 
 
 def _refused(group: Group, refused: dict, counts: dict) -> None:

@@ -8,9 +8,11 @@ transaction that causes them and sent after commit by `deliver_mail()` (a job).
 """
 from __future__ import annotations
 
+import datetime as dt
 import email.utils
 import logging
 import smtplib
+import time
 import uuid
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -25,6 +27,8 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from app.extensions import db
 from app.models import MessageTemplate, OutgoingMail
 from app.models.base import utcnow
+from app.services.core.queue import Queue, backoff, new_holder
+from app.validators import ascii_address
 
 log = logging.getLogger(__name__)
 
@@ -160,47 +164,116 @@ def send(conn: smtplib.SMTP, msg: EmailMessage) -> dict[str, tuple[int, bytes]]:
         raise
 
 
-def deliver_mail(limit: int = 200) -> dict:
-    """Send queued messages; temporary failures retry with backoff, 5xx refusals fail."""
-    from app.services.sync.outbox import backoff
+MAIL_QUEUE = Queue(OutgoingMail, "pending", "sending")
+CLAIM_TIMEOUT = dt.timedelta(minutes=10)   # a claim older than this is given back
+ALERT_AGE = dt.timedelta(hours=24)         # a message still unsent after this is reported
 
-    now = utcnow()
-    ids = list(db.session.scalars(sa.select(OutgoingMail.id).where(
-        OutgoingMail.status == "pending", OutgoingMail.next_attempt_at <= now)
-        .order_by(OutgoingMail.id).limit(limit)))
+
+class _Undeliverable(Exception):
+    """No recipient of this message can be written on the wire (e.g. a non-ASCII local part to a
+    server without SMTPUTF8): the message fails, the others go on."""
+
+
+def _wire_recipients(conn: smtplib.SMTP, recipients: list[str]) -> list[str]:
+    """The envelope addresses: domains IDNA-encoded; non-ASCII local parts only to a server that
+    advertises SMTPUTF8 (smtplib then asks for it)."""
+    utf8 = conn.has_extn("smtputf8")
+    out = []
+    for address in recipients:
+        ascii_form = ascii_address(address)
+        if ascii_form is not None:
+            out.append(ascii_form)
+        elif utf8:
+            out.append(address)
+    if not out:
+        raise _Undeliverable(f"no deliverable address among {len(recipients)}: the server does not "
+                             "accept non-ASCII addresses (SMTPUTF8)" if recipients else "no recipients")
+    return out
+
+
+def _send_one(conn: smtplib.SMTP, mail: dict) -> str:
+    """Render and send one queued message; returns its Message-ID. Raises what `send` raises,
+    `_Undeliverable`, or a rendering error."""
+    rendered = render(mail["template"], mail["language"], mail["context"])
+    recipients = _wire_recipients(conn, mail["recipients"])
+    msg = build_message(rendered, recipients, ics=mail["ics"],
+                        ics_method=mail["context"].get("ics_method", "REQUEST"))
+    send(conn, msg)
+    return msg["Message-ID"]
+
+
+def _record(id_: int, **values) -> None:
+    """Write one message's outcome in a transaction of its own (after the network I/O)."""
+    db.session.execute(sa.update(OutgoingMail).where(OutgoingMail.id == id_)
+                       .values(claimed_by=None, claimed_at=None, **values)
+                       .execution_options(synchronize_session=False))
+    db.session.commit()
+
+
+def deliver_mail(limit: int = 200, *, budget: float = 25.0) -> dict:
+    """Send queued messages until none is due or `budget` seconds are spent.
+
+    Each claim commits before the server is talked to and each outcome is written after, so no
+    transaction is open during SMTP. Temporary failures (4xx, lost connection, a template that
+    does not render) retry with capped backoff, however many times; 5xx refusals and addresses
+    that can't be written on the wire fail that message only. Claims of crashed senders are given
+    back first.
+    """
     counts = {"sent": 0, "retry": 0, "failed": 0}
-    if not ids:
-        return counts
+    recovered = MAIL_QUEUE.recover_stale(CLAIM_TIMEOUT)
+    holder = new_holder("mail/")
+    deadline = time.monotonic() + budget
     conn = None
-    for id_ in ids:
-        # Claim: only one sender takes a row, on either engine.
-        claimed = db.session.execute(sa.update(OutgoingMail).where(
-            OutgoingMail.id == id_, OutgoingMail.status == "pending").values(status="sending"))
-        db.session.commit()
-        if claimed.rowcount != 1:
-            continue
-        mail = db.session.get(OutgoingMail, id_)
-        mail.attempts += 1
-        try:
-            rendered = render(mail.template, mail.language, mail.context or {})
-            msg = build_message(rendered, mail.recipients, ics=mail.ics,
-                                ics_method=(mail.context or {}).get("ics_method", "REQUEST"))
-            if conn is None:
-                conn = smtp_connection()
-            send(conn, msg)
-            mail.status, mail.sent_at, mail.message_id, mail.error = "sent", utcnow(), msg["Message-ID"], None
-            counts["sent"] += 1
-        except PermanentRefusal as exc:
-            mail.status, mail.error = "failed", str(exc)[:2000]
-            counts["failed"] += 1
-        except (smtplib.SMTPException, OSError) as exc:
-            mail.status, mail.error = "pending", f"{type(exc).__name__}: {exc}"[:2000]
-            mail.next_attempt_at = utcnow() + backoff(mail.attempts)
-            counts["retry"] += 1
-            conn = _close(conn)
-        db.session.commit()
-    _close(conn)
+    ids: list[int] = []
+    try:
+        while time.monotonic() < deadline:
+            ids = MAIL_QUEUE.claim(holder, limit)
+            if not ids:
+                break
+            while ids:
+                id_ = ids[0]
+                row = db.session.get(OutgoingMail, id_)
+                mail = {"template": row.template, "language": row.language, "context": dict(row.context or {}),
+                        "recipients": list(row.recipients or []), "ics": row.ics}
+                attempts = (row.attempts or 0) + 1
+                db.session.rollback()  # nothing written; no snapshot kept across the I/O
+                try:
+                    if conn is None:
+                        conn = smtp_connection()
+                    message_id = _send_one(conn, mail)
+                except (PermanentRefusal, _Undeliverable) as exc:
+                    _record(id_, status="failed", attempts=attempts, error=str(exc)[:2000])
+                    counts["failed"] += 1
+                except (smtplib.SMTPException, OSError) as exc:
+                    conn = _close(conn)
+                    _retry(id_, attempts, f"{type(exc).__name__}: {exc}", counts)
+                except Exception as exc:  # a template or a message that can't be built: this one only
+                    log.error("E-mail %s (%s) could not be built: %s", id_, mail["template"], exc)
+                    conn = _close(conn) if isinstance(exc, UnicodeError) else conn
+                    _retry(id_, attempts, f"{type(exc).__name__}: {exc}", counts)
+                else:
+                    _record(id_, status="sent", attempts=attempts, sent_at=utcnow(), message_id=message_id,
+                            error=None)
+                    counts["sent"] += 1
+                ids.pop(0)
+    finally:
+        if ids:  # stopped by an error of our own: what this run still held is due again
+            db.session.rollback()
+            MAIL_QUEUE.release(ids)
+            db.session.commit()
+        _close(conn)
+    overdue = MAIL_QUEUE.overdue(ALERT_AGE)
+    # Shown with the run's counts (jobs page) only when there is something to say.
+    counts.update({k: v for k, v in (("recovered", recovered), ("overdue", overdue)) if v})
+    if overdue:
+        log.warning("E-mail: %d messages queued more than %s ago are still unsent", overdue, ALERT_AGE)
     return counts
+
+
+def _retry(id_: int, attempts: int, error: str, counts: dict) -> None:
+    _record(id_, status="pending", attempts=attempts, error=error[:2000],
+            next_attempt_at=utcnow() + backoff(attempts))
+    counts["retry"] += 1
 
 
 def _close(conn):

@@ -1,10 +1,11 @@
 """The outbox (F-33, F-52): writes for billing, stored with their cause, delivered after commit.
 
 `enqueue()` adds a row in the caller's transaction. `deliver_due()` (a scheduled job) claims
-due rows — a conditional UPDATE on SQLite, `FOR UPDATE SKIP LOCKED` on PostgreSQL, so several
-workers never take the same row — and calls the billing gateway with the row's idempotency key
-(billing applies a key once, so a retry after a lost answer is harmless). Temporary failures
-back off exponentially; a billing refusal (SOAP fault) needs a person and is marked failed.
+due rows through the queue core (`app/services/core/queue.py`: several workers never take the
+same row) and calls the billing gateway with the row's idempotency key (billing applies a key
+once, so a retry after a lost answer is harmless). Temporary failures back off exponentially
+(capped) and are never given up by count; a billing refusal (SOAP fault) needs a person and is
+marked failed.
 What a delivery means for the write's cause (an automatic request becomes *Executed*, F-21) is
 decided by outcome hooks that the owning area registers (`on_outcome`).
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
+import time
 import uuid
 from typing import Any, Callable
 
@@ -24,12 +26,12 @@ from app.billing.gateway import (BillingError, BillingGateway, CommissionLine, C
 from app.extensions import db
 from app.models import Activity, OutboxMessage, OutboxStatus
 from app.models.base import utcnow
+from app.services.core.queue import Queue, backoff, new_holder
 
 log = logging.getLogger(__name__)
 
-MAX_ATTEMPTS = 25
-MAX_BACKOFF = dt.timedelta(hours=1)
-STALE_CLAIM = dt.timedelta(minutes=10)
+STALE_CLAIM = dt.timedelta(minutes=10)  # a claim older than this is given back
+ALERT_AGE = dt.timedelta(hours=24)      # a write still undelivered after this is reported
 
 Handler = Callable[[BillingGateway, str, dict], dict]
 HANDLERS: dict[str, Handler] = {}
@@ -140,68 +142,106 @@ def _jsonable(value):
     return value
 
 
-def _claim(limit: int, holder: str) -> list[int]:
-    """Take up to `limit` due rows for this worker; no two workers get the same row."""
-    now = utcnow()
-    # A worker that died mid-delivery leaves rows "delivering": give them back.
-    db.session.execute(sa.update(OutboxMessage)
-                       .where(OutboxMessage.status == OutboxStatus.DELIVERING,
-                              OutboxMessage.claimed_at < now - STALE_CLAIM)
-                       .values(status=OutboxStatus.PENDING, claimed_by=None))
-    due = (sa.select(OutboxMessage.id)
-           .where(OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.next_attempt_at <= now)
-           .order_by(OutboxMessage.id).limit(limit))
-    if db.engine.dialect.name == "postgresql":
-        ids = list(db.session.scalars(due.with_for_update(skip_locked=True)))
-        if ids:
-            db.session.execute(sa.update(OutboxMessage).where(OutboxMessage.id.in_(ids))
-                               .values(status=OutboxStatus.DELIVERING, claimed_by=holder, claimed_at=now))
-        db.session.commit()
-        return ids
-    claimed = []
-    for id_ in list(db.session.scalars(due)):
-        result = db.session.execute(
-            sa.update(OutboxMessage)
-            .where(OutboxMessage.id == id_, OutboxMessage.status == OutboxStatus.PENDING)
-            .values(status=OutboxStatus.DELIVERING, claimed_by=holder, claimed_at=now))
-        if result.rowcount == 1:
-            claimed.append(id_)
-    db.session.commit()
-    return claimed
+OUTBOX_QUEUE = Queue(OutboxMessage, OutboxStatus.PENDING, OutboxStatus.DELIVERING)
 
 
-def backoff(attempts: int) -> dt.timedelta:
-    return min(dt.timedelta(seconds=30 * 2 ** max(attempts - 1, 0)), MAX_BACKOFF)
+def deliver_due(gw: BillingGateway | None = None, *, limit: int = 200, holder: str = "",
+                budget: float = 25.0) -> dict:
+    """Deliver due outbox rows until none is due or `budget` seconds are spent; returns counts.
 
-
-def deliver_due(gw: BillingGateway | None = None, *, limit: int = 200, holder: str = "") -> dict:
-    """Deliver due outbox rows; returns counts (delivered, retry, failed)."""
+    Claims commit before billing is called and each outcome is written after the call. A write
+    that fails for a temporary reason (billing down, timeout, garbage) retries with capped
+    backoff for as long as it takes; a refusal (SOAP fault) or an error of our own fails that
+    row only. While rows wait out a backoff and none is due, one of them is tried per run: when
+    billing answers again, every waiting row is due at once.
+    """
     from app.services.sync.gateway import gateway
 
     gw = gw or gateway()
-    holder = holder or f"outbox-{uuid.uuid4().hex[:8]}"
+    holder = holder or new_holder("outbox/")
     counts = {"delivered": 0, "retry": 0, "failed": 0}
-    for id_ in _claim(limit, holder):
-        counts[_deliver_one(gw, id_)] += 1
+    recovered = OUTBOX_QUEUE.recover_stale(STALE_CLAIM)
+    deadline = time.monotonic() + budget
+    probed = False
+    while time.monotonic() < deadline:
+        ids = OUTBOX_QUEUE.claim(holder, limit)
+        if not ids and not probed and not any(counts.values()):  # nothing tried yet in this run
+            probed = True
+            ids = _claim_probe(holder)
+        if not ids:
+            break
+        try:
+            while ids:
+                outcome = _deliver_one(gw, ids[0])
+                counts[outcome] += 1
+                ids.pop(0)
+                if outcome == "delivered":
+                    _wake_waiting()
+        finally:
+            if ids:  # an error of our own stopped the run: what it still held is due again
+                db.session.rollback()
+                OUTBOX_QUEUE.release(ids)
+                db.session.commit()
+    overdue = OUTBOX_QUEUE.overdue(ALERT_AGE)
+    # Shown with the run's counts (jobs page) only when there is something to say.
+    counts.update({k: v for k, v in (("recovered", recovered), ("overdue", overdue)) if v})
+    if overdue:
+        log.warning("Outbox: %d writes queued more than %s ago are not delivered yet", overdue, ALERT_AGE)
     return counts
 
 
+def _claim_probe(holder: str) -> list[int]:
+    """Claim the oldest row waiting out a backoff, to learn whether billing is back."""
+    first = db.session.scalar(sa.select(OutboxMessage.id).where(OutboxMessage.status == OutboxStatus.PENDING)
+                              .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id).limit(1))
+    db.session.rollback()
+    if first is None:
+        return []
+    claimed = db.session.execute(
+        sa.update(OutboxMessage).where(OutboxMessage.id == first, OutboxMessage.status == OutboxStatus.PENDING)
+        .values(status=OutboxStatus.DELIVERING, claimed_by=holder, claimed_at=utcnow())).rowcount
+    db.session.commit()
+    return [first] if claimed == 1 else []
+
+
+def _wake_waiting() -> int:
+    """Billing accepted a write: rows waiting out a backoff are due now."""
+    now = utcnow()
+    woken = db.session.execute(
+        sa.update(OutboxMessage).where(OutboxMessage.status == OutboxStatus.PENDING,
+                                       OutboxMessage.next_attempt_at > now)
+        .values(next_attempt_at=now).execution_options(synchronize_session=False)).rowcount
+    db.session.commit()
+    return woken
+
+
 def _deliver_one(gw: BillingGateway, id_: int) -> str:
+    """Deliver one claimed row; its outcome is written in a transaction after the call."""
+    row = db.session.get(OutboxMessage, id_)
+    operation, key, payload = row.operation, row.idempotency_key, dict(row.payload)
+    db.session.rollback()  # no transaction stays open while billing is called
+    error = None
+    try:
+        result = HANDLERS[operation](gw, key, payload)
+    except BillingError as exc:
+        error, permanent, reason = exc, exc.kind is FaultKind.FAULT, str(exc.kind.value)
+    except Exception as exc:  # a handler's own error: this row fails, the others go on
+        log.exception("Outbox %s (%s) could not be delivered", id_, operation)
+        error, permanent, reason = exc, True, "error"
     msg = db.session.get(OutboxMessage, id_)
     msg.attempts += 1
-    try:
-        result = HANDLERS[msg.operation](gw, msg.idempotency_key, dict(msg.payload))
-    except BillingError as exc:
-        msg.last_error = str(exc)[:2000]
-        permanent = exc.kind is FaultKind.FAULT or msg.attempts >= MAX_ATTEMPTS
+    msg.claimed_by = msg.claimed_at = None
+    if error is not None:
+        msg.last_error = f"{type(error).__name__}: {error}"[:2000] if not isinstance(error, BillingError) \
+            else str(error)[:2000]
         if permanent:
             msg.status = OutboxStatus.FAILED
-            log.warning("Outbox %s (%s) refused by billing: %s", msg.id, msg.operation, exc)
+            log.warning("Outbox %s (%s) refused: %s", msg.id, msg.operation, msg.last_error)
         else:
             msg.status = OutboxStatus.PENDING
             msg.next_attempt_at = utcnow() + backoff(msg.attempts)
         for hook in OUTCOME_HOOKS.values():
-            hook(msg, False, str(exc.kind.value))
+            hook(msg, False, reason)
         db.session.commit()
         return "failed" if permanent else "retry"
     msg.status = OutboxStatus.DELIVERED
@@ -253,5 +293,5 @@ def retry(messages: list[OutboxMessage]) -> int:
     for msg in messages:
         msg.status = OutboxStatus.PENDING
         msg.next_attempt_at = utcnow()
-        msg.claimed_by = None
+        msg.claimed_by = msg.claimed_at = None
     return len(messages)
