@@ -94,6 +94,8 @@ class Config:
     # Rate limits (Flask-Limiter); shared storage when several processes serve the app.
     RATELIMIT_ENABLED = env_bool("RATELIMIT_ENABLED", True)
     RATELIMIT_STORAGE_URI = env("RATELIMIT_STORAGE_URI", "memory://")
+    # A proxy in front of the app that sets X-Request-ID: its ids are taken for requests.
+    TRUST_PROXY_REQUEST_ID = env_bool("TRUST_PROXY_REQUEST_ID", False)
     RATELIMIT_HEADERS_ENABLED = True
 
     # Billing system (F-50).

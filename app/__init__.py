@@ -57,8 +57,14 @@ def _load_config(app: Flask, config: type[Config], overrides: dict) -> None:
 
 
 def _configure_logging(app: Flask) -> None:
+    from app.services.core.request_id import LogFilter
+
     if not app.debug and not app.testing:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        logging.basicConfig(level=logging.INFO,
+                            format="%(asctime)s %(levelname)s %(name)s [%(request_id)s]: %(message)s")
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(f, LogFilter) for f in handler.filters):
+            handler.addFilter(LogFilter())
 
 
 def _configure_engine(engine: Engine) -> None:
@@ -116,8 +122,26 @@ def _register_template_globals(app: Flask) -> None:
 
 
 def _register_request_hooks(app: Flask) -> None:
+    from flask import g, request
+
+    from app.services.core import request_id
+
+    @app.before_request
+    def _bind_request_id():
+        header = request.headers.get("X-Request-ID") if app.config.get("TRUST_PROXY_REQUEST_ID") else None
+        g.request_id = request_id.accept(header)
+        g.request_id_token = request_id.bind(g.request_id)
+
+    @app.teardown_request
+    def _unbind_request_id(exc):
+        token = g.pop("request_id_token", None)
+        if token is not None:
+            request_id.reset(token)
+
     @app.after_request
     def _security_headers(response):
+        if "request_id" in g:
+            response.headers["X-Request-ID"] = g.request_id
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
         response.headers.setdefault("Referrer-Policy", "same-origin")

@@ -50,14 +50,6 @@ def iban(value: str, *, country: str | None = None) -> str:
     return str(parsed.compact)
 
 
-def bank_name(value: str) -> str:
-    """The bank of an IBAN, when schwifty's registry knows it."""
-    try:
-        return IBAN(value).bank_name or ""
-    except (SchwiftyException, AttributeError):
-        return ""
-
-
 _PDR = re.compile(r"^\d{14}$")
 # IT + 3-digit distributor code + E + 8 digits, optionally one check character.
 _POD = re.compile(r"^IT\d{3}E\d{8}[0-9A-Z]?$")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 import traceback
 from typing import Callable
 
@@ -18,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from app.extensions import db
 from app.models import JobLease, JobRun
 from app.models.base import utcnow
+from app.services.core import request_id
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +43,12 @@ def acquire(name: str, holder: str, seconds: int, *, take_finished: bool = False
         .where(JobLease.name == name)
         .where(sa.or_(*free))
         .values(holder=holder, expires_at=now + dt.timedelta(seconds=seconds)))
+    if result.rowcount == 1:
+        # Runs still "running" under an earlier lease ended without a word (a crash).
+        db.session.execute(sa.update(JobRun).where(JobRun.job_id == name, JobRun.status == "running")
+                           .values(status="interrupted", finished_at=now,
+                                   error="The process running this job stopped before it finished.")
+                           .execution_options(synchronize_session=False))
     db.session.commit()
     return result.rowcount == 1
 
@@ -76,6 +84,7 @@ def run_with_lease(name: str, func: Callable[[], dict], holder: str, seconds: in
     db.session.add(run)
     db.session.commit()
     run_id = run.id
+    token = request_id.bind(f"job-{name}-{run_id}")  # one id per run, for logs and queued rows
     try:
         counts = func() or {}
         status, error = "ok", None
@@ -83,8 +92,39 @@ def run_with_lease(name: str, func: Callable[[], dict], holder: str, seconds: in
         db.session.rollback()
         log.exception("Job %s failed", name)
         counts, status, error = {}, "failed", f"{exc}\n{traceback.format_exc(limit=5)}"
+    finally:
+        request_id.reset(token)
+    until = None
+    try:
+        until = hold() if hold else previous_hold
+    except Exception:  # the next slot can't be read now: free the lease instead of holding it
+        db.session.rollback()
+        log.exception("Job %s: the hold until its next slot could not be computed", name)
+    _persist(f"record the run of job {name}", lambda: _finish_run(run_id, status, error, counts))
+    _persist(f"release the lease of job {name}", lambda: release(name, holder, until))
+    return status
+
+
+RETRY_DELAYS = (0.2, 0.5, 1, 2, 4, 8)  # seconds: rides out a database locked for a moment
+
+
+def _finish_run(run_id: int, status: str, error: str | None, counts: dict) -> None:
     run = db.session.get(JobRun, run_id)
     run.status, run.error, run.counts, run.finished_at = status, error, counts, utcnow()
     db.session.commit()
-    release(name, holder, hold() if hold else previous_hold)
-    return status
+
+
+def _persist(what: str, write: Callable[[], None]) -> None:
+    """Run a bookkeeping write, retrying while the database refuses it (locked, connection
+    lost): a job's end must free its lease and close its run, or both stay stuck."""
+    for delay in (*RETRY_DELAYS, None):
+        try:
+            write()
+            return
+        except sa.exc.SQLAlchemyError as exc:
+            db.session.rollback()
+            if delay is None:
+                log.error("Could not %s: %s", what, exc)
+                return
+            log.warning("Could not %s (%s); trying again in %ss", what, exc.__class__.__name__, delay)
+            time.sleep(delay)

@@ -52,6 +52,7 @@ class OutgoingMail(Model):
     attempts: Mapped[int] = mapped_column(sa.Integer, default=0)
     claimed_by: Mapped[str | None] = mapped_column(sa.String(80))
     claimed_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime)
+    request_id: Mapped[str | None] = mapped_column(sa.String(64))  # the request or job run that queued it
     next_attempt_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime)
     sent_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime)
     message_id: Mapped[str | None] = mapped_column(sa.String(200))

@@ -31,6 +31,7 @@ class OutboxMessage(Model):
     next_attempt_at: Mapped[dt.datetime] = mapped_column(sa.DateTime, default=utcnow)
     claimed_by: Mapped[str | None] = mapped_column(sa.String(80))
     claimed_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime)
+    request_id: Mapped[str | None] = mapped_column(sa.String(64))  # the request or job run that queued it
     last_error: Mapped[str | None] = mapped_column(sa.Text)
     result: Mapped[dict | None] = mapped_column(sa.JSON)
     created_at: Mapped[dt.datetime] = mapped_column(sa.DateTime, default=utcnow)

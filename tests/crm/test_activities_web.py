@@ -10,6 +10,9 @@ from app.services.crm.activities import create_activity
 from tests import factories
 from tests.conftest import csrf_token
 
+# Deadlines in early next year: always ahead, always in winter time (UTC+1 in Rome).
+NEXT_YEAR = dt.date.today().year + 1
+
 
 def _page(client, url):
     resp = client.get(url)
@@ -26,12 +29,12 @@ def test_F22_manager_assigns_from_the_detail_page(client, login_as, make_user, d
     assert 'value="assign"' in html and 'name="status"' not in html  # status is no edit field
     resp = client.post(f"/activityview/work/{a.id}", data={
         "csrf_token": csrf_token(html), "action": "assign", "assignee": operator.id,
-        "deadline": "2030-03-04T16:30", "note": "entro marzo"})
+        "deadline": f"{NEXT_YEAR}-03-04T16:30", "note": "entro marzo"})
     assert resp.status_code == 302
     db.session.expire_all()
     a = db.session.get(type(a), a.id)
     assert a.status == ActivityStatus.ASSIGNED and a.assignee_id == operator.id
-    assert a.deadline == dt.datetime(2030, 3, 4, 15, 30)  # 16:30 in Rome is 15:30 UTC
+    assert a.deadline == dt.datetime(NEXT_YEAR, 3, 4, 15, 30)  # 16:30 in Rome (winter) is 15:30 UTC
     assert a.history[-1].note == "entro marzo"
     mail = db.session.scalar(sa.select(OutgoingMail).where(OutgoingMail.template == "activity_assigned"))
     assert mail.recipients == [operator.email] and "METHOD:REQUEST" in mail.ics
@@ -65,7 +68,7 @@ def test_F20_assignee_starts_and_closes_with_a_note(client, login_as, make_user,
     from app.services.crm.activities import assign
 
     a = create_activity(ActivityKind.DIRECT_DEBIT, subject="Domiciliazione", commit=True)
-    assign(a, manager, operator, dt.datetime(2030, 1, 1, 9))
+    assign(a, manager, operator, dt.datetime(NEXT_YEAR, 1, 1, 9))
     html = _page(client, "/myactivityview/list/")
     assert "Domiciliazione" in html
     resp = client.post("/myactivityview/action_post", data={
@@ -90,7 +93,7 @@ def test_F20_list_filters_by_status_kind_and_operator(client, login_as, make_use
 
     a = create_activity(ActivityKind.COMPLAINT, subject="Primo reclamo", commit=True)
     create_activity(ActivityKind.INFORMATION_REQUEST, subject="Domanda informazioni", commit=True)
-    assign(a, manager, operator, dt.datetime(2030, 1, 1, 9))
+    assign(a, manager, operator, dt.datetime(NEXT_YEAR, 1, 1, 9))
     login_as(MANAGER)
     page = _page(client, "/activityview/list/?_flt_0_status=ASSIGNED")
     assert "Primo reclamo" in page and "Domanda informazioni" not in page

@@ -1,7 +1,7 @@
 """F-20 / F-22 in headless Chromium: a manager assigns a customer's request from the back office,
 the operator opens it from their list and closes it with a note; the history shows every step
 and the customer's "my requests" shows it closed."""
-import importlib.util
+import datetime as dt
 
 import pytest
 import sqlalchemy as sa
@@ -35,7 +35,7 @@ def test_F22_manager_assigns_operator_closes_in_the_browser(live_server, page, m
     _staff_login(page, live_server, manager, manager_pw)
     page.goto(f"{live_server}/activityview/show/{activity.id}")
     page.select_option("select[name=assignee]", str(operator.id))
-    page.fill("input[name=deadline]", "2030-03-04T16:30")
+    page.fill("input[name=deadline]", f"{dt.date.today().year + 1}-03-04T16:30")
     page.fill("textarea[name=note]", "Verificare la lettura")
     page.click("button[value=assign]")
     page.wait_for_url(f"**/activityview/show/{activity.id}")
@@ -66,8 +66,6 @@ def test_F22_manager_assigns_operator_closes_in_the_browser(live_server, page, m
         OutgoingMail.recipients.is_not(None))) == "activity_assigned"
 
     # The customer sees it closed in "my requests" (portal).
-    if importlib.util.find_spec("app.services.portal.accounts") is None:
-        return
     from app.services.portal import accounts
 
     user = accounts.register(accounts.Registration(

@@ -9,8 +9,20 @@ from app.jobs.lease import acquire, release, run_with_lease
 from app.models import JobRun
 
 
-def test_F30_jobs_table_has_alignment():
-    assert "alignment" in {j.id for j in JOBS}
+def test_F30_every_job_has_a_buildable_schedule_a_title_and_a_lease(app):
+    """Each JOBS row builds an APScheduler trigger with a next run ahead, and is shown by title."""
+    import datetime as dt
+
+    from app.jobs import make_trigger, next_runs
+
+    ids = [j.id for j in JOBS]
+    assert len(ids) == len(set(ids)) and {"alignment", "outbox", "mail", "invoice_mail"} <= set(ids)
+    now = dt.datetime.now(dt.timezone.utc)
+    for job in JOBS:
+        with app.app_context():
+            upcoming = next_runs(make_trigger(app, job, jitter=False), n=2)
+        assert len(upcoming) == 2 and now < upcoming[0] < upcoming[1], job.id
+        assert job.lease_seconds > 0 and str(job.title) and str(job.title) != job.id
 
 
 def test_F30_lease_is_exclusive_until_released_or_expired(db):

@@ -154,3 +154,12 @@ def test_F07_another_customers_invoice_is_404(client, db, logged_in):
                 f"/portal/invoices/{inv.id}/correction"):
         resp = client.get(url)
         assert resp.status_code == 404 and "FT-OTHER-1" not in resp.get_data(as_text=True)
+
+
+def test_F08_addresses_are_checked_by_email_validator(client, db, logged_in, smtp_server):
+    url = f"/portal/supply/{logged_in['supply_point'].id}/invoice-email"
+    emoji = post_form(client, url, {"enabled": "y", "mode": "link", "addresses": "x@😀.it"})
+    assert emoji.status_code == 400 and "x@😀.it non è un indirizzo e-mail valido" in emoji.get_data(as_text=True)
+    idn = post_form(client, url, {"enabled": "y", "mode": "link", "addresses": "user@bücher.de"})
+    assert idn.status_code == 302
+    assert [r.email for r in db.session.scalar(sa.select(InvoiceDeliverySetting)).recipients] == ["user@bücher.de"]

@@ -26,6 +26,7 @@ from app.models import Customer, DeliveryMode, Invoice, InvoiceEmailLog, SupplyP
 from app.services.mailing import mail
 from app.services.mailing.invoice_links import invoice_link
 from app.services.mailing.invoice_queue import link_expiry_days, rome_today
+from app.validators import ascii_address
 
 TEMPLATES = {DeliveryMode.LINK: "invoice_link", DeliveryMode.PDF: "invoice_pdf"}
 
@@ -105,6 +106,12 @@ class Templates:
         return mail.render_source(*self._cache[key], context)
 
 
+def wire_address(address: str) -> str:
+    """The address as written in the envelope and the To header: its domain IDNA-encoded (a
+    non-ASCII local part stays as it is: only an SMTPUTF8 server takes it)."""
+    return ascii_address(address) or address
+
+
 def attachment_name(group: Group) -> str:
     stem = "fattura" if group.language == "it" else "invoice"
     return f"{stem}-{''.join(c if c.isalnum() else '-' for c in group.number)}.pdf"
@@ -125,7 +132,7 @@ def build(group: Group, templates: Templates):
                               store=False)
         if not invoice.pdf:
             group.new_pdf = pdf  # stored with the message's "sending" mark, in one commit
-    return compose(rendered, list(group.rows), message_id=group.message_id,
+    return compose(rendered, [wire_address(a) for a in group.rows], message_id=group.message_id,
                    attachment=(attachment_name(group), pdf) if pdf else None)
 
 

@@ -25,7 +25,7 @@ from app.extensions import db
 from app.models import Invoice, InvoiceEmailLog, SendOutcome
 from app.models.base import utcnow
 from app.services.mailing import mail
-from app.services.mailing.invoice_message import Group, Templates, build, message_groups
+from app.services.mailing.invoice_message import Group, Templates, build, message_groups, wire_address
 from app.services.core.queue import backoff, new_holder
 from app.services.mailing.invoice_queue import CHUNK_MESSAGES, DUE, MAX_TEMPORARY_IN_A_ROW, claim
 
@@ -62,8 +62,16 @@ class Sender:
     def transmit(self, sender: str, recipients: list[str], data: bytes) -> dict[str, tuple[int, str]]:
         """{address: (code, text)} of refused addresses; raises for whole-message outcomes
         (PermanentRefusal for 5xx, smtplib/OSError errors for temporary ones)."""
+        self.conn.ehlo_or_helo_if_needed()
+        utf8 = self.conn.has_extn("smtputf8")
+        unwritable = {a: (553, "5.6.7 non-ASCII address: the mail server does not support SMTPUTF8")
+                      for a in recipients if not a.isascii() and not utf8}
+        recipients = [a for a in recipients if a not in unwritable]
+        if not recipients:
+            raise mail.PermanentRefusal(str(unwritable))
+        options = ("SMTPUTF8",) if any(not a.isascii() for a in recipients) else ()
         try:
-            refused = self.conn.sendmail(sender, recipients, data)
+            refused = self.conn.sendmail(sender, recipients, data, mail_options=options)
         except smtplib.SMTPRecipientsRefused as exc:
             if all(code >= 500 for code, _ in exc.recipients.values()):
                 raise mail.PermanentRefusal(str(exc.recipients)) from exc
@@ -72,8 +80,9 @@ class Sender:
             if exc.smtp_code >= 500:
                 raise mail.PermanentRefusal(f"{exc.smtp_code} {exc.smtp_error!r}") from exc
             raise
-        return {a: (c, t.decode(errors="replace") if isinstance(t, bytes) else str(t))
-                for a, (c, t) in (refused or {}).items()}
+        refused = {a: (c, t.decode(errors="replace") if isinstance(t, bytes) else str(t))
+                   for a, (c, t) in (refused or {}).items()}
+        return {**refused, **unwritable}
 
     def disconnect(self) -> None:
         mail._close(self.conn)
@@ -159,8 +168,9 @@ def _retry(group: Group, ids, error: str, counts: dict) -> None:
 
 def _refused(group: Group, refused: dict, counts: dict) -> None:
     """Per-address refusals: 5xx fails the address, 4xx retries it later."""
+    rows = {wire_address(a).lower(): row for a, row in group.rows.items()}
     for address, (code, text) in refused.items():
-        row = group.rows.get(address.lower())
+        row = rows.get(address.lower())
         if row is None:
             continue
         if code >= 500:
@@ -192,9 +202,15 @@ def _outcome(sender: Sender, group: Group, on_the_wire: Future) -> bool:
         sender.disconnect()
         sender.temporary_in_a_row += 1
         return sender.temporary_in_a_row < MAX_TEMPORARY_IN_A_ROW
+    except Exception as exc:  # anything else this one message raised fails this message only
+        log.exception("Invoice %s: the e-mail could not be sent", group.number)
+        _mark(ids, SendOutcome.FAILED, error=f"{type(exc).__name__}: {exc}"[:2000])
+        counts["failed"] += len(ids)
+        sender.disconnect()
+        return True
     sender.temporary_in_a_row = 0
     refused = {a.lower(): v for a, v in refused.items()}
-    ok = [row for address, row in group.rows.items() if address not in refused]
+    ok = [row for address, row in group.rows.items() if wire_address(address).lower() not in refused]
     _mark(ok, SendOutcome.SENT, sent_at=utcnow(), error=None)
     counts["sent"] += len(ok)
     _refused(group, refused, counts)

@@ -27,6 +27,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from app.extensions import db
 from app.models import MessageTemplate, OutgoingMail
 from app.models.base import utcnow
+from app.services.core import request_id
 from app.services.core.queue import Queue, backoff, new_holder
 from app.validators import ascii_address
 
@@ -100,7 +101,7 @@ def queue_mail(name: str, language: str, recipients: list[str], context: dict, *
         return None
     mail = OutgoingMail(idempotency_key=key, template=name, language=language,
                         recipients=list(recipients), context=context, ics=ics,
-                        status="pending", next_attempt_at=utcnow())
+                        status="pending", next_attempt_at=utcnow(), request_id=request_id.current())
     db.session.add(mail)
     return mail
 
@@ -146,6 +147,30 @@ def smtp_connection(timeout: float = 30.0) -> smtplib.SMTP:
     return conn
 
 
+_SMTPUTF8: dict[tuple, tuple[float, bool]] = {}
+
+
+def server_accepts_smtputf8() -> bool:
+    """Whether the configured SMTP server advertises SMTPUTF8 (asked once per process and
+    server for ten minutes; False when it can't be reached)."""
+    cfg = current_app.config
+    key = (cfg["MAIL_SERVER"], int(cfg["MAIL_PORT"]))
+    known = _SMTPUTF8.get(key)
+    if known is not None and known[0] > time.monotonic():
+        return known[1]
+    conn = None
+    try:
+        conn = smtp_connection(timeout=5.0)
+        conn.ehlo_or_helo_if_needed()
+        answer = conn.has_extn("smtputf8")
+    except (smtplib.SMTPException, OSError):
+        answer = False
+    finally:
+        _close(conn)
+    _SMTPUTF8[key] = (time.monotonic() + 600, answer)
+    return answer
+
+
 class PermanentRefusal(Exception):
     """The SMTP server refused for good (5xx): do not retry."""
 
@@ -177,6 +202,7 @@ class _Undeliverable(Exception):
 def _wire_recipients(conn: smtplib.SMTP, recipients: list[str]) -> list[str]:
     """The envelope addresses: domains IDNA-encoded; non-ASCII local parts only to a server that
     advertises SMTPUTF8 (smtplib then asks for it)."""
+    conn.ehlo_or_helo_if_needed()
     utf8 = conn.has_extn("smtputf8")
     out = []
     for address in recipients:

@@ -7,7 +7,6 @@ The customer is told by e-mail whenever the bank account changes.
 """
 from __future__ import annotations
 
-import io
 import secrets
 
 import sqlalchemy as sa
@@ -18,6 +17,7 @@ from app.extensions import db
 from app.models import (ActivityKind, DirectDebitMandate, MandateStatus, PaymentMethod,
                         SupplyPoint)
 from app.models.base import utcnow
+from app.services.core.pdf import render_pdf
 from app.services.portal.accounts import contact_email
 
 OPEN_STATUSES = (MandateStatus.REQUESTED, MandateStatus.ACTIVE)
@@ -50,16 +50,11 @@ def mandates(supply_point: SupplyPoint) -> list[DirectDebitMandate]:
 
 
 def render_mandate_pdf(mandate: DirectDebitMandate, language: str = "it") -> bytes:
-    from xhtml2pdf import pisa
-
     sp = mandate.supply_point
     with force_locale(language if language in ("it", "en") else "it"):
         html = render_template("pdf/mandate.html", mandate=mandate, supply_point=sp,
                                customer=sp.customer)
-    out = io.BytesIO()
-    if pisa.CreatePDF(html, dest=out, encoding="utf-8").err:
-        raise RuntimeError(f"mandate {mandate.reference}: PDF rendering failed")
-    return out.getvalue()
+    return render_pdf(html, f"mandate {mandate.reference}")
 
 
 def request_mandate(user, supply_point: SupplyPoint, values: dict) -> DirectDebitMandate:

@@ -15,9 +15,10 @@ from app.extensions import db
 from app.models import (ActivityKind, DeliveryMode, Invoice, InvoiceDeliveryRecipient,
                         InvoiceDeliverySetting, InvoiceEmailLog, SupplyPoint)
 from app.models.base import utcnow
+from app.services.mailing import mail
+from app.validators import InvalidValue, email_address
 
 MAX = InvoiceDeliverySetting.MAX_RECIPIENTS
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 class DeliveryError(Exception):
@@ -31,10 +32,16 @@ def parse_addresses(text: str) -> list[str]:
     parts = [p.strip().lower() for p in re.split(r"[\s,;]+", text or "") if p.strip()]
     out: list[str] = []
     for p in parts:
-        if not _EMAIL.match(p) or p.endswith("@invalid"):
+        try:
+            address = email_address(p)
+            if not address.partition("@")[0].isascii():
+                address = email_address(p, smtputf8=mail.server_accepts_smtputf8())
+        except InvalidValue as exc:
+            raise DeliveryError(str(exc)) from None
+        if address.endswith("@invalid"):
             raise DeliveryError(_l("%(address)s is not a valid e-mail address.", address=p))
-        if p not in out:
-            out.append(p)
+        if address not in out:
+            out.append(address)
     if len(out) > MAX:
         raise DeliveryError(_l("At most %(max)d addresses: remove %(extra)d.", max=MAX, extra=len(out) - MAX))
     return out

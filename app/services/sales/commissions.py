@@ -10,7 +10,6 @@ number, stored on each line (reconciled).
 from __future__ import annotations
 
 import datetime as dt
-import io
 import uuid
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -22,6 +21,7 @@ from app.extensions import db
 from app.models import (Agent, Commission, CommissionRule, CommissionStatus, CommissionTrigger,
                         Contract, OutboxMessage)
 from app.models.base import utcnow
+from app.services.core.pdf import render_pdf
 from app.services.sales.documents import render_document
 from app.services.sync.outbox import after_delivery, enqueue
 
@@ -138,14 +138,9 @@ def totals_by_agent(period: str) -> list[tuple[Agent, Decimal]]:
 
 def statement_pdf(stmt: Statement, language: str = "it") -> bytes:
     """The statement as a PDF (xhtml2pdf), in the agent's language."""
-    from xhtml2pdf import pisa
-
     with force_locale(language if language in ("it", "en") else "it"):
         html = render_document("pdf/commissions.html", statement=stmt, generated=utcnow())
-    out = io.BytesIO()
-    if pisa.CreatePDF(html, dest=out, encoding="utf-8").err:
-        raise RuntimeError("commission statement: PDF rendering failed")
-    return out.getvalue()
+    return render_pdf(html, "commission statement")
 
 
 def export_period(period: str, actor=None) -> OutboxMessage | None:

@@ -6,7 +6,6 @@ it does not, pages keep working from the local copy and say how old it is.
 from __future__ import annotations
 
 import copy
-import datetime as dt
 import logging
 
 from flask import current_app
@@ -48,8 +47,3 @@ def refresh_customer(customer: Customer) -> bool:
         db.session.rollback()
         return False
     return True
-
-
-def data_as_of(customer: Customer) -> dt.datetime | None:
-    """When the customer's record was last aligned with billing."""
-    return customer.synced_at

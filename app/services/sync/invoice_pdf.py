@@ -5,7 +5,6 @@ customer's language; the bytes are stored on the invoice so each invoice is rend
 """
 from __future__ import annotations
 
-import io
 import logging
 
 from flask import render_template
@@ -15,23 +14,18 @@ from sqlalchemy.orm import joinedload, undefer
 from app.billing.gateway import BillingError
 from app.extensions import db
 from app.models import Invoice
+from app.services.core.pdf import render_pdf
 
 log = logging.getLogger(__name__)
 
 
 def render_invoice_pdf(invoice: Invoice, language: str = "it") -> bytes:
     """Render the invoice template with xhtml2pdf (about 0.2 s of CPU per page)."""
-    from xhtml2pdf import pisa
-
     with force_locale(language if language in ("it", "en") else "it"):
         html = render_template("pdf/invoice.html", invoice=invoice, customer=invoice.customer,
                                supply_point=invoice.supply_point, lines=invoice.lines,
                                payments=invoice.payments)
-    out = io.BytesIO()
-    result = pisa.CreatePDF(html, dest=out, encoding="utf-8")
-    if result.err:
-        raise RuntimeError(f"invoice {invoice.number}: PDF rendering failed")
-    return out.getvalue()
+    return render_pdf(html, f"invoice {invoice.number}")
 
 
 # Loaded with the invoice in one query: the stored copy and what a rendering needs besides

@@ -26,6 +26,7 @@ from app.billing.gateway import (BillingError, BillingGateway, CommissionLine, C
 from app.extensions import db
 from app.models import Activity, OutboxMessage, OutboxStatus
 from app.models.base import utcnow
+from app.services.core import request_id
 from app.services.core.queue import Queue, backoff, new_holder
 
 log = logging.getLogger(__name__)
@@ -123,7 +124,7 @@ def enqueue(operation: str, payload: dict[str, Any], *, activity: Activity | Non
     msg = OutboxMessage(idempotency_key=key or f"{operation}-{uuid.uuid4().hex}",
                         operation=operation, payload=_jsonable(payload),
                         activity_id=activity.id if activity is not None else None,
-                        status=OutboxStatus.PENDING, next_attempt_at=utcnow())
+                        status=OutboxStatus.PENDING, next_attempt_at=utcnow(), request_id=request_id.current())
     db.session.add(msg)
     return msg
 
@@ -162,7 +163,7 @@ def deliver_due(gw: BillingGateway | None = None, *, limit: int = 200, holder: s
     counts = {"delivered": 0, "retry": 0, "failed": 0}
     recovered = OUTBOX_QUEUE.recover_stale(STALE_CLAIM)
     deadline = time.monotonic() + budget
-    probed = False
+    probed = woken = False
     while time.monotonic() < deadline:
         ids = OUTBOX_QUEUE.claim(holder, limit)
         if not ids and not probed and not any(counts.values()):  # nothing tried yet in this run
@@ -175,7 +176,8 @@ def deliver_due(gw: BillingGateway | None = None, *, limit: int = 200, holder: s
                 outcome = _deliver_one(gw, ids[0])
                 counts[outcome] += 1
                 ids.pop(0)
-                if outcome == "delivered":
+                if outcome == "delivered" and not woken:  # once per run: billing is back
+                    woken = True
                     _wake_waiting()
         finally:
             if ids:  # an error of our own stopped the run: what it still held is due again

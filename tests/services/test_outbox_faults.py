@@ -1,0 +1,71 @@
+"""F-33 under faults (queue core): errors of our own, long outages, bursts larger than a claim."""
+import sqlalchemy as sa
+
+from app.models import OutboxMessage, OutboxStatus
+from app.services.sync import outbox
+from app.services.sync.outbox import deliver_due, enqueue
+from app.models import Customer
+from app.services.sync.alignment import align
+
+
+def _billing_customer(db):
+    assert align(full=True).status == "ok"
+    return db.session.scalars(sa.select(Customer).order_by(Customer.id)).first()
+
+
+def test_a_delivery_raising_an_error_of_our_own_fails_that_row_and_frees_it(billing_sim, db):
+    customer = _billing_customer(db)
+
+    def broken(gw, key, payload):
+        raise KeyError("payload without the field the handler needs")
+
+    outbox.HANDLERS["broken_for_test"] = broken
+    try:
+        bad = enqueue("broken_for_test", {})
+        good = enqueue("update_customer", {"customer_code": customer.code, "phone": "061111111"})
+        db.session.commit()
+        counts = deliver_due()
+    finally:
+        del outbox.HANDLERS["broken_for_test"]
+    assert counts["failed"] == 1 and counts["delivered"] == 1
+    db.session.refresh(bad)
+    db.session.refresh(good)
+    assert bad.status == OutboxStatus.FAILED and bad.claimed_by is None and "KeyError" in bad.last_error
+    assert good.status == OutboxStatus.DELIVERED
+
+
+def test_temporary_failures_are_never_given_up_by_count(billing_sim, db):
+    customer = _billing_customer(db)
+    msg = enqueue("update_customer", {"customer_code": customer.code, "phone": "062222222"})
+    db.session.commit()
+    db.session.execute(sa.update(OutboxMessage).values(attempts=400))
+    db.session.commit()
+    billing_sim.stop()
+    counts = deliver_due()
+    assert counts["retry"] == 1 and counts["failed"] == 0
+    db.session.refresh(msg)
+    assert msg.status == OutboxStatus.PENDING and msg.attempts == 401
+    # The backoff is capped: the next attempt is within the hour.
+    assert (msg.next_attempt_at - msg.created_at).total_seconds() <= 3600 + 60
+
+
+def test_one_run_drains_more_than_one_claim(billing_sim, db):
+    customer = _billing_customer(db)
+    for i in range(25):
+        enqueue("update_customer", {"customer_code": customer.code, "phone": f"06{i:07d}"})
+    db.session.commit()
+    assert deliver_due(limit=10)["delivered"] == 25
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(OutboxMessage)
+                             .where(OutboxMessage.status != OutboxStatus.DELIVERED)) == 0
+
+
+def test_rows_waiting_out_a_backoff_go_as_soon_as_billing_is_back(billing_sim, db):
+    customer = _billing_customer(db)
+    for i in range(3):
+        enqueue("update_customer", {"customer_code": customer.code, "phone": f"07{i:07d}"})
+    db.session.commit()
+    billing_sim.stop()
+    assert deliver_due()["retry"] == 3
+    billing_sim.start()
+    # Every row is in its backoff; the next run tries one, and billing's answer frees the rest.
+    assert deliver_due()["delivered"] == 3
