@@ -15,11 +15,12 @@ from flask_babel import force_locale, format_datetime, lazy_gettext as _l
 from app.extensions import db
 from app.models import Activity, Contact, ContactKind, Customer
 from app.services.core.audit import record
+from app.services.core.errors import DomainError
 from app.services.crm.calendar import (CANCEL, REQUEST, Invitation, Person, build_ics, new_uid,
                                    sender_domain)
 
 
-class ContactError(Exception):
+class ContactError(DomainError):
     """A contact cannot be saved as asked; the message is translated."""
 
 

@@ -21,6 +21,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from app.extensions import db
 from app.models import (Activity, ActivityKind, Customer, Invoice, SportelloUser)
 from app.models.base import utcnow
+from app.services.core.errors import DomainError
 from app.services.core.sessions import end_other_sessions
 
 log = logging.getLogger(__name__)
@@ -35,13 +36,8 @@ RESET_FAILED = _l("The reset could not be completed: the link or code is not val
                   "or the answer is wrong.")
 
 
-class AccountError(Exception):
+class AccountError(DomainError):
     """A refused account operation; `field` names the form field the message belongs to."""
-
-    def __init__(self, message, field: str | None = None):
-        super().__init__(str(message))
-        self.message = message
-        self.field = field
 
 
 # --- small helpers ---------------------------------------------------------------------------

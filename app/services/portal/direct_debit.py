@@ -17,16 +17,15 @@ from app.extensions import db
 from app.models import (ActivityKind, DirectDebitMandate, MandateStatus, PaymentMethod,
                         SupplyPoint)
 from app.models.base import utcnow
+from app.services.core.errors import DomainError
 from app.services.core.pdf import render_pdf
 from app.services.portal.accounts import contact_email
 
 OPEN_STATUSES = (MandateStatus.REQUESTED, MandateStatus.ACTIVE)
 
 
-class MandateError(Exception):
-    def __init__(self, message, field: str | None = None):
-        super().__init__(str(message))
-        self.message, self.field = message, field
+class MandateError(DomainError):
+    """A direct debit request or revocation refused."""
 
 
 def new_reference(supply_point: SupplyPoint) -> str:

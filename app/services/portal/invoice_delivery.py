@@ -15,16 +15,17 @@ from app.extensions import db
 from app.models import (ActivityKind, DeliveryMode, Invoice, InvoiceDeliveryRecipient,
                         InvoiceDeliverySetting, InvoiceEmailLog, SupplyPoint)
 from app.models.base import utcnow
+from app.services.core.errors import DomainError
 from app.services.mailing import mail
 from app.validators import InvalidValue, email_address
 
 MAX = InvoiceDeliverySetting.MAX_RECIPIENTS
 
 
-class DeliveryError(Exception):
-    def __init__(self, message, field: str = "addresses"):
-        super().__init__(str(message))
-        self.message, self.field = message, field
+class DeliveryError(DomainError):
+    """Invoice delivery settings refused; shown next to the addresses unless said otherwise."""
+
+    default_field = "addresses"
 
 
 def parse_addresses(text: str) -> list[str]:

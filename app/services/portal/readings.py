@@ -19,18 +19,17 @@ from flask_babel import format_date, lazy_gettext as _l
 from app.extensions import db
 from app.models import (ActivityKind, Meter, MeterReading, ReadingSource, ReadingStatus,
                         ReadingType, Setting, SupplyPoint)
+from app.services.core.errors import DomainError
 from app.services.sync.outbox import after_delivery
 
 PLAUSIBILITY_SETTING = "consumption plausibility factor"
 DEFAULT_FACTOR = 3.0
 
 
-class ReadingError(Exception):
+class ReadingError(DomainError):
     """A reading refused by a rule; `field` is the form field the message belongs to."""
 
-    def __init__(self, message, field: str = "value"):
-        super().__init__(str(message))
-        self.message, self.field = message, field
+    default_field = "value"
 
 
 class NeedsConfirmation(Exception):

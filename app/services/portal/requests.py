@@ -12,12 +12,11 @@ from flask_babel import lazy_gettext as _l
 
 from app.extensions import db
 from app.models import Activity, ActivityKind, Invoice, OutboxMessage, OutboxStatus
+from app.services.core.errors import DomainError
 
 
-class RequestError(Exception):
-    def __init__(self, message, field: str | None = None):
-        super().__init__(str(message))
-        self.message, self.field = message, field
+class RequestError(DomainError):
+    """A request that can't be filed as asked."""
 
 
 def information_request(*, name: str, question: str, email: str = "", phone: str = "",

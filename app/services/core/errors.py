@@ -1,0 +1,15 @@
+"""The one base of the errors services raise for people: a translated message and, when it
+belongs to one, the form field it is shown next to."""
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """A rule refused what was asked; `str()` is the message for the user (translated), `field`
+    the form field it belongs to (None: shown above the form)."""
+
+    default_field: str | None = None
+
+    def __init__(self, message, field: str | None = None):
+        super().__init__(str(message))
+        self.message = message
+        self.field = field if field is not None else self.default_field
