@@ -48,14 +48,15 @@ system-deps:
 ## Every test, on SQLite and then on PostgreSQL (when one answers at TEST_DATABASE_URL).
 test: install-dev system-deps test-sqlite test-postgres
 
+# pytest at its default verbosity prints the collected test count; the 25 slowest tests at the end.
 test-sqlite: install-dev
 	@echo "=== test suite on SQLite ==="
-	env -u TEST_DATABASE_URL $(VENV)/bin/pytest -q
+	env -u TEST_DATABASE_URL $(VENV)/bin/pytest --durations=25
 
 test-postgres: install-dev
 	@if $(PY) scripts/db-answers.py "$(TEST_DATABASE_URL)"; then \
 	  echo "=== test suite on PostgreSQL ($(TEST_DATABASE_URL)) ==="; \
-	  TEST_DATABASE_URL="$(TEST_DATABASE_URL)" $(VENV)/bin/pytest -q; \
+	  TEST_DATABASE_URL="$(TEST_DATABASE_URL)" $(VENV)/bin/pytest --durations=25; \
 	else \
 	  echo "=== PostgreSQL does not answer at $(TEST_DATABASE_URL): PostgreSQL run SKIPPED ==="; \
 	fi
