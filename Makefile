@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 TEST_DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
-.PHONY: run test test-sqlite test-postgres lint-imports install install-dev translations system-deps bench clean
+.PHONY: run test test-sqlite test-postgres lint-imports demo-smoke install install-dev translations system-deps bench clean
 
 $(VENV)/bin/activate:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -45,8 +45,9 @@ system-deps:
 	command -v pdftotext >/dev/null || missing="$$missing poppler-utils"; \
 	$(APT_INSTALL)
 
-## Every test, on SQLite and then on PostgreSQL (when one answers at TEST_DATABASE_URL).
-test: install-dev system-deps lint-imports test-sqlite test-postgres
+## Every test, on SQLite and then on PostgreSQL (when one answers at TEST_DATABASE_URL), after
+## the import contract, then the demo smoke (once).
+test: install-dev system-deps lint-imports test-sqlite test-postgres demo-smoke
 
 ## The import contract (.importlinter): service areas depend downwards only, services import no
 ## views, forms or security manager.
@@ -54,17 +55,25 @@ lint-imports: install-dev
 	@echo "=== import contract ==="
 	$(VENV)/bin/lint-imports --no-cache
 
+# pytest at its default verbosity prints the collected test count; the 25 slowest tests at the end.
 test-sqlite: install-dev
 	@echo "=== test suite on SQLite ==="
-	env -u TEST_DATABASE_URL $(VENV)/bin/pytest -q
+	env -u TEST_DATABASE_URL $(VENV)/bin/pytest --durations=25
 
 test-postgres: install-dev
 	@if $(PY) scripts/db-answers.py "$(TEST_DATABASE_URL)"; then \
 	  echo "=== test suite on PostgreSQL ($(TEST_DATABASE_URL)) ==="; \
-	  TEST_DATABASE_URL="$(TEST_DATABASE_URL)" $(VENV)/bin/pytest -q; \
+	  TEST_DATABASE_URL="$(TEST_DATABASE_URL)" $(VENV)/bin/pytest --durations=25; \
 	else \
 	  echo "=== PostgreSQL does not answer at $(TEST_DATABASE_URL): PostgreSQL run SKIPPED ==="; \
 	fi
+
+## The demo on a fresh machine: a clean clone of HEAD, `make run` there (new .venv from
+## requirements.txt alone) on free ports, every process checked, one e-mail from a portal
+## registration found in the mail catcher, everything stopped. About a minute with a warm pip cache.
+demo-smoke:
+	@echo "=== demo smoke: make run in a clean clone of HEAD ==="
+	@py=$$(command -v $(PYTHON) || command -v python3); $$py scripts/demo-smoke.py
 
 ## Every benchmark, figures appended to docs/benchmarks.md. The alignment benchmark leaves the
 ## aligned 100,000-customer database the portal benchmark starts from; wrk (Debian) loads the portal.

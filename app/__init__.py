@@ -56,12 +56,30 @@ def _load_config(app: Flask, config: type[Config], overrides: dict) -> None:
     app.config.setdefault("MIGRATIONS_DIR", Path(__file__).resolve().parent.parent / "migrations")
 
 
+# Libraries' chatter at INFO in every process (web workers, CLI commands, scheduler): Alembic
+# lists its plugins when imported, FAB announces itself and every permission it adds, APScheduler
+# every job it adds and two lines per run. Their warnings and errors still show; `flask sportello
+# init` prints its own summary and the scheduler logs each run's outcome (app.jobs).
+QUIET_LOGGERS = ("alembic.runtime.plugins", "flask_appbuilder", "apscheduler")
+
+
+def _migration_steps_only(record: logging.LogRecord) -> bool:
+    """Alembic's migration logger: keep the steps ("Running upgrade ..."), drop the context
+    lines it prints even when there is nothing to migrate."""
+    return record.levelno >= logging.WARNING or str(record.msg).startswith("Running ")
+
+
 def _configure_logging(app: Flask) -> None:
     from app.services.core.request_id import LogFilter
 
     if not app.debug and not app.testing:
         logging.basicConfig(level=logging.INFO,
                             format="%(asctime)s %(levelname)s %(name)s [%(request_id)s]: %(message)s")
+        for name in QUIET_LOGGERS:
+            logging.getLogger(name).setLevel(logging.WARNING)
+        migration = logging.getLogger("alembic.runtime.migration")
+        if _migration_steps_only not in migration.filters:
+            migration.addFilter(_migration_steps_only)
     for handler in logging.getLogger().handlers:
         if not any(isinstance(f, LogFilter) for f in handler.filters):
             handler.addFilter(LogFilter())
