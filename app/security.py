@@ -28,6 +28,17 @@ log = logging.getLogger(__name__)
 # permissions}} next to its views; the matrix is their union. Admin has every permission;
 # Customer none in FAB.
 
+# Guards outside FAB's views (workflow steps, the /sales/ pages) are permissions on
+# pseudo-views (`ContractWorkflow`, `Sales`, ...), declared with their ROLE_GRANTS next to the
+# code that checks them through app.permissions.
+GUARD_MODULES = (
+    "app.views.sales",
+    "app.services.sales.contracts",
+    "app.services.sales.portfolio",
+    "app.services.sales.commissions",
+    "app.services.crm.activities",
+)
+
 # What a role may see unmasked, wherever it appears.
 SENSITIVE_GRANTS: dict[str, dict[str, tuple[str, ...]]] = {
     BACK_OFFICE: {BANK_DATA: (SEE,), TAX_CODE: (SEE,)},
@@ -40,21 +51,31 @@ SELF_SERVICE = {"UserDBModelView": ("can_userinfo",), "ResetMyPasswordView": ("c
                 "UserInfoEditView": ("can_this_form_get", "can_this_form_post")}
 
 
-def role_matrix() -> dict[str, dict[str, set[str]]]:
-    """The default permissions of every built-in role but Admin: the union of the areas."""
+def _grants(modules) -> list[dict]:
     import importlib
 
-    matrix: dict[str, dict[str, set[str]]] = {r: {} for r in BUILTIN_ROLES if r != ADMIN}
-    fragments = [SENSITIVE_GRANTS]
+    return [getattr(importlib.import_module(m), "ROLE_GRANTS", {}) for m in modules]
+
+
+def role_matrix() -> dict[str, dict[str, set[str]]]:
+    """The default permissions of every built-in role but Admin: the union of the areas."""
     from app.views import AREAS
 
-    fragments += [getattr(importlib.import_module(m), "ROLE_GRANTS", {}) for m in AREAS]
+    matrix: dict[str, dict[str, set[str]]] = {r: {} for r in BUILTIN_ROLES if r != ADMIN}
+    fragments = [SENSITIVE_GRANTS, *_grants(AREAS + GUARD_MODULES)]
     fragments.append({r: SELF_SERVICE for r in STAFF_ROLES + (AGENT,) if r != ADMIN})
     for fragment in fragments:
         for role, views in fragment.items():
             for view, perms in views.items():
                 matrix[role].setdefault(view, set()).update(perms)
     return matrix
+
+
+def pseudo_permissions() -> set[tuple[str, str]]:
+    """Every (permission, pseudo-view) a guard outside FAB's views checks: no FAB view creates
+    these, so `sync_roles` does."""
+    return {(perm, view) for fragment in [SENSITIVE_GRANTS, *_grants(GUARD_MODULES)]
+            for views in fragment.values() for view, perms in views.items() for perm in perms}
 
 
 class SportelloSecurityManager(SecurityManager):
@@ -173,8 +194,9 @@ def sync_roles(appbuilder, reset: tuple[str, ...] = ()) -> dict[str, int]:
 
     sm = appbuilder.sm
     session = sm.session
-    for view in (BANK_DATA, TAX_CODE):
-        sm.add_permission_view_menu(SEE, view)
+    # Pseudo-views first: Admin's defaults are every pair that exists.
+    for perm, view in sorted(pseudo_permissions()):
+        sm.add_permission_view_menu(perm, view)
     added: dict[str, int] = {}
     for name in BUILTIN_ROLES:
         role = sm.find_role(name) or sm.add_role(name)

@@ -21,7 +21,8 @@ def main() -> int:
     check = "--check" in sys.argv
     if not check:
         subprocess.run([BIN / "pybabel", "-q", "extract", "-F", TR / "babel.cfg", "-k", "_l",
-                        "-k", "lazy_gettext", "--sort-output", "-o", TR / "messages.pot", ROOT], check=True)
+                        "-k", "lazy_gettext", "--sort-output", "-o", TR / "messages.pot", "."],
+                       check=True, cwd=ROOT)  # locations relative to the repository, on any machine
         subprocess.run([BIN / "pybabel", "-q", "update", "-i", TR / "messages.pot", "-d", TR,
                         "--no-fuzzy-matching"], check=True)
     it = {}

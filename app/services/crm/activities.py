@@ -2,7 +2,10 @@
 
 Every request, whatever its channel, is an `Activity` created here in status *New*. Status
 changes only through `transition()`, which checks the table below (state, action) -> (new
-state, roles allowed), records who/when/why in the history and the audit log, and commits.
+state, permissions allowing it on the pseudo-view `ActivityWorkflow`), records who/when/why in
+the history and the audit log, and commits. `can_handle` works only on the activities assigned
+to its holder; a customer (portal) withdraws only their own requests; billing's answers are
+the system's (no actor).
 `assign()` and `reschedule()` add the deadline and the iCalendar invitation (F-22): the
 assignee gets a REQUEST, a reassignment or new deadline an update (same UID, higher
 SEQUENCE), a cancellation a CANCEL; the messages are queued in the same transaction.
@@ -18,13 +21,33 @@ from flask_babel import lazy_gettext as _l
 from app.extensions import db
 from app.models import Activity, ActivityHistory, ActivityKind, ActivityStatus, Channel
 from app.models.base import utcnow
-from app.roles import ADMIN, AGENT, BACK_OFFICE, CALL_CENTER, CREDIT_CHECK, CUSTOMER, MANAGER
+from app.permissions import has_permission, holders
+from app.roles import AGENT, BACK_OFFICE, CALL_CENTER, CREDIT_CHECK, CUSTOMER, MANAGER
 from app.services.crm.calendar import CANCEL, REQUEST
 
 S = ActivityStatus
-SYSTEM = "system"  # the pseudo-role of jobs (outbox delivery, billing)
+SYSTEM = "system"  # the history's label when no one acts: jobs (outbox delivery, billing)
 OPEN = (S.NEW, S.WAITING_BILLING, S.ASSIGNED, S.IN_PROGRESS)
-WORKERS = (BACK_OFFICE, CALL_CENTER, CREDIT_CHECK, AGENT)
+
+# The permissions guarding the workflow, on the pseudo-view `ActivityWorkflow`.
+WORKFLOW = "ActivityWorkflow"
+ASSIGN = "can_assign"  # assign with a deadline, change the deadline
+HANDLE = "can_handle"  # take in charge and close what is assigned to oneself; be assigned
+HANDLE_ANY = "can_handle_any"  # take in charge and close anyone's
+REJECT = "can_reject"
+CANCEL_ANY = "can_cancel"
+REOPEN = "can_reopen"
+# These act only on the activities assigned to the holder.
+OWN_ONLY = frozenset((HANDLE,))
+
+# The built-in roles' defaults, collected into the role matrix (Admin has every permission).
+ROLE_GRANTS = {
+    MANAGER: {WORKFLOW: (ASSIGN, HANDLE, HANDLE_ANY, REJECT, CANCEL_ANY, REOPEN)},
+    BACK_OFFICE: {WORKFLOW: (HANDLE, REJECT)},
+    CALL_CENTER: {WORKFLOW: (HANDLE,)},
+    CREDIT_CHECK: {WORKFLOW: (HANDLE,)},
+    AGENT: {WORKFLOW: (HANDLE,)},
+}
 
 
 class TransitionError(Exception):
@@ -34,27 +57,27 @@ class TransitionError(Exception):
 @dataclass(frozen=True)
 class Rule:
     to: ActivityStatus
-    roles: frozenset[str]
-    assignee_only: bool = False  # workers may act only on activities assigned to them
+    permissions: frozenset[str]  # any one of them allows the step
+    customer: bool = False  # the customer's own step (portal); no permissions and no customer: the system's
 
 
-def _rules(froms, action, to, roles, assignee_only=False):
-    return {(f, action): Rule(to, frozenset(roles), assignee_only) for f in froms}
+def _rules(froms, action, to, permissions=(), customer=False):
+    return {(f, action): Rule(to, frozenset(permissions), customer) for f in froms}
 
 
 TRANSITIONS: dict[tuple[ActivityStatus, str], Rule] = {
     # Automatic execution (F-21): the outbox reports billing's answer.
-    **_rules((S.NEW, S.WAITING_BILLING), "execute", S.EXECUTED, (SYSTEM,)),
-    **_rules((S.NEW,), "wait_billing", S.WAITING_BILLING, (SYSTEM,)),
+    **_rules((S.NEW, S.WAITING_BILLING), "execute", S.EXECUTED),
+    **_rules((S.NEW,), "wait_billing", S.WAITING_BILLING),
     # Semi-automatic execution (F-22): a manager assigns, the assignee works and closes.
-    **_rules((S.NEW, S.ASSIGNED, S.IN_PROGRESS), "assign", S.ASSIGNED, (MANAGER, ADMIN)),
-    **{(st, "reschedule"): Rule(st, frozenset((MANAGER, ADMIN))) for st in (S.ASSIGNED, S.IN_PROGRESS)},
-    **_rules((S.ASSIGNED,), "start", S.IN_PROGRESS, WORKERS + (MANAGER,), assignee_only=True),
-    **_rules((S.ASSIGNED, S.IN_PROGRESS), "close", S.CLOSED, WORKERS + (MANAGER,), assignee_only=True),
-    **_rules((S.NEW, S.ASSIGNED, S.IN_PROGRESS), "reject", S.REJECTED, (BACK_OFFICE, MANAGER)),
-    **_rules(OPEN, "cancel", S.CANCELLED, (MANAGER, ADMIN)),
-    **_rules((S.NEW,), "withdraw", S.CANCELLED, (CUSTOMER,)),
-    **_rules((S.CLOSED, S.REJECTED), "reopen", S.IN_PROGRESS, (MANAGER,)),
+    **_rules((S.NEW, S.ASSIGNED, S.IN_PROGRESS), "assign", S.ASSIGNED, (ASSIGN,)),
+    **{(st, "reschedule"): Rule(st, frozenset((ASSIGN,))) for st in (S.ASSIGNED, S.IN_PROGRESS)},
+    **_rules((S.ASSIGNED,), "start", S.IN_PROGRESS, (HANDLE, HANDLE_ANY)),
+    **_rules((S.ASSIGNED, S.IN_PROGRESS), "close", S.CLOSED, (HANDLE, HANDLE_ANY)),
+    **_rules((S.NEW, S.ASSIGNED, S.IN_PROGRESS), "reject", S.REJECTED, (REJECT,)),
+    **_rules(OPEN, "cancel", S.CANCELLED, (CANCEL_ANY,)),
+    **_rules((S.NEW,), "withdraw", S.CANCELLED, customer=True),
+    **_rules((S.CLOSED, S.REJECTED), "reopen", S.IN_PROGRESS, (REOPEN,)),
 }
 
 ACTION_LABELS = {
@@ -66,32 +89,21 @@ ACTION_LABELS = {
 }
 
 
-def actor_roles(actor) -> set[str]:
-    if actor is None:
-        return {SYSTEM}
-    return {role.name for role in getattr(actor, "roles", [])}
-
-
 def allowed_actions(activity: Activity, actor) -> list[str]:
     """The actions `actor` may take on `activity` now (for buttons)."""
-    roles = actor_roles(actor)
-    out = []
-    for (state, action), rule in TRANSITIONS.items():
-        if state == activity.status and _permitted(rule, roles, activity, actor):
-            out.append(action)
-    return out
+    return [action for (state, action), rule in TRANSITIONS.items()
+            if state == activity.status and _permitted(rule, activity, actor)]
 
 
-def _permitted(rule: Rule, roles: set[str], activity: Activity, actor) -> bool:
-    if not roles & rule.roles and ADMIN not in roles:
-        return False
-    if ADMIN in roles and SYSTEM in rule.roles and len(rule.roles) == 1:
-        return False  # billing's answer is not for people to fake
-    if rule.assignee_only and not roles & {MANAGER, ADMIN}:
-        return actor is not None and activity.assignee_id == actor.id
-    if CUSTOMER in roles and not roles & {MANAGER, ADMIN, *WORKERS}:
-        return actor is not None and activity.customer_id == getattr(actor, "customer_id", None)
-    return True
+def _permitted(rule: Rule, activity: Activity, actor) -> bool:
+    if actor is None:
+        return not rule.permissions and not rule.customer  # billing's answer is not for people to fake
+    if rule.customer:
+        return (CUSTOMER in {role.name for role in actor.roles}
+                and activity.customer_id is not None and activity.customer_id == actor.customer_id)
+    return any(has_permission(actor, permission, WORKFLOW)
+               and (permission not in OWN_ONLY or activity.assignee_id == actor.id)
+               for permission in rule.permissions)
 
 
 def create_activity(kind: ActivityKind, *, channel: Channel = Channel.WEB, customer_id=None,
@@ -119,7 +131,7 @@ def transition(activity: Activity, action: str, actor=None, note: str = "", *,
     rule = TRANSITIONS.get((activity.status, action))
     if rule is None:
         raise TransitionError(_l("This action is not possible in the request's current state."))
-    if not _permitted(rule, actor_roles(actor), activity, actor):
+    if not _permitted(rule, activity, actor):
         raise TransitionError(_l("You are not allowed to do this on this request."))
     before = activity.status
     for name, value in changes.items():
@@ -185,25 +197,21 @@ def _actor_label(actor) -> str:
 
 # --- assignment with a deadline and an iCalendar invitation (F-22) ----------------------------
 
-ASSIGNABLE_ROLES = (BACK_OFFICE, CALL_CENTER, CREDIT_CHECK, AGENT, MANAGER)
-
-
 def assignable_users_query():
-    """Active staff and agents a manager may assign an activity to."""
+    """Active staff and agents a manager may assign an activity to (they hold `can_handle`)."""
     import sqlalchemy as sa
-    from flask_appbuilder.security.sqla.models import Role
 
     from app.models import SportelloUser
 
     return (sa.select(SportelloUser).where(SportelloUser.active.is_(True),
                                            SportelloUser.customer_id.is_(None),
-                                           SportelloUser.roles.any(Role.name.in_(ASSIGNABLE_ROLES)))
+                                           holders(SportelloUser, HANDLE, WORKFLOW))
             .order_by(SportelloUser.last_name, SportelloUser.first_name))
 
 
 def can_be_assigned(user) -> bool:
     return (user is not None and user.active and user.customer_id is None
-            and bool({r.name for r in user.roles} & set(ASSIGNABLE_ROLES)))
+            and has_permission(user, HANDLE, WORKFLOW))
 
 
 def assign(activity: Activity, actor, assignee, deadline: dt.datetime, note: str = "", *,

@@ -5,7 +5,8 @@ and/or on invoiceable status, and within how many days a cancellation takes it b
 commissions belong to the month they were earned in (period YYYY-MM). A statement lists an
 agent's commissions of a period (table and PDF). The export sends a period's earned lines to
 billing through the outbox (one idempotency key per batch); billing answers with its batch
-number, stored on each line (reconciled).
+number, stored on each line (reconciled). An agent reads their own statements; whoever holds
+`can_see_all` on the pseudo-view `CommissionStatement` reads every agent's and the overview.
 """
 from __future__ import annotations
 
@@ -21,6 +22,8 @@ from app.extensions import db
 from app.models import (Agent, Commission, CommissionRule, CommissionStatus, CommissionTrigger,
                         Contract, OutboxMessage)
 from app.models.base import utcnow
+from app.permissions import has_permission
+from app.roles import BACK_OFFICE, CREDIT_CHECK, MANAGER
 from app.services.core.pdf import render_pdf
 from app.services.sales.documents import render_document
 from app.services.sync.outbox import after_delivery, enqueue
@@ -28,6 +31,15 @@ from app.services.sync.outbox import after_delivery, enqueue
 CS = CommissionStatus
 COUNTED = (CS.EARNED, CS.EXPORTED, CS.RECONCILED)
 SENT = "sent"  # billing_batch of a line on its way to billing
+
+STATEMENTS = "CommissionStatement"
+SEE_ALL = "can_see_all"  # every agent's statements and the totals per agent
+ROLE_GRANTS = {role: {STATEMENTS: (SEE_ALL,)} for role in (MANAGER, BACK_OFFICE, CREDIT_CHECK)}
+
+
+def sees_every_agent(user) -> bool:
+    """True when `user` may read every agent's statements, not only their own."""
+    return has_permission(user, SEE_ALL, STATEMENTS)
 
 
 def counted(row: Commission) -> bool:

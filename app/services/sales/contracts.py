@@ -3,7 +3,9 @@
 States: draft (the wizard) -> processing -> validated (back office) -> approved (credit check)
 -> activated -> in billing, not invoiceable (billing created reservation, customer and supply
 point) -> invoiceable (the distributor's technical data arrived). Rejected / cancelled, with a
-reason, from the states where that makes sense. `transition()` checks the table, records
+reason, from the states where that makes sense. Each step is guarded by a permission on the
+pseudo-view `ContractWorkflow` (`can_validate`, `can_approve_credit`, ...), whoever holds it;
+agents' permissions act on their own contracts only. `transition()` checks the table, records
 history (who/when/why) and the audit log, runs the state's side effects (outbox export,
 commissions) in the same transaction and commits once.
 """
@@ -20,14 +22,13 @@ from app.extensions import db
 from app.models import (Agent, Contract, ContractHistory, ContractStatus, OutboxMessage,
                         SupplyPoint, SupplyStatus)
 from app.models.base import utcnow
-from app.roles import ADMIN, AGENT, BACK_OFFICE, CREDIT_CHECK, MANAGER
+from app.permissions import has_permission
+from app.roles import AGENT, BACK_OFFICE, CREDIT_CHECK, MANAGER
 from app.services.sync.outbox import after_delivery, enqueue
 
 log = logging.getLogger(__name__)
 
 S = ContractStatus
-SYSTEM = "system"  # jobs and billing's answers
-STAFF = (BACK_OFFICE, MANAGER, ADMIN)
 # States in which the contract's data may still change (the wizard).
 EDITABLE = (S.DRAFT, S.PROCESSING)
 # The wizard's steps that must be complete before a contract is submitted.
@@ -40,34 +41,56 @@ class TransitionError(Exception):
     """The action is not allowed now or for this actor; `str()` is the translated message."""
 
 
+# The permissions guarding the workflow, on the pseudo-view `ContractWorkflow` (admins grant
+# them to any role in the security views; Admin holds them all).
+WORKFLOW = "ContractWorkflow"
+ENTER = "can_enter"  # enter contracts, change and submit one's own (an agent)
+EDIT_ANY = "can_edit_any"  # enter contracts for anyone, change and submit any (back office)
+VALIDATE = "can_validate"  # check the paperwork: validate or reject
+APPROVE_CREDIT = "can_approve_credit"  # decide on solvency: approve or reject
+ACTIVATE = "can_activate"
+WITHDRAW = "can_withdraw"  # cancel one's own contract while it is processing
+CANCEL = "can_cancel"  # cancel any contract, in any open state
+# These act only on the holder's own contracts (the ones their agent record entered).
+OWN_ONLY = frozenset((ENTER, WITHDRAW))
+
+# The built-in roles' defaults, collected into the role matrix (Admin has every permission).
+ROLE_GRANTS = {
+    AGENT: {WORKFLOW: (ENTER, WITHDRAW)},
+    BACK_OFFICE: {WORKFLOW: (EDIT_ANY, VALIDATE, ACTIVATE, CANCEL)},
+    CREDIT_CHECK: {WORKFLOW: (APPROVE_CREDIT,)},
+    MANAGER: {WORKFLOW: (CANCEL,)},
+}
+
+
 @dataclass(frozen=True)
 class Rule:
     to: ContractStatus
-    roles: frozenset[str]
+    permissions: frozenset[str]  # any one of them allows the step (none: the system's step)
     reason_required: bool = False
 
 
-def _rules(froms, action, to, roles, reason_required=False):
-    return {(f, action): Rule(to, frozenset(roles), reason_required) for f in froms}
+def _rules(froms, action, to, permissions, reason_required=False):
+    return {(f, action): Rule(to, frozenset(permissions), reason_required) for f in froms}
 
 
 TRANSITIONS: dict[tuple[ContractStatus, str], Rule] = {
     # The agent (or a back-office operator) finishes the wizard.
-    **_rules((S.DRAFT,), "submit", S.PROCESSING, (AGENT, BACK_OFFICE, ADMIN)),
-    **_rules((S.DRAFT,), "discard", S.CANCELLED, (AGENT, BACK_OFFICE, ADMIN)),
+    **_rules((S.DRAFT,), "submit", S.PROCESSING, (ENTER, EDIT_ANY)),
+    **_rules((S.DRAFT,), "discard", S.CANCELLED, (ENTER, EDIT_ANY)),
     # Back office checks the paperwork; credit check decides on the customer's solvency.
-    **_rules((S.PROCESSING,), "validate", S.VALIDATED, (BACK_OFFICE, ADMIN)),
-    **_rules((S.PROCESSING,), "reject", S.REJECTED, (BACK_OFFICE, ADMIN), True),
-    **_rules((S.VALIDATED,), "approve", S.APPROVED, (CREDIT_CHECK, ADMIN)),
-    **_rules((S.VALIDATED,), "reject", S.REJECTED, (CREDIT_CHECK, ADMIN), True),
-    **_rules((S.APPROVED,), "activate", S.ACTIVATED, (BACK_OFFICE, ADMIN)),
+    **_rules((S.PROCESSING,), "validate", S.VALIDATED, (VALIDATE,)),
+    **_rules((S.PROCESSING,), "reject", S.REJECTED, (VALIDATE,), True),
+    **_rules((S.VALIDATED,), "approve", S.APPROVED, (APPROVE_CREDIT,)),
+    **_rules((S.VALIDATED,), "reject", S.REJECTED, (APPROVE_CREDIT,), True),
+    **_rules((S.APPROVED,), "activate", S.ACTIVATED, (ACTIVATE,)),
     # Billing's answers, applied by the system only.
-    **_rules((S.ACTIVATED,), "export", S.IN_BILLING, (SYSTEM,)),
-    **_rules((S.IN_BILLING,), "invoiceable", S.INVOICEABLE, (SYSTEM,)),
+    **_rules((S.ACTIVATED,), "export", S.IN_BILLING, ()),
+    **_rules((S.IN_BILLING,), "invoiceable", S.INVOICEABLE, ()),
     # The agent may withdraw a contract still in processing; staff cancel later ones.
-    **_rules((S.PROCESSING,), "cancel", S.CANCELLED, (AGENT, BACK_OFFICE, MANAGER, ADMIN), True),
+    **_rules((S.PROCESSING,), "cancel", S.CANCELLED, (WITHDRAW, CANCEL), True),
     **_rules((S.VALIDATED, S.APPROVED, S.ACTIVATED, S.IN_BILLING, S.INVOICEABLE), "cancel",
-             S.CANCELLED, (BACK_OFFICE, MANAGER, ADMIN), True),
+             S.CANCELLED, (CANCEL,), True),
 }
 
 ACTION_LABELS = {
@@ -76,12 +99,6 @@ ACTION_LABELS = {
     "reject": _l("Reject"), "cancel": _l("Cancel contract"), "export": _l("Created in billing"),
     "invoiceable": _l("Invoiceable"), "edit": _l("Edited"),
 }
-
-
-def actor_roles(actor) -> set[str]:
-    if actor is None:
-        return {SYSTEM}
-    return {role.name for role in getattr(actor, "roles", [])}
 
 
 def agent_of(user) -> Agent | None:
@@ -96,21 +113,23 @@ def is_owner(contract: Contract, actor) -> bool:
     return agent is not None and contract.agent_id == agent.id
 
 
-def _permitted(rule: Rule, roles: set[str], contract: Contract, actor) -> bool:
-    if rule.roles == {SYSTEM}:
-        return SYSTEM in roles  # billing's answers are not for people to fake
-    if not roles & rule.roles:
-        return False
-    if roles & rule.roles <= {AGENT}:
-        return is_owner(contract, actor)  # agents act only on their own contracts
-    return True
+def _permitted(rule: Rule, contract: Contract, actor) -> bool:
+    if not rule.permissions:
+        return actor is None  # billing's answers are not for people to fake
+    return any(has_permission(actor, permission, WORKFLOW)
+               and (permission not in OWN_ONLY or is_owner(contract, actor))
+               for permission in rule.permissions)
+
+
+def may(actor, permission: str) -> bool:
+    """True when `actor` holds `permission` on the contract workflow."""
+    return has_permission(actor, permission, WORKFLOW)
 
 
 def allowed_actions(contract: Contract, actor) -> list[str]:
     """The actions `actor` may take on `contract` now (for buttons)."""
-    roles = actor_roles(actor)
     return [action for (state, action), rule in TRANSITIONS.items()
-            if state == contract.status and _permitted(rule, roles, contract, actor)]
+            if state == contract.status and _permitted(rule, contract, actor)]
 
 
 def needs_reason(contract: Contract, action: str) -> bool:
@@ -125,7 +144,7 @@ def transition(contract: Contract, action: str, actor=None, reason: str = "", *,
     if rule is None:
         raise TransitionError(_l("This action is not possible in the contract's current state (%(state)s).",
                                  state=contract.status.label))
-    if not _permitted(rule, actor_roles(actor), contract, actor):
+    if not _permitted(rule, contract, actor):
         raise TransitionError(_l("You are not allowed to do this on this contract."))
     if action == "submit" and not set(WIZARD_STEPS) <= set((contract.data or {}).get("done") or ()):
         raise TransitionError(_l("Complete every step of the contract first."))

@@ -1,9 +1,10 @@
 """Customer portfolio (F-15): what a member of the sales network may see, with search.
 
 An agent sees the contracts they entered and the customers and supply points those contracts
-brought (linked once billing created and alignment brought them back). Managers, back office
-and administrators see every agent's. Every sales page loads contracts through
-`get_contract_or_404`, the one ownership check.
+brought (linked once billing created and alignment brought them back). Whoever holds
+`can_see_all` on the pseudo-view `Portfolio` (managers, back office, credit check by default)
+sees every agent's. Every sales page loads contracts through `get_contract_or_404`, the one
+ownership check.
 """
 from __future__ import annotations
 
@@ -14,19 +15,20 @@ from flask import abort
 
 from app.extensions import db
 from app.models import Agent, Contract, ContractStatus, Customer, SupplyPoint
-from app.roles import ADMIN, AGENT, BACK_OFFICE, CREDIT_CHECK, MANAGER
-from app.services.sales.contracts import actor_roles, agent_of
+from app.permissions import has_permission
+from app.roles import BACK_OFFICE, CREDIT_CHECK, MANAGER
+from app.services.sales.contracts import agent_of
 
-SEE_ALL = {MANAGER, ADMIN, BACK_OFFICE, CREDIT_CHECK}
-SALES_ROLES = SEE_ALL | {AGENT}
+PORTFOLIO = "Portfolio"
+SEE_ALL = "can_see_all"  # every agent's contracts, customers and supply points
+ROLE_GRANTS = {role: {PORTFOLIO: (SEE_ALL,)} for role in (MANAGER, BACK_OFFICE, CREDIT_CHECK)}
 
 
 class Scope:
     """Whose contracts a user sees: one agent's, or everyone's (agent None, all True)."""
 
     def __init__(self, user):
-        roles = actor_roles(user)
-        self.all = bool(roles & SEE_ALL)
+        self.all = has_permission(user, SEE_ALL, PORTFOLIO)
         self.agent = agent_of(user)
         if not self.all and self.agent is None:
             abort(403)
@@ -97,4 +99,8 @@ def agents(user) -> list[Agent]:
     """Agents a manager may filter by (empty for an agent)."""
     if not Scope(user).all:
         return []
+    return all_agents()
+
+
+def all_agents() -> list[Agent]:
     return list(db.session.scalars(sa.select(Agent).order_by(Agent.code)))

@@ -17,7 +17,6 @@ from flask_babel import lazy_gettext as _l
 from app.extensions import db
 from app.models import (Contract, ContractHistory, ContractStatus, Customer,
                         PaymentMethod, Service, UseType)
-from app.roles import ADMIN, BACK_OFFICE
 from app.services.sales import contracts as wf
 
 STEPS = (*wf.WIZARD_STEPS, "summary")
@@ -43,18 +42,24 @@ class EditRefused(wf.TransitionError):
 
 def check_editable(contract: Contract, actor) -> None:
     """Raise EditRefused unless `actor` may change the contract's data now."""
-    roles = wf.actor_roles(actor)
     if contract.status not in wf.EDITABLE:
         raise EditRefused(_l("This contract is %(state)s: it can be changed only while it is being processed.",
                              state=contract.status.label))
-    if roles & {BACK_OFFICE, ADMIN}:
+    if wf.may(actor, wf.EDIT_ANY):
         return
-    if not wf.is_owner(contract, actor):
+    if not (wf.may(actor, wf.ENTER) and wf.is_owner(contract, actor)):
         raise EditRefused(_l("You are not allowed to do this on this contract."))
+
+
+def may_enter(actor) -> bool:
+    """True when `actor` may start a new contract: anyone's (back office), or as an agent."""
+    return wf.may(actor, wf.EDIT_ANY) or (wf.may(actor, wf.ENTER) and wf.agent_of(actor) is not None)
 
 
 def new_draft(actor) -> Contract:
     """A new contract in status draft, owned by the actor's agent record (if any); committed."""
+    if not may_enter(actor):
+        raise EditRefused(_l("You are not allowed to do this on this contract."))
     agent = wf.agent_of(actor)
     contract = Contract(number=f"TMP-{uuid.uuid4().hex[:24]}", status=ContractStatus.DRAFT,
                         agent_id=agent.id if agent else None, data={}, wizard_step=1,

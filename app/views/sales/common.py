@@ -10,19 +10,30 @@ from flask_wtf import FlaskForm
 from wtforms import HiddenField, TextAreaField
 from wtforms.validators import Length
 
-from app.services.sales.contracts import actor_roles
-from app.services.sales.portfolio import SALES_ROLES
+from app.permissions import has_permission
+from app.roles import AGENT, BACK_OFFICE, CREDIT_CHECK, MANAGER
+
+# Every page of the blueprint needs this permission; what a page shows or changes is then up
+# to the services' own permissions (workflow, portfolio, commissions).
+SALES = "Sales"
+ACCESS = "can_access"
+ROLE_GRANTS = {role: {SALES: (ACCESS,)} for role in (AGENT, BACK_OFFICE, CREDIT_CHECK, MANAGER)}
 
 
 def sales_access(view):
-    """Logged-in staff of the sales network only (agents, back office, credit check, managers)."""
+    """Logged-in staff holding `can_access` on `Sales` (never a portal customer's account)."""
     @login_required
     @wraps(view)
     def wrapper(*args, **kwargs):
-        if getattr(current_user, "customer_id", None) or not actor_roles(current_user) & SALES_ROLES:
+        if getattr(current_user, "customer_id", None) or not has_permission(current_user, ACCESS, SALES):
             abort(403)
         return view(*args, **kwargs)
     return wrapper
+
+
+def forbidden(error):
+    """The sales pages' 403: a plain page in the staff layout, with the way back."""
+    return render("sales/forbidden.html"), 403
 
 
 def render(template: str, **ctx):

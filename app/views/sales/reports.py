@@ -9,6 +9,7 @@ from flask_login import current_user
 from app.extensions import db
 from app.models import Agent
 from app.services.sales import commissions, portfolio
+from app.services.sales.contracts import agent_of
 from app.views.charts import bar_chart
 
 from . import bp
@@ -29,10 +30,12 @@ def portfolio_page():
 
 def _agent_for_statement() -> Agent | None:
     """The agent whose statement is asked: one's own, or any for managers."""
-    scope = portfolio.Scope(current_user)
     agent_id = request.args.get("agent", type=int)
-    if not scope.all:
-        return scope.agent
+    if not commissions.sees_every_agent(current_user):
+        own = agent_of(current_user)
+        if own is None:
+            abort(403)
+        return own
     if agent_id:
         agent = db.session.get(Agent, agent_id)
         if agent is None:
@@ -48,13 +51,14 @@ def commissions_page():
     periods = commissions.periods(agent)
     period = request.args.get("period") or (periods[0] if periods else "")
     stmt = commissions.statement(agent, period) if agent and period else None
-    overview = commissions.totals_by_agent(period) if portfolio.Scope(current_user).all and period else []
+    every_agent = commissions.sees_every_agent(current_user)
+    overview = commissions.totals_by_agent(period) if every_agent and period else []
     chart = None
     if overview:
         chart = bar_chart([a.code for a, _t in overview], [float(t) for _a, t in overview], unit="€")
     return render("sales/commissions.html", agent=agent, periods=periods, period=period,
                   statement=stmt, overview=overview, chart=chart,
-                  agents=portfolio.agents(current_user))
+                  agents=portfolio.all_agents() if every_agent else [])
 
 
 @bp.route("/commissions/statement.pdf")

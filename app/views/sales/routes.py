@@ -32,13 +32,7 @@ def index():
     rows = portfolio.contracts(current_user, q, status, agent_id)
     return render("sales/contracts.html", contracts=rows, q=q, status=status, agent_id=agent_id,
                   statuses=list(ContractStatus), agents=portfolio.agents(current_user),
-                  new_form=PostForm(), can_enter=_can_enter())
-
-
-def _can_enter() -> bool:
-    roles = wf.actor_roles(current_user)
-    return bool(roles & {wf.BACK_OFFICE, wf.ADMIN}) or (
-        wf.AGENT in roles and wf.agent_of(current_user) is not None)
+                  new_form=PostForm(), can_enter=wiz.may_enter(current_user))
 
 
 @bp.route("/contracts/new", methods=["POST"])
@@ -46,7 +40,7 @@ def _can_enter() -> bool:
 def new_contract():
     if not PostForm().validate_on_submit():
         abort(400)
-    if not _can_enter():
+    if not wiz.may_enter(current_user):
         abort(403)
     contract = wiz.new_draft(current_user)
     return redirect(url_for(".step", contract_id=contract.id, step="customer"))
