@@ -9,7 +9,7 @@ from .invoice import (DeliveryMode, Invoice, InvoiceDeliveryRecipient,  # noqa: 
                       InvoiceType, Payment, PaymentChannel, SendOutcome)
 from .activity import (Activity, ActivityHistory, ActivityKind, ActivityStatus,  # noqa: F401
                        Channel, Contact, ContactKind, ReminderLog)
-from .contract import (Agent, Commission, CommissionRule, CommissionStatus,  # noqa: F401
+from .contract import (Agent, Commission, CommissionRule, CommissionStatus, ContractDraft,  # noqa: F401
                        CommissionTrigger, Contract, ContractDocument, ContractHistory,
                        ContractStatus)
 from .messaging import MessageTemplate, OutgoingMail, Setting  # noqa: F401

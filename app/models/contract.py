@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 import sqlalchemy as sa
@@ -57,6 +58,52 @@ class Agent(Model):
         return f"{self.code} {self.name}"
 
 
+
+@dataclass(frozen=True)
+class ContractDraft:
+    """What the contract wizard collected (F-11), as stored in `Contract.data`: one dict of
+    plain values per step, the steps completed (validated), and billing's numbers once the
+    contract is there. Immutable: `with_step` and `with_billing` return a new draft."""
+
+    customer: dict = field(default_factory=dict)
+    supply: dict = field(default_factory=dict)
+    payment: dict = field(default_factory=dict)
+    mailing: dict = field(default_factory=dict)
+    done: tuple[str, ...] = ()
+    billing: dict = field(default_factory=dict)
+
+    STEPS = ("customer", "supply", "payment", "mailing")
+
+    @classmethod
+    def from_json(cls, data: dict | None) -> "ContractDraft":
+        data = data or {}
+        return cls(**{k: dict(data.get(k) or {}) for k in (*cls.STEPS, "billing")},
+                   done=tuple(s for s in cls.STEPS if s in (data.get("done") or ())))
+
+    def to_json(self) -> dict:
+        out = {k: dict(getattr(self, k)) for k in self.STEPS if getattr(self, k)}
+        out["done"] = list(self.done)
+        if self.billing:
+            out["billing"] = dict(self.billing)
+        return out
+
+    def step(self, name: str) -> dict:
+        """The values saved for one step ({} when none)."""
+        return dict(getattr(self, name))
+
+    def with_step(self, name: str, values: dict, *, complete: bool) -> "ContractDraft":
+        """The draft with one step's values replaced; marked done only when validated."""
+        done = set(self.done) | {name} if complete else set(self.done) - {name}
+        return replace(self, **{name: dict(values)}, done=tuple(s for s in self.STEPS if s in done))
+
+    def with_billing(self, **numbers: str) -> "ContractDraft":
+        return replace(self, billing={**self.billing, **numbers})
+
+    def missing(self) -> list[str]:
+        """The steps not completed yet, in wizard order."""
+        return [s for s in self.STEPS if s not in self.done]
+
+
 class Contract(Model):
     """A supply contract entered by an agent or the back office (F-11, F-13)."""
 
@@ -70,7 +117,7 @@ class Contract(Model):
     customer_id: Mapped[int | None] = mapped_column(sa.ForeignKey("customers.id"), index=True)
     supply_point_id: Mapped[int | None] = mapped_column(sa.ForeignKey("supply_points.id"), index=True)
     # The wizard's data (customer, supply, payment, mailing), validated step by step.
-    data: Mapped[dict] = mapped_column(sa.JSON, default=dict)
+    data: Mapped[dict] = mapped_column(sa.JSON, default=dict)  # a ContractDraft: use `draft`
     wizard_step: Mapped[int] = mapped_column(sa.SmallInteger, default=1)
     service: Mapped[Service | None] = mapped_column(enum_column(Service))
     use_type: Mapped[UseType | None] = mapped_column(enum_column(UseType))
@@ -93,6 +140,15 @@ class Contract(Model):
     history = relationship("ContractHistory", back_populates="contract",
                            order_by="ContractHistory.created_at", cascade="all, delete-orphan")
     documents = relationship("ContractDocument", back_populates="contract", cascade="all, delete-orphan")
+
+    @property
+    def draft(self) -> ContractDraft:
+        """The wizard's data, typed."""
+        return ContractDraft.from_json(self.data)
+
+    @draft.setter
+    def draft(self, value: ContractDraft) -> None:
+        self.data = value.to_json()
 
     def __repr__(self) -> str:
         return self.number

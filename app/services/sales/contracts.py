@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
 from app.extensions import db
-from app.models import (Agent, Contract, ContractHistory, ContractStatus, OutboxMessage,
+from app.models import (Agent, Contract, ContractDraft, ContractHistory, ContractStatus, OutboxMessage,
                         SupplyPoint, SupplyStatus)
 from app.models.base import utcnow
 from app.permissions import has_permission
@@ -32,7 +32,7 @@ S = ContractStatus
 # States in which the contract's data may still change (the wizard).
 EDITABLE = (S.DRAFT, S.PROCESSING)
 # The wizard's steps that must be complete before a contract is submitted.
-WIZARD_STEPS = ("customer", "supply", "payment", "mailing")
+WIZARD_STEPS = ContractDraft.STEPS
 # States holding the supply point: a second contract for the same PDR/POD is refused.
 OPEN = (S.PROCESSING, S.VALIDATED, S.APPROVED, S.ACTIVATED, S.IN_BILLING)
 
@@ -146,7 +146,7 @@ def transition(contract: Contract, action: str, actor=None, reason: str = "", *,
                                  state=contract.status.label))
     if not _permitted(rule, contract, actor):
         raise TransitionError(_l("You are not allowed to do this on this contract."))
-    if action == "submit" and not set(WIZARD_STEPS) <= set((contract.data or {}).get("done") or ()):
+    if action == "submit" and contract.draft.missing():
         raise TransitionError(_l("Complete every step of the contract first."))
     reason = (reason or "").strip()
     if rule.reason_required and not reason:
@@ -204,8 +204,8 @@ def history_of(contract: Contract) -> list[ContractHistory]:
 
 def export_payload(contract: Contract) -> dict:
     """The `create_contract` outbox payload (ContractExport fields) from the wizard's data."""
-    d = contract.data or {}
-    cust, supply, pay, mail = (d.get(k) or {} for k in ("customer", "supply", "payment", "mailing"))
+    d = contract.draft
+    cust, supply, pay, mail = d.customer, d.supply, d.payment, d.mailing
     existing = cust.get("mode") == "existing"
     customer_code = cust.get("customer_code", "") if existing else ""
     customer = {"customer_code": customer_code}
@@ -243,9 +243,8 @@ def _contract_created_in_billing(msg: OutboxMessage) -> None:
         return
     result = msg.result or {}
     contract.reservation_number = result.get("reservation_number", "")[:30]
-    contract.data = {**(contract.data or {}), "billing": {
-        "customer_code": result.get("customer_code", ""),
-        "supply_point_code": result.get("supply_point_code", "")}}
+    contract.draft = contract.draft.with_billing(customer_code=result.get("customer_code", ""),
+                                                 supply_point_code=result.get("supply_point_code", ""))
     transition(contract, "export", None, result.get("reservation_number", ""), commit=False)
 
 
@@ -254,7 +253,7 @@ def check_invoiceable() -> dict:
     counts = {"linked": 0, "invoiceable": 0}
     contracts = db.session.scalars(sa.select(Contract).where(Contract.status == S.IN_BILLING)).all()
     for contract in contracts:
-        billing = (contract.data or {}).get("billing") or {}
+        billing = contract.draft.billing
         sp = db.session.scalar(sa.select(SupplyPoint).where(
             SupplyPoint.code == billing.get("supply_point_code", "")))
         if sp is None:

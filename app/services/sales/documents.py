@@ -25,16 +25,16 @@ KINDS = ("contract", "switching")
 
 def snapshot(contract: Contract) -> dict:
     """Everything the documents print, as plain JSON."""
-    d = contract.data or {}
+    d = contract.draft
     agent = contract.agent
     return {
         "number": contract.number,
         "signed_on": contract.signed_on.isoformat() if contract.signed_on else "",
         "language": contract.language or "it",
-        "customer": dict(d.get("customer") or {}),
-        "supply": dict(d.get("supply") or {}),
-        "payment": dict(d.get("payment") or {}),
-        "mailing": dict(d.get("mailing") or {}),
+        "customer": d.step("customer"),
+        "supply": d.step("supply"),
+        "payment": d.step("payment"),
+        "mailing": d.step("mailing"),
         "agent": {"code": agent.code, "name": agent.name} if agent else None,
     }
 

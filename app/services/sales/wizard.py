@@ -75,13 +75,9 @@ def new_draft(actor) -> Contract:
 def save_step(contract: Contract, step: str, values: dict, actor, *, complete: bool = True) -> Contract:
     """Store one step's data (complete = validated); copies key fields to columns; commits."""
     check_editable(contract, actor)
-    data = dict(contract.data or {})
-    old = data.get(step)
-    data[step] = values
-    done = set(data.get("done") or [])
-    (done.add if complete else done.discard)(step)
-    data["done"] = sorted(done, key=STEPS.index)
-    contract.data = data
+    draft = contract.draft
+    old = draft.step(step)
+    contract.draft = draft.with_step(step, values, complete=complete)
     if complete:
         _copy_columns(contract, step, values)
         contract.wizard_step = max(contract.wizard_step or 1, STEPS.index(step) + 2)
@@ -114,8 +110,7 @@ def _copy_columns(contract: Contract, step: str, values: dict) -> None:
 
 
 def missing_steps(contract: Contract) -> list[str]:
-    done = set((contract.data or {}).get("done") or [])
-    return [s for s in STEPS[:-1] if s not in done]
+    return contract.draft.missing()
 
 
 def finish(contract: Contract, actor) -> Contract:

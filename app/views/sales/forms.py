@@ -192,7 +192,7 @@ def form_values(form, exclude=()) -> dict:
 def form_for(contract: Contract, step: str, formdata=None):
     """The step's form, filled from the request or else from the saved draft."""
     cls = FORMS[step]
-    saved = dict((contract.data or {}).get(step) or {})
+    saved = contract.draft.step(step)
     if step == "customer" and saved.get("birth_date"):
         try:
             saved["birth_date"] = dt.date.fromisoformat(saved["birth_date"])
