@@ -110,6 +110,8 @@ class Config:
     # Scheduler (F-30).
     ALIGNMENT_INTERVAL_MINUTES = env_int("ALIGNMENT_INTERVAL_MINUTES", 5)
     SCHEDULER_ENABLED = env_bool("SCHEDULER_ENABLED", True)
+    # How often the scheduler process looks for settings changes (a job's hours, F-42).
+    SCHEDULER_CHECK_SECONDS = env_int("SCHEDULER_CHECK_SECONDS", 30)
     # Per-job trigger overrides, JSON: {"outbox": {"trigger": "interval", "seconds": 60}}.
     JOB_TRIGGERS = json.loads(env("JOB_TRIGGERS", "{}") or "{}")
 

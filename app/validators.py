@@ -12,6 +12,7 @@ from flask_babel import lazy_gettext as _l
 from schwifty import IBAN
 from schwifty.exceptions import SchwiftyException
 from stdnum.exceptions import ValidationError as StdnumError
+from stdnum.eu import at_02
 from stdnum.it import codicefiscale, iva
 from wtforms.validators import ValidationError
 
@@ -37,6 +38,15 @@ def vat_number(value: str) -> str:
         return iva.validate(value or "")
     except StdnumError:
         raise InvalidValue(_l("This VAT number is not valid: it has 11 digits and a check digit.")) from None
+
+
+def sepa_creditor_id(value: str) -> str:
+    """A SEPA creditor identifier (country, check digits, business code, national id)."""
+    try:
+        return at_02.validate(value or "")
+    except StdnumError:
+        raise InvalidValue(_l("This SEPA creditor identifier is not valid: it starts with the country code "
+                              "and two check digits, e.g. IT66ZZZA1B2C3D4E5F6G7H8.")) from None
 
 
 def iban(value: str, *, country: str | None = None) -> str:

@@ -10,6 +10,8 @@ several scheduler processes or machines are up:
   shortly before the next slot; another process firing the same slot finds it taken and skips.
 
 `JOB_TRIGGERS` in the configuration may override a job's trigger ({job id: trigger kwargs}).
+A trigger that depends on a setting follows its changes without a restart, and the jobs page
+shows the next runs as the scheduler planned them (`schedule.py`).
 """
 from __future__ import annotations
 
@@ -85,9 +87,18 @@ def _invoice_mail() -> dict:
 
 
 def _invoice_mail_trigger(app: Flask) -> dict:
-    from app.services.mailing.invoice_queue import batch_hours
+    """Every 15 minutes in the batch hours (the `invoice_mail_hours` setting, Italian time)."""
+    import sqlalchemy as sa
 
-    return {"trigger": "cron", "hour": batch_hours(app), "minute": "*/15"}
+    from app.extensions import db
+    from app.services.core import settings
+
+    try:
+        hours = settings.get("invoice_mail_hours")
+    except sa.exc.SQLAlchemyError:  # no schema yet (a scheduler started before the migration)
+        db.session.rollback()
+        hours = settings.registry()["invoice_mail_hours"].default
+    return {"trigger": "cron", "hour": hours, "minute": "*/15"}
 
 
 JOBS: tuple[Job, ...] = (
@@ -210,7 +221,10 @@ def _scheduled_run(app: Flask, job_id: str) -> None:
 
 def run_scheduler(app: Flask) -> None:
     """Block running the JOBS table on APScheduler until SIGTERM/SIGINT."""
+    from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, EVENT_JOB_MISSED
     from apscheduler.schedulers.blocking import BlockingScheduler
+
+    from .schedule import WATCH_JOB_ID, ScheduleWatcher
 
     scheduler = BlockingScheduler(timezone=app.config.get("BABEL_DEFAULT_TIMEZONE", "Europe/Rome"),
                                   job_defaults={
@@ -221,10 +235,15 @@ def run_scheduler(app: Flask) -> None:
                                       "coalesce": True,
                                       "max_instances": 1,
                                   })
+    watcher = ScheduleWatcher(app, scheduler, holder_name(), JOBS)
     with app.app_context():
         for job in JOBS:
-            scheduler.add_job(_scheduled_run, make_trigger(app, job), args=(app, job.id), id=job.id,
+            scheduler.add_job(_scheduled_run, watcher.trigger_for(job), args=(app, job.id), id=job.id,
                               name=job.id)
+    # Settings changes and the plan the jobs page shows: checked at once, then every few seconds.
+    scheduler.add_job(watcher.check, "interval", seconds=app.config.get("SCHEDULER_CHECK_SECONDS", 30),
+                      id=WATCH_JOB_ID, name=WATCH_JOB_ID, next_run_time=dt.datetime.now(dt.UTC))
+    scheduler.add_listener(watcher.job_event, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR | EVENT_JOB_MISSED)
     signal.signal(signal.SIGTERM, lambda *_: scheduler.shutdown(wait=False))
     log.info("Scheduler started with jobs: %s", ", ".join(j.id for j in JOBS))
     try:

@@ -15,4 +15,4 @@ from .contract import (Agent, Commission, CommissionRule, CommissionStatus, Cont
 from .messaging import MessageTemplate, OutgoingMail, Setting  # noqa: F401
 from .outbox import OutboxMessage, OutboxStatus  # noqa: F401
 from .audit import AuditLog  # noqa: F401
-from .sync import JobLease, JobRun, SyncRun, SyncState  # noqa: F401
+from .sync import JobLease, JobRun, JobSchedule, SyncRun, SyncState  # noqa: F401

@@ -71,3 +71,15 @@ class JobRun(Model):
     counts: Mapped[dict] = mapped_column(sa.JSON, default=dict)
     error: Mapped[str | None] = mapped_column(sa.Text)
 
+
+
+class JobSchedule(Model):
+    """A job's next run as the scheduler process planned it (F-30), read by the jobs page."""
+
+    __tablename__ = "job_schedules"
+
+    job_id: Mapped[str] = mapped_column(sa.String(60), primary_key=True)
+    next_run_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime)  # naive UTC
+    trigger: Mapped[dict] = mapped_column(sa.JSON, default=dict)  # the trigger arguments in use
+    holder: Mapped[str] = mapped_column(sa.String(120), default="")  # host:pid of the scheduler
+    reported_at: Mapped[dt.datetime] = mapped_column(sa.DateTime, default=utcnow)

@@ -15,6 +15,7 @@ AREAS = (
     "app.views.admin.audit",
     "app.views.admin.templates",
     "app.views.admin.mailing",
+    "app.views.admin.settings",
     "app.views.admin.jobs",
     "app.views.admin.mailcatcher",
 )

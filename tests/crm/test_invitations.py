@@ -8,10 +8,11 @@ import icalendar
 import pytest
 import sqlalchemy as sa
 
-from app.models import ActivityKind, ActivityStatus, OutgoingMail, ReminderLog, Setting
+from app.models import ActivityKind, ActivityStatus, OutgoingMail, ReminderLog
 from app.roles import AGENT, BACK_OFFICE, MANAGER
 from app.services.crm.activities import (TransitionError, assign, create_activity, reschedule,
                                      transition)
+from app.services.core import settings
 from app.services.mailing.mail import deliver_mail
 from app.services.crm.reminders import send_reminders
 from tests import factories
@@ -125,8 +126,7 @@ def _open_with_deadline(manager, op, deadline):
 
 def test_F32_reminder_job_twice_sends_once(smtp_server, people, db):
     manager, op1, _ = people
-    db.session.add(Setting(key="reminder_days", value="3"))
-    db.session.commit()
+    settings.update({"reminder_days": 3})
     a = _open_with_deadline(manager, op1, dt.datetime(2026, 12, 10, 9, 0))
     _deliver(smtp_server)  # the invitation
     too_early = dt.datetime(2026, 12, 6, 9, 0)

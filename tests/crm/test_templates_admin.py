@@ -91,15 +91,19 @@ def test_F41_saved_template_is_sent_and_reset_restores_default(client, login_as,
 
 
 def test_F22_admin_sets_the_reminder_days(client, login_as, db):
-    from app.services.crm.reminders import reminder_days
+    """The reminder days are a setting (F-42): the templates page shows them and links to the
+    settings page, where they are changed."""
+    from app.services.core import settings
 
     login_as(ADMIN)
     page = client.get("/messagetemplates/").get_data(as_text=True)
-    assert reminder_days() == 2 and 'name="days"' in page
-    resp = client.post("/messagetemplates/reminders", data={"csrf_token": csrf_token(page), "days": "99"})
-    assert resp.status_code == 400 and reminder_days() == 2
-    resp = client.post("/messagetemplates/reminders", data={"csrf_token": csrf_token(page), "days": "5"})
-    assert resp.status_code == 302 and reminder_days() == 5
+    assert settings.get("reminder_days") == 2 and "/settings/#setting-reminder-days" in page
+    settings_page = client.get("/settings/").get_data(as_text=True)
+    resp = client.post("/settings/save", data={"csrf_token": csrf_token(settings_page), "reminder_days": "99"})
+    assert resp.status_code == 400 and settings.get("reminder_days") == 2
+    resp = client.post("/settings/save", data={"csrf_token": csrf_token(settings_page), "reminder_days": "5"})
+    assert resp.status_code == 302 and settings.get("reminder_days") == 5
+    assert "scadenza: 5." in client.get("/messagetemplates/").get_data(as_text=True)
 
 
 def test_F41_every_shipped_template_previews_cleanly(db):

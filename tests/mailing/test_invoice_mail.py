@@ -7,10 +7,11 @@ from collections import Counter
 import sqlalchemy as sa
 
 from app.models import (DeliveryMode, InvoiceDeliveryRecipient, InvoiceDeliverySetting, InvoiceEmailLog,
-                        SendOutcome, Setting)
+                        SendOutcome)
 from app.jobs import run_job
 from app.jobs.invoice_mail import invoice_mail_job, run_batch
 from app.models.base import utcnow
+from app.services.core import settings
 from app.services.mailing import invoice_links, invoice_queue
 from app.services.mailing.invoice_sender import send_due
 from tests import factories
@@ -195,8 +196,7 @@ def test_F31_link_expiry_is_a_setting(db, app, monkeypatch):
 
     c = factories.customer()
     inv = factories.invoice(c, factories.supply_point(c))
-    db.session.add(Setting(key=invoice_queue.LINK_EXPIRY_KEY, value="3"))
-    db.session.commit()
+    settings.update({"invoice_link_expiry_days": 3})
     real = itsdangerous.timed.time.time
     monkeypatch.setattr(itsdangerous.timed.time, "time", lambda: real() - 4 * 86400)
     old = invoice_links.invoice_token(inv.id, c.id)

@@ -7,7 +7,8 @@ import pytest
 import sqlalchemy as sa
 
 from app.models import (Activity, ActivityKind, ActivityStatus, MeterReading, OutboxMessage,
-                        ReadingSource, ReadingStatus, Setting)
+                        ReadingSource, ReadingStatus)
+from app.services.core import settings
 from tests import factories as f
 from tests.portal.conftest import make_account, portal_login, post_form
 
@@ -96,8 +97,7 @@ def test_F02_meter_roll_over_is_handled(client, db, customer_graph):
 
 
 def test_F02_implausible_consumption_needs_confirmation_and_is_flagged(client, db, logged_in):
-    db.session.add(Setting(key="consumption plausibility factor", value="3"))
-    db.session.commit()
+    settings.update({"consumption plausibility factor": 3})
     sp, m = logged_in["supply_point"], logged_in["meter"]
     first = _post(client, sp, m, 9000)
     assert first.status_code == 400 and "spunta la conferma" in first.get_data(as_text=True)
@@ -112,8 +112,7 @@ def test_F02_implausible_consumption_needs_confirmation_and_is_flagged(client, d
 
 def test_F02_plausibility_factor_setting_is_used(client, db, logged_in):
     # History: 100 per month; 57 days since the last reading -> about 190 expected.
-    db.session.add(Setting(key="consumption plausibility factor", value="10"))
-    db.session.commit()
+    settings.update({"consumption plausibility factor": 10})
     resp = _post(logged_in and client, logged_in["supply_point"], logged_in["meter"], 1200 + 1000,
                  date=dt.date(2026, 11, 27) if TODAY >= dt.date(2026, 11, 27) else TODAY)
     assert resp.status_code == 302  # 1000 < 10 x expected: no confirmation asked

@@ -152,3 +152,28 @@ def test_F40_a_new_password_ends_the_other_sessions(app, client, make_user):
     assert resp.status_code == 302
     assert fresh.get("/customerview/list/").status_code == 302
     assert admin_client.get("/customerview/list/").status_code == 200
+
+
+# The settings page (F-42) and its actions: Admin only, from SPEC.md's role table.
+SETTINGS_ALLOWED = {ADMIN}
+
+
+@pytest.mark.parametrize("role", [ADMIN, MANAGER, BACK_OFFICE, CREDIT_CHECK, CALL_CENTER, AGENT])
+def test_F40_F42_settings_page_is_for_admins_only(role, client, login_as):
+    from app.services.core import settings
+
+    login_as(role)
+    allowed = role in SETTINGS_ALLOWED
+    assert client.get("/settings/").status_code == (200 if allowed else 403), role
+    token = csrf_token(client.get("/resetmypassword/form").get_data(as_text=True))
+    resp = client.post("/settings/save", data={"csrf_token": token, "reminder_days": "9"})
+    assert resp.status_code == (302 if allowed else 403), role
+    assert settings.get("reminder_days") == (9 if allowed else 2)
+    if not allowed:  # (an admin's test would reach out to the configured servers)
+        for connection in ("smtp", "billing"):
+            assert client.post(f"/settings/test/{connection}", data={"csrf_token": token}).status_code == 403
+
+
+def test_F42_anonymous_is_sent_to_login_from_the_settings_page(client):
+    resp = client.get("/settings/")
+    assert resp.status_code == 302 and "/login/" in resp.headers["Location"]

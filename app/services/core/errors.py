@@ -13,3 +13,8 @@ class DomainError(Exception):
         super().__init__(str(message))
         self.message = message
         self.field = field if field is not None else self.default_field
+
+
+class ConnectionFailed(DomainError):
+    """A connection test to an outside system failed; the message is the error as the system or
+    the network gave it (never credentials)."""

@@ -1,10 +1,10 @@
 """Deadline reminders (F-22, F-32): a reminder N days before, a message on the deadline day.
 
-N is the `reminder_days` setting (default 2). Dates are Europe/Rome calendar days. Each message
-is sent once per activity, kind and deadline date: the `ReminderLog` row (unique on those three)
-is written in the same transaction as the queued e-mail, so a second run — or a second
-scheduler racing this one — finds the row and sends nothing; a moved deadline is a new date
-and gets its own reminders.
+N is the `reminder_days` setting (F-42, default 2). Dates are Europe/Rome calendar days. Each
+message is sent once per activity, kind and deadline date: the `ReminderLog` row (unique on
+those three) is written in the same transaction as the queued e-mail, so a second run — or a
+second scheduler racing this one — finds the row and sends nothing; a moved deadline is a new
+date and gets its own reminders.
 """
 from __future__ import annotations
 
@@ -14,21 +14,11 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
-from app.models import Activity, ActivityStatus, ReminderLog, Setting
+from app.models import Activity, ActivityStatus, ReminderLog
+from app.services.core import settings
 from app.services.crm.calendar import to_rome
 
-REMINDER_DAYS_KEY = "reminder_days"
-DEFAULT_REMINDER_DAYS = 2
 OPEN = (ActivityStatus.ASSIGNED, ActivityStatus.IN_PROGRESS)
-
-
-def reminder_days() -> int:
-    """Days before the deadline when the reminder goes out (a setting, F-42)."""
-    value = db.session.get(Setting, REMINDER_DAYS_KEY)
-    try:
-        return max(0, int(value.value)) if value is not None else DEFAULT_REMINDER_DAYS
-    except ValueError:
-        return DEFAULT_REMINDER_DAYS
 
 
 def rome_today(now: dt.datetime | None = None) -> dt.date:
@@ -61,7 +51,7 @@ def send_reminders(now: dt.datetime | None = None) -> dict:
 
     today = rome_today(now)
     counts = {"reminder": 0, "deadline": 0, "already_sent": 0}
-    for activity, kind, due in due_messages(today, reminder_days()):
+    for activity, kind, due in due_messages(today, settings.get("reminder_days")):
         user = activity.assignee
         if user is None or not user.email:
             continue
@@ -83,20 +73,3 @@ def send_reminders(now: dt.datetime | None = None) -> dict:
             db.session.rollback()
             counts["already_sent"] += 1
     return counts
-
-
-def set_reminder_days(days: int, actor) -> None:
-    """Change the `reminder_days` setting (audited)."""
-    from app.services.core.audit import record
-
-    if not 0 <= days <= 60:
-        raise ValueError(days)
-    row = db.session.get(Setting, REMINDER_DAYS_KEY)
-    old = reminder_days()
-    if row is None:
-        row = Setting(key=REMINDER_DAYS_KEY, value=str(days))
-        db.session.add(row)
-    else:
-        row.value = str(days)
-    record("setting", REMINDER_DAYS_KEY, "update", {"value": [old, days]}, actor)
-    db.session.commit()

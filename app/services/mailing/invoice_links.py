@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
-from app.services.mailing.invoice_queue import link_expiry_days
+from app.services.core import settings
 
 TOKEN_SALT = "sportello.invoice-link"
 
@@ -28,7 +28,7 @@ def read_invoice_token(token: str, invoice_id: int | None = None) -> dict | None
     if not token or not isinstance(token, str):
         return None
     try:
-        data = _serializer().loads(token, max_age=link_expiry_days() * 86400)
+        data = _serializer().loads(token, max_age=settings.get("invoice_link_expiry_days") * 86400)
     except (SignatureExpired, BadSignature):
         return None
     if not isinstance(data, dict) or (invoice_id is not None and data.get("i") != invoice_id):

@@ -23,9 +23,10 @@ from flask import current_app
 
 from app.extensions import db
 from app.models import Customer, DeliveryMode, Invoice, InvoiceEmailLog, SupplyPoint
+from app.services.core import settings
 from app.services.mailing import mail
 from app.services.mailing.invoice_links import invoice_link
-from app.services.mailing.invoice_queue import link_expiry_days, rome_today
+from app.services.mailing.invoice_queue import rome_today
 from app.validators import ascii_address
 
 TEMPLATES = {DeliveryMode.LINK: "invoice_link", DeliveryMode.PDF: "invoice_pdf"}
@@ -65,7 +66,8 @@ def message_groups(ids: list[int]) -> list[Group]:
         .join(Customer, Customer.id == Invoice.customer_id)
         .outerjoin(SupplyPoint, SupplyPoint.id == Invoice.supply_point_id)
         .where(InvoiceEmailLog.id.in_(ids)).order_by(Invoice.id, InvoiceEmailLog.id)).all()
-    expiry = link_expiry_days()
+    expiry = settings.get("invoice_link_expiry_days")
+    our_name = settings.company()["name"]
     groups: dict[tuple[int, DeliveryMode], Group] = {}
     for (row_id, address, mode, attempts, message_id, inv_id, number, inv_date, due_date, amount,
          customer_id, language, kind, first, last, company, sp_code, pdr, pod) in rows:
@@ -80,7 +82,7 @@ def message_groups(ids: list[int]) -> list[Group]:
                 "invoice_date": _date(inv_date, loc), "due_date": _date(due_date, loc),
                 "amount": _money(amount, loc),
                 "supply_point": pdr or pod or sp_code or "",
-                "company": current_app.config.get("APP_NAME", "Sportello"),
+                "company": our_name,
                 "portal_url": current_app.config["PUBLIC_BASE_URL"].rstrip("/") + "/portal/",
             }
             if mode == DeliveryMode.LINK:

@@ -23,58 +23,17 @@ import sqlalchemy as sa
 
 from app.extensions import db
 from app.models import (Invoice, InvoiceDeliveryRecipient, InvoiceDeliverySetting,
-                        InvoiceEmailLog, SendOutcome, Setting)
+                        InvoiceEmailLog, SendOutcome)
 from app.models.base import utcnow
+from app.services.core import settings
 from app.services.core.queue import stale_holders
 
 log = logging.getLogger(__name__)
 
 ROME = ZoneInfo("Europe/Rome")
-LINK_EXPIRY_KEY = "invoice_link_expiry_days"
-DEFAULT_LINK_EXPIRY_DAYS = 60
-BATCH_HOURS_KEY = "invoice_mail_hours"
-DEFAULT_BATCH_HOURS = "1-5"
-CLAIM_TIMEOUT_KEY = "invoice_mail_claim_timeout_minutes"
-DEFAULT_CLAIM_TIMEOUT_MINUTES = 30
 CHUNK_MESSAGES = 100       # at most this many invoices claimed at a time by one worker
 MAX_TEMPORARY_IN_A_ROW = 5  # the server keeps deferring: stop this run, retry in the next one
 DUE = (SendOutcome.PENDING, SendOutcome.RETRY)
-
-# --- settings (F-42) ------------------------------------------------------------------------
-
-def setting(key: str, default: str) -> str:
-    row = db.session.get(Setting, key)
-    return row.value if row is not None and row.value not in (None, "") else default
-
-
-def _int_setting(key: str, default: int) -> int:
-    try:
-        return max(1, int(setting(key, str(default))))
-    except ValueError:
-        return default
-
-
-def link_expiry_days() -> int:
-    return _int_setting(LINK_EXPIRY_KEY, DEFAULT_LINK_EXPIRY_DAYS)
-
-
-def batch_hours(app=None) -> str:
-    """The hours (cron syntax, Europe/Rome) in which the nightly batch runs."""
-    try:
-        value = setting(BATCH_HOURS_KEY, DEFAULT_BATCH_HOURS)
-    except sa.exc.SQLAlchemyError:  # no schema yet: the default
-        db.session.rollback()
-        value = DEFAULT_BATCH_HOURS
-    from apscheduler.triggers.cron import CronTrigger
-
-    try:
-        CronTrigger(hour=value)
-    except ValueError:
-        log.warning("Setting %s=%r is not a cron hour expression; using %s", BATCH_HOURS_KEY, value,
-                    DEFAULT_BATCH_HOURS)
-        value = DEFAULT_BATCH_HOURS
-    return value
-
 
 # --- the queue ------------------------------------------------------------------------------
 
@@ -119,7 +78,7 @@ def build_queue(now: dt.datetime | None = None) -> int:
 def recover_stale(now: dt.datetime | None = None) -> dict:
     """Give back claims of dead or timed-out workers; rows left "sending" count as uncertain."""
     now = now or utcnow()
-    timeout = dt.timedelta(minutes=_int_setting(CLAIM_TIMEOUT_KEY, DEFAULT_CLAIM_TIMEOUT_MINUTES))
+    timeout = dt.timedelta(minutes=settings.get("invoice_mail_claim_timeout_minutes"))
     holders = db.session.execute(
         sa.select(InvoiceEmailLog.claimed_by, sa.func.min(InvoiceEmailLog.claimed_at))
         .where(InvoiceEmailLog.claimed_by.is_not(None),

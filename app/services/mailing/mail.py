@@ -27,7 +27,8 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from app.extensions import db
 from app.models import MessageTemplate, OutgoingMail
 from app.models.base import utcnow
-from app.services.core import request_id
+from app.services.core import request_id, settings
+from app.services.core.errors import ConnectionFailed
 from app.services.core.queue import Queue, backoff, new_holder
 from app.validators import ascii_address
 
@@ -147,6 +148,34 @@ def smtp_connection(timeout: float = 30.0) -> smtplib.SMTP:
     return conn
 
 
+def check_smtp(timeout: float = 10.0) -> list[str]:
+    """Test the configured SMTP server: connect, EHLO, STARTTLS and log in when configured,
+    QUIT. Returns the steps done; raises ConnectionFailed with the error text."""
+    cfg = current_app.config
+    steps = ["EHLO"]
+    conn = None
+    try:
+        conn = smtplib.SMTP(cfg["MAIL_SERVER"], int(cfg["MAIL_PORT"]), timeout=timeout)
+        conn.ehlo()
+        if cfg.get("MAIL_USE_TLS"):
+            conn.starttls()
+            conn.ehlo()
+            steps.append("STARTTLS")
+        if cfg.get("MAIL_USERNAME"):
+            conn.login(cfg["MAIL_USERNAME"], cfg.get("MAIL_PASSWORD") or "")
+            steps.append("AUTH")
+        conn.quit()
+        steps.append("QUIT")
+        return steps
+    except (smtplib.SMTPException, OSError) as exc:
+        if conn is not None:
+            conn.close()
+        text = f"{type(exc).__name__}: {exc}"
+        if cfg.get("MAIL_PASSWORD"):
+            text = text.replace(cfg["MAIL_PASSWORD"], "•••")
+        raise ConnectionFailed(text[:300]) from None
+
+
 _SMTPUTF8: dict[tuple, tuple[float, bool]] = {}
 
 
@@ -190,7 +219,6 @@ def send(conn: smtplib.SMTP, msg: EmailMessage) -> dict[str, tuple[int, bytes]]:
 
 
 MAIL_QUEUE = Queue(OutgoingMail, "pending", "sending")
-CLAIM_TIMEOUT = dt.timedelta(minutes=10)   # a claim older than this is given back
 ALERT_AGE = dt.timedelta(hours=24)         # a message still unsent after this is reported
 
 
@@ -246,7 +274,7 @@ def deliver_mail(limit: int = 200, *, budget: float = 25.0) -> dict:
     back first.
     """
     counts = {"sent": 0, "retry": 0, "failed": 0}
-    recovered = MAIL_QUEUE.recover_stale(CLAIM_TIMEOUT)
+    recovered = MAIL_QUEUE.recover_stale(dt.timedelta(minutes=settings.get("mail_claim_timeout_minutes")))
     holder = new_holder("mail/")
     deadline = time.monotonic() + budget
     conn = None

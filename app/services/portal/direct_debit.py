@@ -17,6 +17,7 @@ from app.extensions import db
 from app.models import (ActivityKind, DirectDebitMandate, MandateStatus, PaymentMethod,
                         SupplyPoint)
 from app.models.base import utcnow
+from app.services.core import settings
 from app.services.core.errors import DomainError
 from app.services.core.pdf import render_pdf
 from app.services.portal.accounts import contact_email
@@ -52,7 +53,7 @@ def render_mandate_pdf(mandate: DirectDebitMandate, language: str = "it") -> byt
     sp = mandate.supply_point
     with force_locale(language if language in ("it", "en") else "it"):
         html = render_template("pdf/mandate.html", mandate=mandate, supply_point=sp,
-                               customer=sp.customer)
+                               customer=sp.customer, company=settings.company())
     return render_pdf(html, f"mandate {mandate.reference}")
 
 

@@ -18,12 +18,10 @@ from flask_babel import format_date, lazy_gettext as _l
 
 from app.extensions import db
 from app.models import (ActivityKind, Meter, MeterReading, ReadingSource, ReadingStatus,
-                        ReadingType, Setting, SupplyPoint)
+                        ReadingType, SupplyPoint)
+from app.services.core import settings
 from app.services.core.errors import DomainError
 from app.services.sync.outbox import after_delivery
-
-PLAUSIBILITY_SETTING = "consumption plausibility factor"
-DEFAULT_FACTOR = 3.0
 
 
 class ReadingError(DomainError):
@@ -47,15 +45,6 @@ class Check:
     implausible: bool = False
     same_as_previous: bool = False
     expected: int | None = None
-
-
-def plausibility_factor() -> float:
-    row = db.session.get(Setting, PLAUSIBILITY_SETTING)
-    try:
-        value = float(row.value) if row is not None else DEFAULT_FACTOR
-    except ValueError:
-        value = DEFAULT_FACTOR
-    return value if value > 1 else DEFAULT_FACTOR
 
 
 def previous_reading(meter: Meter) -> MeterReading | None:
@@ -107,7 +96,7 @@ def check_reading(supply_point: SupplyPoint, meter: Meter, reading_date: dt.date
     days = (reading_date - prev.reading_date).days
     daily = expected_daily(supply_point)
     expected = int(daily * days) if daily else None
-    factor = plausibility_factor()
+    factor = settings.get("consumption plausibility factor")
     limit = max(expected * factor, 1) if expected is not None else None
     rolled = False
     if value < prev.value:

@@ -1,10 +1,10 @@
 """Contract documents (F-12): the contract to sign and the switching form, from a frozen snapshot.
 
 `build_documents()` freezes what the documents show (customer, supply point, tariff, payment,
-mailing address, agent) into a snapshot, renders `pdf/contract.html` and `pdf/switching.html`
-with xhtml2pdf in the customer's language and stores bytes + SHA-256. A document is never
-rewritten: when an edit in *processing* changes the snapshot, a new version is added and the
-signed one stays as it was.
+mailing address, agent, the company's identity from the settings) into a snapshot, renders
+`pdf/contract.html` and `pdf/switching.html` with xhtml2pdf in the customer's language and
+stores bytes + SHA-256. A document is never rewritten: when an edit in *processing* changes
+the snapshot, a new version is added and the signed one stays as it was.
 """
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from flask_babel import force_locale
 from app.extensions import db
 from app.models import (Contract, ContractDocument, CustomerKind, PaymentMethod, Service,
                         UseType)
+from app.services.core import settings
 from app.services.core.pdf import render_pdf
 
 KINDS = ("contract", "switching")
@@ -36,6 +37,7 @@ def snapshot(contract: Contract) -> dict:
         "payment": d.step("payment"),
         "mailing": d.step("mailing"),
         "agent": {"code": agent.code, "name": agent.name} if agent else None,
+        "company": settings.company(),
     }
 
 

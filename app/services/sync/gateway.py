@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from flask import current_app
 
-from app.billing.gateway import BillingGateway
+from app.billing.gateway import BillingError, BillingGateway
+from app.services.core.errors import ConnectionFailed
 
 
 def gateway() -> BillingGateway:
@@ -23,3 +24,16 @@ def set_gateway(app, gw: BillingGateway | None) -> None:
         app.extensions.pop("billing_gateway", None)
     else:
         app.extensions["billing_gateway"] = gw
+
+
+def check_connection() -> None:
+    """Test billing with its cheapest call (Ping) through the configured gateway; raises
+    ConnectionFailed with billing's or the network's error text."""
+    try:
+        gw = gateway()
+    except ValueError as exc:  # no BILLING_URL
+        raise ConnectionFailed(str(exc)) from None
+    try:
+        gw.ping()
+    except BillingError as exc:
+        raise ConnectionFailed(f"{exc.kind.value}: {exc.message}") from None

@@ -14,6 +14,7 @@ from sqlalchemy.orm import joinedload, undefer
 from app.billing.gateway import BillingError
 from app.extensions import db
 from app.models import Invoice
+from app.services.core import settings
 from app.services.core.pdf import render_pdf
 
 log = logging.getLogger(__name__)
@@ -24,7 +25,7 @@ def render_invoice_pdf(invoice: Invoice, language: str = "it") -> bytes:
     with force_locale(language if language in ("it", "en") else "it"):
         html = render_template("pdf/invoice.html", invoice=invoice, customer=invoice.customer,
                                supply_point=invoice.supply_point, lines=invoice.lines,
-                               payments=invoice.payments)
+                               payments=invoice.payments, company=settings.company())
     return render_pdf(html, f"invoice {invoice.number}")
 
 

@@ -26,12 +26,11 @@ from app.billing.gateway import (BillingError, BillingGateway, CommissionLine, C
 from app.extensions import db
 from app.models import Activity, OutboxMessage, OutboxStatus
 from app.models.base import utcnow
-from app.services.core import request_id
+from app.services.core import request_id, settings
 from app.services.core.queue import Queue, backoff, new_holder
 
 log = logging.getLogger(__name__)
 
-STALE_CLAIM = dt.timedelta(minutes=10)  # a claim older than this is given back
 ALERT_AGE = dt.timedelta(hours=24)      # a write still undelivered after this is reported
 
 Handler = Callable[[BillingGateway, str, dict], dict]
@@ -161,7 +160,8 @@ def deliver_due(gw: BillingGateway | None = None, *, limit: int = 200, holder: s
     gw = gw or gateway()
     holder = holder or new_holder("outbox/")
     counts = {"delivered": 0, "retry": 0, "failed": 0}
-    recovered = OUTBOX_QUEUE.recover_stale(STALE_CLAIM)
+    recovered = OUTBOX_QUEUE.recover_stale(
+        dt.timedelta(minutes=settings.get("outbox_claim_timeout_minutes")))
     deadline = time.monotonic() + budget
     probed = woken = False
     while time.monotonic() < deadline:

@@ -1,6 +1,6 @@
-"""The jobs page (F-30): each job's schedule, lease, last runs with outcome, counts and errors,
-and a "run now" button (POST + CSRF) that starts the job, under its lease, in a process of its
-own. Admin only."""
+"""The jobs page (F-30): each job's schedule, its next run as the scheduler process planned it,
+lease, last runs with outcome, counts and errors, and a "run now" button (POST + CSRF) that
+starts the job, under its lease, in a process of its own. Admin only."""
 from __future__ import annotations
 
 import json
@@ -18,8 +18,9 @@ from flask_appbuilder.security.decorators import has_access, permission_name
 from flask_babel import gettext as _, lazy_gettext as _l
 
 from app.extensions import db
-from app.jobs import JOBS, get_job, make_trigger, next_runs, trigger_kwargs
+from app.jobs import JOBS, get_job, trigger_kwargs
 from app.jobs.lease import DONE
+from app.jobs.schedule import plan
 from app.models import JobLease, JobRun
 from app.models.base import utcnow
 
@@ -48,11 +49,7 @@ def describe_schedule(kwargs: dict) -> str:
 
 
 def _overview(job, runs: int):
-    trigger_error = None
-    try:
-        upcoming = next_runs(make_trigger(current_app, job, jitter=False), n=1)
-    except Exception as exc:  # a broken override is shown, not a crash page
-        upcoming, trigger_error = [], str(exc)
+    planned = plan(current_app, job)
     lease = db.session.get(JobLease, job.id)
     now = utcnow()
     running = bool(lease and lease.holder and not lease.holder.startswith(DONE)
@@ -60,8 +57,7 @@ def _overview(job, runs: int):
     last = db.session.scalars(sa.select(JobRun).where(JobRun.job_id == job.id)
                               .order_by(JobRun.started_at.desc(), JobRun.id.desc()).limit(runs)).all()
     return {"job": job, "schedule": describe_schedule(trigger_kwargs(current_app, job)),
-            "next_run": upcoming[0] if upcoming else None, "trigger_error": trigger_error,
-            "running": running, "lease": lease, "runs": last}
+            "plan": planned, "running": running, "lease": lease, "runs": last}
 
 
 # Settings a job started by hand must share with this app (the rest comes from the environment).

@@ -10,10 +10,10 @@ from flask_appbuilder.security.decorators import has_access, permission_name
 from flask_babel import gettext as _, lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from wtforms import IntegerField, StringField, TextAreaField
-from wtforms.validators import InputRequired, Length, NumberRange
+from wtforms import StringField, TextAreaField
+from wtforms.validators import Length
 
-from app.services.crm import reminders
+from app.services.core import settings
 from app.services.mailing import mail
 from app.services.mailing import templates as svc
 
@@ -26,33 +26,16 @@ class TemplateForm(FlaskForm):
     body_html = TextAreaField(_l("HTML (optional)"))
 
 
-class ReminderForm(FlaskForm):
-    days = IntegerField(_l("Days before the deadline for the reminder"),
-                        validators=[InputRequired(), NumberRange(min=0, max=60)])
-
-
 class MessageTemplateView(BaseView):
     route_base = "/messagetemplates"
     default_view = "list"
 
     @expose("/")
     @has_access
-    def list(self, reminder_form=None):
-        form = reminder_form or ReminderForm(data={"days": reminders.reminder_days()})
+    def list(self):
         return self.render_template("admin/templates_list.html", entries=svc.entries(),
-                                    reminder_form=form, title=_("Message templates"))
-
-    @expose("/reminders", methods=["POST"])
-    @has_access
-    @permission_name("edit")
-    def reminder_days(self):
-        """The reminder e-mail goes out this many days before an activity's deadline (F-22)."""
-        form = ReminderForm()
-        if not form.validate_on_submit():
-            return self.list(reminder_form=form), 400
-        reminders.set_reminder_days(form.days.data, current_user)
-        flash(_("Reminder setting saved."), "success")
-        return redirect(url_for(".list"))
+                                    reminder_days=settings.shown("reminder_days"),
+                                    title=_("Message templates"))
 
     def _known(self, name, language):
         if name not in mail.template_names() or language not in svc.languages():
