@@ -2,6 +2,7 @@
 a client, `login_as(role)`, and the billing simulator over HTTP."""
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import os
 import re
@@ -266,25 +267,32 @@ class SmtpSink:
         return "250 Message accepted"
 
 
-@pytest.fixture
-def smtp_server(app):
-    """A real SMTP server on a free port; the app sends its mail there."""
+@contextlib.contextmanager
+def serve_smtp(app, handler, **options):
+    """A real SMTP server (aiosmtpd) with `handler` and Controller `options` on a free port; the
+    app sends its mail there. Yields the handler, with `.port` set."""
     from aiosmtpd.controller import Controller
 
     from simulator.testing import free_port
 
-    sink = SmtpSink()
     port = free_port()
-    controller = Controller(sink, hostname="127.0.0.1", port=port)
+    controller = Controller(handler, hostname="127.0.0.1", port=port, **options)
     controller.start()
     saved = {k: app.config.get(k) for k in ("MAIL_SERVER", "MAIL_PORT", "MAIL_USE_TLS", "MAIL_USERNAME")}
     app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=port, MAIL_USE_TLS=False, MAIL_USERNAME="")
-    sink.port = port
+    handler.port = port
     try:
-        yield sink
+        yield handler
     finally:
         controller.stop()
         app.config.update(saved)
+
+
+@pytest.fixture
+def smtp_server(app):
+    """A real SMTP server on a free port; the app sends its mail there."""
+    with serve_smtp(app, SmtpSink()) as sink:
+        yield sink
 
 
 # --- the app served over HTTP, and headless Chromium ------------------------------------------

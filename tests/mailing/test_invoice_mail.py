@@ -240,10 +240,7 @@ def test_F31_connection_dropped_during_data_is_retried_and_sent_once(smtp_server
 def test_F31_one_address_with_a_non_ascii_local_part_fails_alone_and_the_night_goes_on(app, db, mailing_data):
     """A server without SMTPUTF8: the IDN address goes out encoded, the UTF-8 local part fails,
     nothing stays claimed, and the other invoices are sent."""
-    from aiosmtpd.controller import Controller
-
-    from simulator.testing import free_port
-    from tests.conftest import SmtpSink
+    from tests.conftest import SmtpSink, serve_smtp
 
     data = mailing_data(3)
     first = data[0][1]
@@ -251,16 +248,9 @@ def test_F31_one_address_with_a_non_ascii_local_part_fails_alone_and_the_night_g
     setting.recipients[0].email = "müller@bücher.de"
     setting.recipients.append(InvoiceDeliveryRecipient(position=2, email="user@bücher.de"))
     db.session.commit()
-    sink = SmtpSink()
-    port = free_port()
-    controller = Controller(sink, hostname="127.0.0.1", port=port, enable_SMTPUTF8=False)
-    controller.start()
-    app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=port, MAIL_USE_TLS=False, MAIL_USERNAME="")
-    try:
+    with serve_smtp(app, SmtpSink(), enable_SMTPUTF8=False) as sink:
         invoice_queue.build_queue()
         counts = send_due()
-    finally:
-        controller.stop()
     rows = {r.email: r for r in db.session.scalars(sa.select(InvoiceEmailLog))}
     assert rows["müller@bücher.de"].outcome == SendOutcome.FAILED and "SMTPUTF8" in rows["müller@bücher.de"].error
     assert rows["user@bücher.de"].outcome == SendOutcome.SENT

@@ -3,13 +3,11 @@ server holding the line, addresses that can't be written in ASCII."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import signal
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -17,6 +15,7 @@ import sqlalchemy as sa
 
 from app.models import OutgoingMail
 from app.services.mailing.mail import deliver_mail, queue_mail
+from tests.conftest import serve_smtp
 from tests.portal.conftest import customer_graph, logged_in, post_form  # noqa: F401  (fixtures)
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -40,23 +39,11 @@ class HoldingSink:
 
 @pytest.fixture
 def holding_smtp(app):
-    from aiosmtpd.controller import Controller
-
-    from simulator.testing import free_port
-
-    sink = HoldingSink()
-    port = free_port()
-    controller = Controller(sink, hostname="127.0.0.1", port=port)
-    controller.start()
-    saved = {k: app.config.get(k) for k in ("MAIL_SERVER", "MAIL_PORT", "MAIL_USE_TLS", "MAIL_USERNAME")}
-    app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=port, MAIL_USE_TLS=False, MAIL_USERNAME="")
-    sink.port = port
-    try:
-        yield sink
-    finally:
-        sink.release.set()
-        controller.stop()
-        app.config.update(saved)
+    with serve_smtp(app, HoldingSink()) as sink:
+        try:
+            yield sink
+        finally:
+            sink.release.set()
 
 
 def _statuses(db):
@@ -173,25 +160,6 @@ def test_no_database_lock_is_held_while_the_smtp_server_is_slow(app, db, holding
     assert errors == []
 
 
-@contextlib.contextmanager
-def serving(app, sink, **options):
-    """A real SMTP server (aiosmtpd) with `options` on a free port; the app sends its mail there."""
-    from aiosmtpd.controller import Controller
-
-    from simulator.testing import free_port
-
-    port = free_port()
-    controller = Controller(sink, hostname="127.0.0.1", port=port, **options)
-    controller.start()
-    saved = {k: app.config.get(k) for k in ("MAIL_SERVER", "MAIL_PORT", "MAIL_USE_TLS", "MAIL_USERNAME")}
-    app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=port, MAIL_USE_TLS=False, MAIL_USERNAME="")
-    try:
-        yield sink
-    finally:
-        controller.stop()
-        app.config.update(saved)
-
-
 def test_an_idn_domain_goes_out_encoded_and_a_utf8_local_part_fails_only_its_message(app, db):
     from tests.conftest import SmtpSink
 
@@ -199,7 +167,7 @@ def test_an_idn_domain_goes_out_encoded_and_a_utf8_local_part_fails_only_its_mes
     queue_mail("password_changed", "it", ["müller@example.it"], {"name": "Max"}, key="utf8-local")
     queue_mail("password_changed", "it", ["anna@example.com"], {"name": "Anna"}, key="plain")
     db.session.commit()
-    with serving(app, SmtpSink(), enable_SMTPUTF8=False) as sink:
+    with serve_smtp(app, SmtpSink(), enable_SMTPUTF8=False) as sink:
         counts = deliver_mail()
     assert counts["sent"] == 2 and counts["failed"] == 1
     assert _statuses(db) == {"idn": "sent", "utf8-local": "failed", "plain": "sent"}
@@ -213,6 +181,6 @@ def test_a_utf8_local_part_goes_to_a_server_that_advertises_smtputf8(app, db):
 
     queue_mail("password_changed", "it", ["müller@example.it"], {"name": "Max"}, key="utf8-ok")
     db.session.commit()
-    with serving(app, SmtpSink(), enable_SMTPUTF8=True) as sink:
+    with serve_smtp(app, SmtpSink(), enable_SMTPUTF8=True) as sink:
         assert deliver_mail()["sent"] == 1
     assert sink.messages[0].envelope_rcpt == ["müller@example.it"]
