@@ -69,3 +69,25 @@ def test_rows_waiting_out_a_backoff_go_as_soon_as_billing_is_back(billing_sim, d
     billing_sim.start()
     # Every row is in its backoff; the next run tries one, and billing's answer frees the rest.
     assert deliver_due()["delivered"] == 3
+
+
+def test_writes_waiting_longer_than_the_alert_age_are_reported_not_failed(billing_sim, db):
+    import datetime as dt
+
+    from app.models.base import utcnow
+    from app.services.core import settings
+
+    customer = _billing_customer(db)
+    msg = enqueue("update_customer", {"customer_code": customer.code, "phone": "063333333"})
+    db.session.commit()
+    db.session.execute(sa.update(OutboxMessage).values(created_at=utcnow() - dt.timedelta(hours=30)))
+    db.session.commit()
+    billing_sim.stop()
+    counts = deliver_due()
+    assert counts["overdue"] == 1 and counts["failed"] == 0
+    settings.update({"queue_alert_hours": 48})
+    db.session.execute(sa.update(OutboxMessage).values(next_attempt_at=msg.created_at))
+    db.session.commit()
+    assert "overdue" not in deliver_due()
+    db.session.refresh(msg)
+    assert msg.status == OutboxStatus.PENDING

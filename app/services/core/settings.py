@@ -397,6 +397,10 @@ REGISTRY = Registry(
               _l("Outbox claim timeout (minutes)"), _CLAIM_HELP),
         Entry("mail_claim_timeout_minutes", Whole(1, 1440), 10, "queues",
               _l("E-mail claim timeout (minutes)"), _CLAIM_HELP),
+        Entry("queue_alert_hours", Whole(1, 720), 24, "queues", _l("Alert after (hours)"),
+              _l("A write for billing or an e-mail still waiting this long after it was queued is "
+                 "reported in the job's log and counts (temporary failures are retried however long "
+                 "it takes).")),
     ],
 )
 

@@ -219,7 +219,6 @@ def send(conn: smtplib.SMTP, msg: EmailMessage) -> dict[str, tuple[int, bytes]]:
 
 
 MAIL_QUEUE = Queue(OutgoingMail, "pending", "sending")
-ALERT_AGE = dt.timedelta(hours=24)         # a message still unsent after this is reported
 
 
 class _Undeliverable(Exception):
@@ -316,11 +315,12 @@ def deliver_mail(limit: int = 200, *, budget: float = 25.0) -> dict:
             MAIL_QUEUE.release(ids)
             db.session.commit()
         _close(conn)
-    overdue = MAIL_QUEUE.overdue(ALERT_AGE)
+    alert_age = dt.timedelta(hours=settings.get("queue_alert_hours"))
+    overdue = MAIL_QUEUE.overdue(alert_age)
     # Shown with the run's counts (jobs page) only when there is something to say.
     counts.update({k: v for k, v in (("recovered", recovered), ("overdue", overdue)) if v})
     if overdue:
-        log.warning("E-mail: %d messages queued more than %s ago are still unsent", overdue, ALERT_AGE)
+        log.warning("E-mail: %d messages queued more than %s ago are still unsent", overdue, alert_age)
     return counts
 
 

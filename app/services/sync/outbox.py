@@ -31,7 +31,6 @@ from app.services.core.queue import Queue, backoff, new_holder
 
 log = logging.getLogger(__name__)
 
-ALERT_AGE = dt.timedelta(hours=24)      # a write still undelivered after this is reported
 
 Handler = Callable[[BillingGateway, str, dict], dict]
 HANDLERS: dict[str, Handler] = {}
@@ -184,11 +183,12 @@ def deliver_due(gw: BillingGateway | None = None, *, limit: int = 200, holder: s
                 db.session.rollback()
                 OUTBOX_QUEUE.release(ids)
                 db.session.commit()
-    overdue = OUTBOX_QUEUE.overdue(ALERT_AGE)
+    alert_age = dt.timedelta(hours=settings.get("queue_alert_hours"))
+    overdue = OUTBOX_QUEUE.overdue(alert_age)
     # Shown with the run's counts (jobs page) only when there is something to say.
     counts.update({k: v for k, v in (("recovered", recovered), ("overdue", overdue)) if v})
     if overdue:
-        log.warning("Outbox: %d writes queued more than %s ago are not delivered yet", overdue, ALERT_AGE)
+        log.warning("Outbox: %d writes queued more than %s ago are not delivered yet", overdue, alert_age)
     return counts
 
 
