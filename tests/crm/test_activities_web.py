@@ -23,7 +23,7 @@ def _page(client, url):
 def test_F22_manager_assigns_from_the_detail_page(client, login_as, make_user, db):
     operator, _ = make_user(BACK_OFFICE)
     customer = factories.customer()
-    a = create_activity(ActivityKind.INVOICE_CORRECTION, customer_id=customer.id, subject="Rettifica", commit=True)
+    a = create_activity(ActivityKind.INVOICE_CORRECTION, customer_id=customer.id, subject="Rettifica")
     login_as(MANAGER)
     html = _page(client, f"/activityview/show/{a.id}")
     assert 'value="assign"' in html and 'name="status"' not in html  # status is no edit field
@@ -46,7 +46,7 @@ def test_F22_manager_assigns_from_the_detail_page(client, login_as, make_user, d
 
 def test_F22_bad_input_is_refused_next_to_the_field(client, login_as, make_user, db):
     operator, _ = make_user(BACK_OFFICE)
-    a = create_activity(ActivityKind.COMPLAINT, subject="Reclamo", commit=True)
+    a = create_activity(ActivityKind.COMPLAINT, subject="Reclamo")
     login_as(MANAGER)
     token = csrf_token(_page(client, f"/activityview/show/{a.id}"))
     resp = client.post(f"/activityview/work/{a.id}", data={
@@ -67,7 +67,7 @@ def test_F20_assignee_starts_and_closes_with_a_note(client, login_as, make_user,
     operator = login_as(BACK_OFFICE)
     from app.services.crm.activities import assign
 
-    a = create_activity(ActivityKind.DIRECT_DEBIT, subject="Domiciliazione", commit=True)
+    a = create_activity(ActivityKind.DIRECT_DEBIT, subject="Domiciliazione")
     assign(a, manager, operator, dt.datetime(NEXT_YEAR, 1, 1, 9))
     html = _page(client, "/myactivityview/list/")
     assert "Domiciliazione" in html
@@ -91,8 +91,8 @@ def test_F20_list_filters_by_status_kind_and_operator(client, login_as, make_use
     operator, _ = make_user(BACK_OFFICE)
     from app.services.crm.activities import assign
 
-    a = create_activity(ActivityKind.COMPLAINT, subject="Primo reclamo", commit=True)
-    create_activity(ActivityKind.INFORMATION_REQUEST, subject="Domanda informazioni", commit=True)
+    a = create_activity(ActivityKind.COMPLAINT, subject="Primo reclamo")
+    create_activity(ActivityKind.INFORMATION_REQUEST, subject="Domanda informazioni")
     assign(a, manager, operator, dt.datetime(NEXT_YEAR, 1, 1, 9))
     login_as(MANAGER)
     page = _page(client, "/activityview/list/?_flt_0_status=ASSIGNED")

@@ -50,9 +50,9 @@ def test_F25_one_box_finds_by_any_identifier(people, query, who):
 def test_F25_call_center_page_shows_requests_and_records_the_call(client, login_as, people, make_user, db):
     manager, _ = make_user(MANAGER)
     a = create_activity(ActivityKind.INVOICE_CORRECTION, customer_id=people["anna"].id,
-                        subject="Bolletta di ottobre", commit=True)
+                        subject="Bolletta di ottobre")
     add_note(a, manager, "chiesto il dettaglio dei consumi")
-    create_activity(ActivityKind.COMPLAINT, customer_id=people["other"].id, subject="Altro cliente", commit=True)
+    create_activity(ActivityKind.COMPLAINT, customer_id=people["other"].id, subject="Altro cliente")
     operator = login_as(CALL_CENTER)
     resp = client.get("/callcenter/?q=BNCNNA80A41H501X")
     assert resp.status_code == 302  # one match: straight to the customer
@@ -73,7 +73,7 @@ def test_F25_call_center_page_shows_requests_and_records_the_call(client, login_
     db.session.expire_all()
     assert "Richiamata la cliente" in a.history[-1].note
     # A request of another customer cannot be attached to this call.
-    foreign = create_activity(ActivityKind.COMPLAINT, customer_id=people["other"].id, commit=True)
+    foreign = create_activity(ActivityKind.COMPLAINT, customer_id=people["other"].id)
     resp = client.post(f"{url}/call", data={"call-csrf_token": token, "call-activity": str(foreign.id),
                                             "call-notes": "tentativo"})
     assert resp.status_code == 400 and db.session.scalar(sa.select(sa.func.count(Contact.id))) == 1
@@ -94,7 +94,7 @@ def test_F26_timeline_newest_first_with_everything(client, login_as, people, mak
     factories.payment(inv, payment_date=dt.date(2026, 8, 1))
     db.session.add(InvoiceEmailLog(invoice_id=inv.id, email=anna.email, mode=DeliveryMode.LINK,
                                    outcome=SendOutcome.SENT, sent_at=dt.datetime(2026, 7, 16, 3)))
-    a = create_activity(ActivityKind.COMPLAINT, customer_id=anna.id, subject="Reclamo recente", commit=True)
+    a = create_activity(ActivityKind.COMPLAINT, customer_id=anna.id, subject="Reclamo recente")
     a.created_at = dt.datetime(2026, 10, 1, 9)
     manager, _ = make_user(MANAGER)
     create_contact(ContactKind.VISIT, manager, customer_id=anna.id, subject="Sopralluogo",

@@ -40,7 +40,7 @@ ALLOWED = {
 def data(db, make_user):
     customer = factories.customer()
     manager, _ = make_user(MANAGER)
-    activity = create_activity(ActivityKind.COMPLAINT, customer_id=customer.id, subject="Reclamo", commit=True)
+    activity = create_activity(ActivityKind.COMPLAINT, customer_id=customer.id, subject="Reclamo")
     contact = create_contact(ContactKind.PHONE_CALL, manager, customer_id=customer.id, subject="Chiamata")
     return {"customer": customer.id, "activity": activity.id, "contact": contact.id, "manager": manager}
 
@@ -58,8 +58,8 @@ def test_F40_crm_role_view_matrix(role, client, login_as, data):
 def test_F40_assignees_see_only_their_own(role, client, login_as, data, make_user, db):
     me = login_as(role)
     other, _ = make_user(role)
-    mine = create_activity(ActivityKind.GENERAL, subject="Mia pratica", commit=True)
-    theirs = create_activity(ActivityKind.GENERAL, subject="Pratica altrui", commit=True)
+    mine = create_activity(ActivityKind.GENERAL, subject="Mia pratica")
+    theirs = create_activity(ActivityKind.GENERAL, subject="Pratica altrui")
     assign(mine, data["manager"], me, dt.datetime(2030, 1, 1, 9))
     assign(theirs, data["manager"], other, dt.datetime(2030, 1, 1, 9))
     my_contact = create_contact(ContactKind.VISIT, me, customer_id=data["customer"], subject="Visita mia")
@@ -77,11 +77,11 @@ def test_F40_action_on_hidden_id_changes_nothing(client, login_as, data, make_us
     """An agent posts FAB's bulk actions with ids of rows their views hide: 404, no change."""
     agent = login_as(AGENT)
     colleague, _ = make_user(AGENT)
-    theirs = create_activity(ActivityKind.GENERAL, subject="Pratica altrui", commit=True)
+    theirs = create_activity(ActivityKind.GENERAL, subject="Pratica altrui")
     assign(theirs, data["manager"], colleague, dt.datetime(2030, 1, 1, 9))
     appointment = create_contact(ContactKind.APPOINTMENT, colleague, customer_id=data["customer"],
                                  subject="Appuntamento altrui", starts_at=dt.datetime(2030, 1, 2, 9))
-    own = create_activity(ActivityKind.GENERAL, subject="Mia pratica", commit=True)
+    own = create_activity(ActivityKind.GENERAL, subject="Mia pratica")
     assign(own, data["manager"], agent, dt.datetime(2030, 1, 1, 9))
     token = csrf_token(client.get("/myactivityview/list/").get_data(as_text=True))
     resp = client.post("/myactivityview/action_post",

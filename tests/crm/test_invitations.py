@@ -48,8 +48,7 @@ def people(make_user, db):
 def test_F22_assignment_sends_request_invitation(smtp_server, people, db):
     manager, op1, _ = people
     customer = factories.customer(last_name="Bianchi", first_name="Anna", search_name="bianchi anna")
-    a = create_activity(ActivityKind.INVOICE_CORRECTION, customer_id=customer.id, subject="Bolletta errata",
-                        commit=True)
+    a = create_activity(ActivityKind.INVOICE_CORRECTION, customer_id=customer.id, subject="Bolletta errata")
     deadline = dt.datetime(2026, 12, 3, 15, 0)  # UTC: 16:00 in Rome
     assign(a, manager, op1, deadline, "controllare i consumi")
     assert a.status == ActivityStatus.ASSIGNED and a.assignee_id == op1.id
@@ -73,7 +72,7 @@ def test_F22_assignment_sends_request_invitation(smtp_server, people, db):
 
 def test_F22_reassignment_updates_and_cancels_for_the_previous_assignee(smtp_server, people, db):
     manager, op1, op2 = people
-    a = create_activity(ActivityKind.COMPLAINT, subject="Reclamo", commit=True)
+    a = create_activity(ActivityKind.COMPLAINT, subject="Reclamo")
     assign(a, manager, op1, dt.datetime(2026, 12, 3, 15, 0))
     [first] = _deliver(smtp_server)
     uid = str(_ics(first)[2]["UID"])
@@ -98,7 +97,7 @@ def test_F22_reassignment_updates_and_cancels_for_the_previous_assignee(smtp_ser
 
 def test_F22_cancellation_sends_method_cancel(smtp_server, people, db):
     manager, op1, _ = people
-    a = create_activity(ActivityKind.DIRECT_DEBIT, commit=True)
+    a = create_activity(ActivityKind.DIRECT_DEBIT)
     assign(a, manager, op1, dt.datetime(2026, 12, 3, 15, 0))
     _deliver(smtp_server)
     transition(a, "cancel", manager, "doppione")
@@ -112,14 +111,14 @@ def test_F22_cancellation_sends_method_cancel(smtp_server, people, db):
 def test_F22_only_staff_and_agents_can_be_assignees(people, make_user, db):
     manager, _, _ = people
     customer_user, _ = make_user("Customer")
-    a = create_activity(ActivityKind.COMPLAINT, commit=True)
+    a = create_activity(ActivityKind.COMPLAINT)
     with pytest.raises(TransitionError):
         assign(a, manager, customer_user, dt.datetime(2026, 12, 3, 15, 0))
     assert a.status == ActivityStatus.NEW
 
 
 def _open_with_deadline(manager, op, deadline):
-    a = create_activity(ActivityKind.COMPLAINT, subject="Reclamo", commit=True)
+    a = create_activity(ActivityKind.COMPLAINT, subject="Reclamo")
     assign(a, manager, op, deadline)
     return a
 
@@ -168,7 +167,7 @@ def test_F32_moved_deadline_gets_its_own_reminder(smtp_server, people, db):
 
 def test_F22_reopened_request_gets_a_newer_invitation_than_its_cancel(smtp_server, people, db):
     manager, op1, _ = people
-    a = create_activity(ActivityKind.COMPLAINT, subject="Reclamo", commit=True)
+    a = create_activity(ActivityKind.COMPLAINT, subject="Reclamo")
     assign(a, manager, op1, dt.datetime(2026, 12, 3, 15, 0))
     transition(a, "reject", manager, "non pertinente")
     transition(a, "reopen", manager, "era pertinente")

@@ -45,7 +45,7 @@ FORBIDDEN = [
 
 
 def _activity_in(status, assignee, customer):
-    a = create_activity(ActivityKind.COMPLAINT, customer_id=customer.id, commit=True)
+    a = create_activity(ActivityKind.COMPLAINT, customer_id=customer.id)
     a.status = status  # set up the starting state directly (the test subject is the next step)
     a.assignee_id = getattr(assignee, "id", None)
     from app.extensions import db

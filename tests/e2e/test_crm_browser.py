@@ -27,7 +27,7 @@ def test_F22_manager_assigns_operator_closes_in_the_browser(live_server, page, m
     factories.invoice(customer, web_code="WEBE2E0001")
     db.session.commit()
     activity = create_activity(ActivityKind.INVOICE_CORRECTION, customer_id=customer.id,
-                               subject="Consumi di ottobre troppo alti", commit=True)
+                               subject="Consumi di ottobre troppo alti")
     manager, manager_pw = make_user("Manager")
     operator, operator_pw = make_user("Back office")
 

@@ -9,7 +9,7 @@ from tests import factories
 
 def test_F20_new_activity_starts_new_with_history(db):
     customer = factories.customer()
-    a = create_activity(ActivityKind.INFORMATION_REQUEST, customer_id=customer.id, commit=True)
+    a = create_activity(ActivityKind.INFORMATION_REQUEST, customer_id=customer.id)
     assert a.status == ActivityStatus.NEW
     assert [(h.action, h.to_status) for h in a.history] == [("create", ActivityStatus.NEW)]
 
@@ -18,7 +18,7 @@ def test_F22_manager_assigns_assignee_closes(db, make_user):
     manager, _ = make_user(MANAGER)
     operator, _ = make_user(BACK_OFFICE)
     other, _ = make_user(BACK_OFFICE)
-    a = create_activity(ActivityKind.INVOICE_CORRECTION, commit=True)
+    a = create_activity(ActivityKind.INVOICE_CORRECTION)
     with pytest.raises(TransitionError):
         transition(a, "assign", operator)  # only managers assign
     transition(a, "assign", manager, "please check", assignee_id=operator.id)
@@ -35,7 +35,7 @@ def test_F22_manager_assigns_assignee_closes(db, make_user):
 @pytest.mark.parametrize("role", [BACK_OFFICE, CALL_CENTER, AGENT, MANAGER])
 def test_F21_people_cannot_fake_billing_execution(db, make_user, role):
     user, _ = make_user(role)
-    a = create_activity(ActivityKind.SELF_READING, commit=True)
+    a = create_activity(ActivityKind.SELF_READING)
     with pytest.raises(TransitionError):
         transition(a, "execute", user)
     transition(a, "execute", None)
@@ -44,7 +44,7 @@ def test_F21_people_cannot_fake_billing_execution(db, make_user, role):
 
 def test_F20_closed_activity_cannot_be_closed_again(db, make_user):
     manager, _ = make_user(MANAGER)
-    a = create_activity(ActivityKind.COMPLAINT, commit=True)
+    a = create_activity(ActivityKind.COMPLAINT)
     transition(a, "cancel", manager, "duplicate")
     with pytest.raises(TransitionError):
         transition(a, "close", manager)

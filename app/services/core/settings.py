@@ -42,6 +42,7 @@ from app.i18n import locale_id
 from app.models import Setting
 from app.services.core.audit import record
 from app.services.core.errors import DomainError
+from app.services.core.unit_of_work import transactional
 
 log = logging.getLogger(__name__)
 
@@ -532,6 +533,7 @@ def update_from_input(form: Mapping[str, str], actor=None) -> dict[str, tuple[An
     return _store(reg, parsed, actor)
 
 
+@transactional
 def _store(reg: Registry, values: dict[str, Any], actor) -> dict[str, tuple[Any, Any]]:
     before = _load(reg)  # what is stored now, not what this process cached
     changes = {k: (before.values[k], v) for k, v in values.items() if v != before.values[k]}
@@ -551,7 +553,6 @@ def _store(reg: Registry, values: dict[str, Any], actor) -> dict[str, tuple[Any,
                                 .execution_options(synchronize_session=False)).rowcount
     if not bumped:
         db.session.add(Setting(key=VERSION_KEY, value=version))
-    db.session.commit()
     current_app.extensions[_CACHE_EXT] = _Loaded(
         reg, version, {**before.values, **{k: new for k, (_old, new) in changes.items()}})
     _seen(version)

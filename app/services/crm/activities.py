@@ -24,6 +24,7 @@ from app.models.base import utcnow
 from app.permissions import has_permission, holders
 from app.roles import AGENT, BACK_OFFICE, CALL_CENTER, CREDIT_CHECK, CUSTOMER, MANAGER
 from app.services.crm.calendar import CANCEL, REQUEST
+from app.services.core.unit_of_work import transactional
 
 S = ActivityStatus
 SYSTEM = "system"  # the history's label when no one acts: jobs (outbox delivery, billing)
@@ -106,11 +107,12 @@ def _permitted(rule: Rule, activity: Activity, actor) -> bool:
                for permission in rule.permissions)
 
 
+@transactional
 def create_activity(kind: ActivityKind, *, channel: Channel = Channel.WEB, customer_id=None,
                     supply_point_id=None, invoice_id=None, subject: str = "",
-                    payload: dict[str, Any] | None = None, actor=None, commit: bool = False,
+                    payload: dict[str, Any] | None = None, actor=None,
                     **fields) -> Activity:
-    """A new activity in status New, with its first history step (no commit by default)."""
+    """A new activity in status New, with its first history step (inside the caller's unit of work, or its own)."""
     activity = Activity(kind=kind, channel=channel, status=S.NEW, customer_id=customer_id,
                         supply_point_id=supply_point_id, invoice_id=invoice_id,
                         subject=subject or str(kind.label), payload=payload or {},
@@ -120,14 +122,12 @@ def create_activity(kind: ActivityKind, *, channel: Channel = Channel.WEB, custo
     db.session.add(ActivityHistory(activity_id=activity.id, from_status=None, to_status=S.NEW,
                                    action="create", actor_id=getattr(actor, "id", None),
                                    actor_label=_actor_label(actor)))
-    if commit:
-        db.session.commit()
     return activity
 
 
-def transition(activity: Activity, action: str, actor=None, note: str = "", *,
-               commit: bool = True, **changes) -> Activity:
-    """Apply `action` if the table allows it for `actor`; record history; commit."""
+@transactional
+def transition(activity: Activity, action: str, actor=None, note: str = "", **changes) -> Activity:
+    """Apply `action` if the table allows it for `actor`; record history (one unit of work)."""
     rule = TRANSITIONS.get((activity.status, action))
     if rule is None:
         raise TransitionError(_l("This action is not possible in the request's current state."))
@@ -152,8 +152,6 @@ def transition(activity: Activity, action: str, actor=None, note: str = "", *,
         # The deadline leaves the assignee's calendar (RFC 5546 CANCEL, same UID).
         activity.ical_sequence = (activity.ical_sequence or 0) + 1
         _queue_invitation(activity, activity.assignee, actor, CANCEL, "activity_cancelled")
-    if commit:
-        db.session.commit()
     return activity
 
 
@@ -168,9 +166,9 @@ def follow_billing(message, delivered: bool, reason: str | None) -> None:
         return
     if not delivered:
         if activity.status == S.NEW:
-            transition(activity, "wait_billing", None, reason or "", commit=False)
+            transition(activity, "wait_billing", None, reason or "")
     elif activity.status in (S.NEW, S.WAITING_BILLING) and not pending_for(activity.id, message.id):
-        transition(activity, "execute", None, commit=False)
+        transition(activity, "execute", None)
 
 
 def register_hooks() -> None:
@@ -180,13 +178,12 @@ def register_hooks() -> None:
     on_outcome("activities", follow_billing)
 
 
-def add_note(activity: Activity, actor, note: str, *, commit: bool = True) -> None:
+@transactional
+def add_note(activity: Activity, actor, note: str) -> None:
     """A history step without a status change (a call, a remark)."""
     db.session.add(ActivityHistory(activity_id=activity.id, from_status=activity.status,
                                    to_status=activity.status, action="note", note=note,
                                    actor_id=getattr(actor, "id", None), actor_label=_actor_label(actor)))
-    if commit:
-        db.session.commit()
 
 
 def _actor_label(actor) -> str:
@@ -214,15 +211,15 @@ def can_be_assigned(user) -> bool:
             and has_permission(user, HANDLE, WORKFLOW))
 
 
-def assign(activity: Activity, actor, assignee, deadline: dt.datetime, note: str = "", *,
-           commit: bool = True) -> Activity:
+@transactional
+def assign(activity: Activity, actor, assignee, deadline: dt.datetime, note: str = "") -> Activity:
     """Assign to `assignee` with `deadline` (naive UTC); invite, or update/cancel invitations."""
     if not can_be_assigned(assignee):
         raise TransitionError(_l("Choose an operator or agent who can work on requests."))
     if deadline is None:
         raise TransitionError(_l("A deadline is required."))
     previous, old_deadline = activity.assignee, activity.deadline
-    transition(activity, "assign", actor, note, commit=False, assignee_id=assignee.id, deadline=deadline)
+    transition(activity, "assign", actor, note, assignee_id=assignee.id, deadline=deadline)
     db.session.flush()
     db.session.refresh(activity, ["assignee"])
     from app.services.core.audit import record
@@ -244,26 +241,22 @@ def assign(activity: Activity, actor, assignee, deadline: dt.datetime, note: str
         _queue_invitation(activity, previous, actor, CANCEL, "activity_cancelled")
     template = "activity_assigned" if previous is None or previous.id != assignee.id else "activity_updated"
     _queue_invitation(activity, assignee, actor, REQUEST, template, note=note)
-    if commit:
-        db.session.commit()
     return activity
 
 
-def reschedule(activity: Activity, actor, deadline: dt.datetime, note: str = "", *,
-               commit: bool = True) -> Activity:
+@transactional
+def reschedule(activity: Activity, actor, deadline: dt.datetime, note: str = "") -> Activity:
     """A new deadline for an assigned activity: the invitation is updated (SEQUENCE + 1)."""
     if deadline is None:
         raise TransitionError(_l("A deadline is required."))
     old = activity.deadline
-    transition(activity, "reschedule", actor, note, commit=False, deadline=deadline)
+    transition(activity, "reschedule", actor, note, deadline=deadline)
     from app.services.core.audit import record
 
     record("activity", activity.id, "deadline", {"deadline": [_iso(old), _iso(deadline)]}, actor)
     if old != deadline and activity.assignee is not None:
         activity.ical_sequence = (activity.ical_sequence or 0) + 1
         _queue_invitation(activity, activity.assignee, actor, REQUEST, "activity_updated", note=note)
-    if commit:
-        db.session.commit()
     return activity
 
 

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from app.extensions import db
 from app.models import Activity, ActivityKind, Channel, Customer, SupplyPoint
 from app.services.crm import activities
+from app.services.core.unit_of_work import transactional
 
 
 _POD = re.compile(r"^IT\d{3}E\d{8}[A-Z0-9]?$")
@@ -70,12 +71,12 @@ def customer_requests(customer: Customer) -> list[Activity]:
         Activity.customer_id == customer.id).order_by(Activity.created_at.desc())))
 
 
+@transactional
 def open_request(customer: Customer, actor, kind: ActivityKind, subject: str, note: str = "", *,
                  channel: Channel) -> Activity:
     """Open a request for the customer (with an optional first note); commit."""
     activity = activities.create_activity(kind, channel=channel, customer_id=customer.id, subject=subject,
-                                          actor=actor, commit=False)
+                                          actor=actor)
     if note.strip():
-        activities.add_note(activity, actor, note.strip(), commit=False)
-    db.session.commit()
+        activities.add_note(activity, actor, note.strip())
     return activity

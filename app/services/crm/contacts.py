@@ -18,17 +18,18 @@ from app.services.core.audit import record
 from app.services.core.errors import DomainError
 from app.services.crm.calendar import (CANCEL, REQUEST, Invitation, Person, build_ics, new_uid,
                                    sender_domain)
+from app.services.core.unit_of_work import transactional
 
 
 class ContactError(DomainError):
     """A contact cannot be saved as asked; the message is translated."""
 
 
+@transactional
 def create_contact(kind: ContactKind, operator, *, customer_id: int | None, subject: str,
                    notes: str = "", starts_at: dt.datetime | None = None,
                    ends_at: dt.datetime | None = None, location: str = "",
-                   activity_id: int | None = None, invite_customer: bool = False,
-                   commit: bool = True) -> Contact:
+                   activity_id: int | None = None, invite_customer: bool = False) -> Contact:
     """File a contact; an appointment also sends its invitation. Times are naive UTC."""
     from app.models.base import utcnow
 
@@ -54,16 +55,14 @@ def create_contact(kind: ContactKind, operator, *, customer_id: int | None, subj
     if activity_id is not None:
         from app.services.crm.activities import add_note
 
-        add_note(contact.activity, operator, f"{kind.label}: {contact.subject}\n{contact.notes}".strip(),
-                 commit=False)
-    if commit:
-        db.session.commit()
+        add_note(contact.activity, operator, f"{kind.label}: {contact.subject}\n{contact.notes}".strip())
     return contact
 
 
+@transactional
 def reschedule_appointment(contact: Contact, actor, starts_at: dt.datetime,
                            ends_at: dt.datetime | None = None, location: str | None = None, *,
-                           invite_customer: bool = False, commit: bool = True) -> Contact:
+                           invite_customer: bool = False) -> Contact:
     """Move an appointment: the invitation is updated (same UID, SEQUENCE + 1)."""
     if contact.kind != ContactKind.APPOINTMENT or contact.cancelled:
         raise ContactError(_l("Only a planned appointment can be moved."))
@@ -76,13 +75,11 @@ def reschedule_appointment(contact: Contact, actor, starts_at: dt.datetime,
         contact.location = location.strip()
     contact.ical_sequence = (contact.ical_sequence or 0) + 1
     _invite(contact, actor, REQUEST, invite_customer)
-    if commit:
-        db.session.commit()
     return contact
 
 
-def cancel_appointment(contact: Contact, actor, *, invite_customer: bool = False,
-                       commit: bool = True) -> Contact:
+@transactional
+def cancel_appointment(contact: Contact, actor, *, invite_customer: bool = False) -> Contact:
     """Cancel an appointment: METHOD:CANCEL with the same UID to everyone invited."""
     if contact.kind != ContactKind.APPOINTMENT or contact.cancelled:
         raise ContactError(_l("Only a planned appointment can be cancelled."))
@@ -90,19 +87,18 @@ def cancel_appointment(contact: Contact, actor, *, invite_customer: bool = False
     contact.ical_sequence = (contact.ical_sequence or 0) + 1
     record("contact", contact.id, "cancel", {"cancelled": [False, True]}, actor)
     _invite(contact, actor, CANCEL, invite_customer)
-    if commit:
-        db.session.commit()
     return contact
 
 
+@transactional
 def record_call(customer: Customer, operator, notes: str, *, subject: str = "",
-                activity_id: int | None = None, commit: bool = True) -> Contact:
+                activity_id: int | None = None) -> Contact:
     """The call center records a phone call with the customer (F-25)."""
     if not (notes or "").strip():
         raise ContactError(_l("Write what was said in the call."))
     return create_contact(ContactKind.PHONE_CALL, operator, customer_id=customer.id,
                           subject=subject or str(_l("Phone call")), notes=notes,
-                          activity_id=activity_id, commit=commit)
+                          activity_id=activity_id)
 
 
 def _invite(contact: Contact, actor, method: str, invite_customer: bool) -> None:

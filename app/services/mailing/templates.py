@@ -19,6 +19,7 @@ from app.extensions import db
 from app.models import MessageTemplate
 from app.services.mailing import mail
 from app.services.core.audit import record
+from app.services.core.unit_of_work import transactional
 
 FIELDS = ("subject", "body_text", "body_html")
 
@@ -141,6 +142,7 @@ def check(name: str, values: dict[str, str]) -> tuple[mail.Rendered | None, dict
     return rendered, {}
 
 
+@transactional
 def save(name: str, language: str, values: dict[str, str], actor) -> MessageTemplate:
     """Store the admin's version after `check`; raises TemplateInvalid with the errors."""
     if name not in mail.template_names() or language not in languages():
@@ -161,10 +163,10 @@ def save(name: str, language: str, values: dict[str, str], actor) -> MessageTemp
     record("message_template", f"{name}.{language}", "update",
            {k: [before[k][:200], (values.get(k) or "")[:200]] for k in FIELDS if before[k] != (values.get(k) or "")},
            actor)
-    db.session.commit()
     return row
 
 
+@transactional
 def reset(name: str, language: str, actor) -> bool:
     """Go back to the shipped default."""
     row = db.session.scalar(sa.select(MessageTemplate).where(MessageTemplate.name == name,
@@ -173,5 +175,4 @@ def reset(name: str, language: str, actor) -> bool:
         return False
     db.session.delete(row)
     record("message_template", f"{name}.{language}", "reset", {}, actor)
-    db.session.commit()
     return True

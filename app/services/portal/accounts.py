@@ -23,6 +23,7 @@ from app.models import (Activity, ActivityKind, Customer, Invoice, SportelloUser
 from app.models.base import utcnow
 from app.services.core.errors import DomainError
 from app.services.core.sessions import end_other_sessions
+from app.services.core.unit_of_work import transactional
 
 log = logging.getLogger(__name__)
 
@@ -135,6 +136,7 @@ class Registration:
     language: str = "it"
 
 
+@transactional
 def register(data: Registration) -> SportelloUser:
     """Create the customer's account; a registration activity goes to billing via the outbox."""
     from app.roles import CUSTOMER
@@ -192,7 +194,6 @@ def register(data: Registration) -> SportelloUser:
         mail.queue_mail("email_changed", user.language, [old_email],
                         {"name": customer.display_name, "email": email},
                         key=f"email_changed-registration-{user.id}")
-    db.session.commit()
     return user
 
 
@@ -231,7 +232,7 @@ def _credentials_activity(user: SportelloUser, what: str, **payload) -> None:
 
     activity = activities.create_activity(ActivityKind.CREDENTIALS, customer_id=user.customer_id,
                                           actor=user, payload={"change": what, **payload})
-    activities.transition(activity, "execute", None, commit=False)
+    activities.transition(activity, "execute", None)
 
 
 def _notify_password_changed(user: SportelloUser) -> None:
@@ -244,6 +245,13 @@ def _notify_password_changed(user: SportelloUser) -> None:
                         {"name": customer.display_name if customer else user.username})
 
 
+@transactional
+def set_language(user: SportelloUser, language: str) -> None:
+    """The language of the customer's pages and e-mails."""
+    user.language = language
+
+
+@transactional
 def change_password(user: SportelloUser, current: str, new: str) -> None:
     _require_password(user, current)
     user.password = _hash(new)
@@ -251,9 +259,9 @@ def change_password(user: SportelloUser, current: str, new: str) -> None:
     end_other_sessions(user)
     _credentials_activity(user, "password")
     _notify_password_changed(user)
-    db.session.commit()
 
 
+@transactional
 def change_username(user: SportelloUser, current: str, new: str) -> None:
     _require_password(user, current)
     new = new.strip()
@@ -264,15 +272,14 @@ def change_username(user: SportelloUser, current: str, new: str) -> None:
     old = user.username
     user.username = new
     _credentials_activity(user, "username", old=old, new=new)
-    db.session.commit()
 
 
+@transactional
 def change_security_question(user: SportelloUser, current: str, question: str, answer: str) -> None:
     _require_password(user, current)
     user.security_question = question.strip()
     user.security_answer_hash = hash_answer(answer)
     _credentials_activity(user, "security_question")
-    db.session.commit()
 
 
 # --- password reset ------------------------------------------------------------------------
@@ -315,6 +322,7 @@ def _find_login(login: str) -> SportelloUser | None:
     return user
 
 
+@transactional
 def request_reset(login: str, base_url: str) -> None:
     """Mail a single-use link to the address on file; silent for unknown accounts."""
     from app.services.mailing import mail
@@ -328,19 +336,19 @@ def request_reset(login: str, base_url: str) -> None:
     mail.queue_mail("password_reset", user.language or "it", [target],
                     {"username": user.username, "link": f"{base_url.rstrip('/')}/reset/{token}",
                      "minutes": RESET_MAX_AGE // 60})
-    db.session.commit()
 
 
+@transactional
 def reset_with_token(token: str, answer: str, new_password: str) -> SportelloUser:
     user = user_for_token(token)
     if not check_answer(user, answer):
         raise AccountError(RESET_FAILED, "answer")
     _set_new_password(user, "password_reset_link")
     user.password = _hash(new_password)
-    db.session.commit()
     return user
 
 
+@transactional
 def reset_with_web_code(username: str, web_code: str, answer: str, new_password: str) -> SportelloUser:
     """For customers without e-mail: a web code from an invoice issued after registration."""
     user = _find_login(username)
@@ -352,7 +360,6 @@ def reset_with_web_code(username: str, web_code: str, answer: str, new_password:
         raise AccountError(RESET_FAILED, "answer")
     _set_new_password(user, "password_reset_web_code", web_code_invoice=invoice.number)
     user.password = _hash(new_password)
-    db.session.commit()
     return user
 
 

@@ -11,6 +11,7 @@ import datetime as dt
 from app.extensions import db
 from app.models import ActivityKind, Customer, MailingAddress, SupplyPoint
 from app.services.portal.accounts import is_real_email
+from app.services.core.unit_of_work import transactional
 
 PERSONAL_FIELDS = ("last_name", "first_name", "company_name", "tax_code", "vat_number",
                    "birth_date", "address", "post_code", "city", "province", "phone", "email")
@@ -21,6 +22,7 @@ class NothingChanged(Exception):
     """The form holds the data already on file."""
 
 
+@transactional
 def update_personal_data(user, customer: Customer, values: dict) -> dict:
     """Apply the changed fields; returns {field: [old, new]}. Raises NothingChanged."""
     from app.services.core import audit
@@ -60,7 +62,6 @@ def update_personal_data(user, customer: Customer, values: dict) -> dict:
                 mail.queue_mail("email_changed", user.language or "it", [address],
                                 {"name": name, "email": customer.email})
         _sync_login_email(user, customer)
-    db.session.commit()
     return changes
 
 
@@ -85,6 +86,7 @@ def current_mailing_address(supply_point: SupplyPoint) -> dict:
             "province": supply_point.province}
 
 
+@transactional
 def update_mailing_address(user, supply_point: SupplyPoint, values: dict) -> MailingAddress:
     from app.services.core import audit
     from app.services.crm import activities
@@ -108,6 +110,5 @@ def update_mailing_address(user, supply_point: SupplyPoint, values: dict) -> Mai
     outbox.enqueue("update_mailing_address", {"supply_point_code": supply_point.code, **values},
                    activity=activity, key=f"mailing-{activity.id}")
     audit.record("supply_point", supply_point.id, "mailing_address", changes, user)
-    db.session.commit()
     return ma
 

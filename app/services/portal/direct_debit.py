@@ -21,6 +21,7 @@ from app.services.core import settings
 from app.services.core.errors import DomainError
 from app.services.core.pdf import render_pdf
 from app.services.portal.accounts import contact_email
+from app.services.core.unit_of_work import transactional
 
 OPEN_STATUSES = (MandateStatus.REQUESTED, MandateStatus.ACTIVE)
 
@@ -57,6 +58,7 @@ def render_mandate_pdf(mandate: DirectDebitMandate, language: str = "it") -> byt
     return render_pdf(html, f"mandate {mandate.reference}")
 
 
+@transactional
 def request_mandate(user, supply_point: SupplyPoint, values: dict) -> DirectDebitMandate:
     """Register a mandate request (values already validated by the form); commit."""
     from app.services.core import audit
@@ -88,10 +90,10 @@ def request_mandate(user, supply_point: SupplyPoint, values: dict) -> DirectDebi
     audit.record("supply_point", supply_point.id, "mandate_request",
                  {"iban": [supply_point.iban, data["iban"]]}, user)
     _notify_iban(user, supply_point)
-    db.session.commit()
     return mandate
 
 
+@transactional
 def revoke(user, supply_point: SupplyPoint) -> DirectDebitMandate | None:
     """Ask to end direct debit for the supply point; commit."""
     from app.services.core import audit
@@ -114,7 +116,6 @@ def revoke(user, supply_point: SupplyPoint) -> DirectDebitMandate | None:
     audit.record("supply_point", supply_point.id, "mandate_revoke",
                  {"payment_method": [supply_point.payment_method.value, "postal_slip"]}, user)
     _notify_iban(user, supply_point)
-    db.session.commit()
     return mandate
 
 

@@ -18,6 +18,7 @@ from app.models.base import utcnow
 from app.services.core.errors import DomainError
 from app.services.mailing import mail
 from app.validators import InvalidValue, email_address
+from app.services.core.unit_of_work import transactional
 
 MAX = InvoiceDeliverySetting.MAX_RECIPIENTS
 
@@ -53,6 +54,7 @@ def setting_for(supply_point: SupplyPoint) -> InvoiceDeliverySetting | None:
         InvoiceDeliverySetting.supply_point_id == supply_point.id))
 
 
+@transactional
 def save(user, supply_point: SupplyPoint, enabled: bool, mode: DeliveryMode,
          addresses: list[str]) -> InvoiceDeliverySetting:
     """Store the settings, record the activity, export; commit."""
@@ -92,7 +94,6 @@ def save(user, supply_point: SupplyPoint, enabled: bool, mode: DeliveryMode,
                    activity=activity, key=f"invoice-email-{activity.id}")
     audit.record("supply_point", supply_point.id, "invoice_email",
                  {k: [before[k], after[k]] for k in after if before[k] != after[k]}, user)
-    db.session.commit()
     return setting
 
 

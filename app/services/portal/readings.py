@@ -22,6 +22,7 @@ from app.models import (ActivityKind, Meter, MeterReading, ReadingSource, Readin
 from app.services.core import settings
 from app.services.core.errors import DomainError
 from app.services.sync.outbox import after_delivery
+from app.services.core.unit_of_work import transactional
 
 
 class ReadingError(DomainError):
@@ -119,6 +120,7 @@ def check_reading(supply_point: SupplyPoint, meter: Meter, reading_date: dt.date
                  same_as_previous=consumption == 0, expected=expected)
 
 
+@transactional
 def submit_reading(user, supply_point: SupplyPoint, meter: Meter, reading_date: dt.date,
                    value: int, corrector_value: int | None = None, *,
                    confirmed: bool = False) -> tuple[MeterReading, Check]:
@@ -150,7 +152,6 @@ def submit_reading(user, supply_point: SupplyPoint, meter: Meter, reading_date: 
         "reading_date": reading_date.isoformat(), "value": value,
         "corrector_value": corrector_value, "flagged": check.implausible},
         activity=activity, key=f"reading-{activity.id}")
-    db.session.commit()
     return reading, check
 
 

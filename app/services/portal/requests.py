@@ -13,12 +13,14 @@ from flask_babel import lazy_gettext as _l
 from app.extensions import db
 from app.models import Activity, ActivityKind, Invoice, OutboxMessage, OutboxStatus
 from app.services.core.errors import DomainError
+from app.services.core.unit_of_work import transactional
 
 
 class RequestError(DomainError):
     """A request that can't be filed as asked."""
 
 
+@transactional
 def information_request(*, name: str, question: str, email: str = "", phone: str = "",
                         postal_address: str = "", customer_id: int | None = None,
                         user=None) -> Activity:
@@ -34,10 +36,10 @@ def information_request(*, name: str, question: str, email: str = "", phone: str
         subject=question[:200], contact_name=name[:160], contact_email=email[:254],
         contact_phone=phone[:30],
         payload={"question": question, "postal_address": postal_address})
-    db.session.commit()
     return activity
 
 
+@transactional
 def invoice_correction(user, invoice: Invoice, reason: str) -> Activity:
     from app.services.crm import activities
 
@@ -49,7 +51,6 @@ def invoice_correction(user, invoice: Invoice, reason: str) -> Activity:
         supply_point_id=invoice.supply_point_id, invoice_id=invoice.id, actor=user,
         subject=str(_l("Correction of invoice %(number)s", number=invoice.number)),
         payload={"invoice_number": invoice.number, "reason": reason})
-    db.session.commit()
     return activity
 
 

@@ -27,6 +27,7 @@ from app.roles import BACK_OFFICE, CREDIT_CHECK, MANAGER
 from app.services.core.pdf import render_pdf
 from app.services.sales.documents import render_document
 from app.services.sync.outbox import after_delivery, enqueue
+from app.services.core.unit_of_work import transactional
 
 CS = CommissionStatus
 COUNTED = (CS.EARNED, CS.EXPORTED, CS.RECONCILED)
@@ -155,6 +156,7 @@ def statement_pdf(stmt: Statement, language: str = "it") -> bytes:
     return render_pdf(html, "commission statement")
 
 
+@transactional
 def export_period(period: str, actor=None) -> OutboxMessage | None:
     """Send the period's earned commissions to billing (one outbox row); None if nothing to send."""
     rows = db.session.scalars(sa.select(Commission).where(
@@ -177,7 +179,6 @@ def export_period(period: str, actor=None) -> OutboxMessage | None:
     from app.services.core.audit import record
 
     record("commission_export", period, "export", {"lines": [None, len(lines)]}, actor)
-    db.session.commit()
     return msg
 
 

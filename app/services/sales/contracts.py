@@ -25,6 +25,7 @@ from app.models.base import utcnow
 from app.permissions import has_permission
 from app.roles import AGENT, BACK_OFFICE, CREDIT_CHECK, MANAGER
 from app.services.sync.outbox import after_delivery, enqueue
+from app.services.core.unit_of_work import transactional
 
 log = logging.getLogger(__name__)
 
@@ -137,9 +138,9 @@ def needs_reason(contract: Contract, action: str) -> bool:
     return bool(rule and rule.reason_required)
 
 
-def transition(contract: Contract, action: str, actor=None, reason: str = "", *,
-               commit: bool = True) -> Contract:
-    """Apply `action` if the table allows it for `actor`; history, audit, side effects; commit."""
+@transactional
+def transition(contract: Contract, action: str, actor=None, reason: str = "") -> Contract:
+    """Apply `action` if the table allows it for `actor`; history, audit, side effects (one unit of work)."""
     rule = TRANSITIONS.get((contract.status, action))
     if rule is None:
         raise TransitionError(_l("This action is not possible in the contract's current state (%(state)s).",
@@ -170,8 +171,6 @@ def transition(contract: Contract, action: str, actor=None, reason: str = "", *,
 
     record("contract", contract.id, action, {"status": [before.value, rule.to.value]}, actor)
     _side_effects(contract, action, before, now)
-    if commit:
-        db.session.commit()
     return contract
 
 
@@ -245,9 +244,10 @@ def _contract_created_in_billing(msg: OutboxMessage) -> None:
     contract.reservation_number = result.get("reservation_number", "")[:30]
     contract.draft = contract.draft.with_billing(customer_code=result.get("customer_code", ""),
                                                  supply_point_code=result.get("supply_point_code", ""))
-    transition(contract, "export", None, result.get("reservation_number", ""), commit=False)
+    transition(contract, "export", None, result.get("reservation_number", ""))
 
 
+@transactional
 def check_invoiceable() -> dict:
     """After alignment: link contracts to the aligned records, move invoiceable ones on (job)."""
     counts = {"linked": 0, "invoiceable": 0}
@@ -263,9 +263,8 @@ def check_invoiceable() -> dict:
             contract.customer_id = sp.customer_id
             counts["linked"] += 1
         if sp.status == SupplyStatus.ACTIVE:
-            transition(contract, "invoiceable", None, sp.code, commit=False)
+            transition(contract, "invoiceable", None, sp.code)
             counts["invoiceable"] += 1
-    db.session.commit()
     return counts
 
 

@@ -18,6 +18,7 @@ from app.extensions import db
 from app.models import (Contract, ContractHistory, ContractStatus, Customer,
                         PaymentMethod, Service, UseType)
 from app.services.sales import contracts as wf
+from app.services.core.unit_of_work import transactional
 
 STEPS = (*wf.WIZARD_STEPS, "summary")
 STEP_TITLES = {"customer": _l("Customer"), "supply": _l("Supply point"), "payment": _l("Payment"),
@@ -56,6 +57,7 @@ def may_enter(actor) -> bool:
     return wf.may(actor, wf.EDIT_ANY) or (wf.may(actor, wf.ENTER) and wf.agent_of(actor) is not None)
 
 
+@transactional
 def new_draft(actor) -> Contract:
     """A new contract in status draft, owned by the actor's agent record (if any); committed."""
     if not may_enter(actor):
@@ -68,10 +70,10 @@ def new_draft(actor) -> Contract:
     db.session.flush()
     contract.number = f"CT{contract.created_at.year}-{contract.id:06d}"
     wf.record_created(contract, actor)
-    db.session.commit()
     return contract
 
 
+@transactional
 def save_step(contract: Contract, step: str, values: dict, actor, *, complete: bool = True) -> Contract:
     """Store one step's data (complete = validated); copies key fields to columns; commits."""
     check_editable(contract, actor)
@@ -88,7 +90,6 @@ def save_step(contract: Contract, step: str, values: dict, actor, *, complete: b
         from app.services.core.audit import record
 
         record("contract", contract.id, "edit", _changes(old or {}, values), actor)
-    db.session.commit()
     return contract
 
 
@@ -113,6 +114,7 @@ def missing_steps(contract: Contract) -> list[str]:
     return contract.draft.missing()
 
 
+@transactional
 def finish(contract: Contract, actor) -> Contract:
     """Submit a complete draft (-> processing) or re-issue an edited one; build the documents."""
     check_editable(contract, actor)
@@ -126,9 +128,8 @@ def finish(contract: Contract, actor) -> Contract:
     from app.services.sales.documents import build_documents
 
     if contract.status == ContractStatus.DRAFT:
-        wf.transition(contract, "submit", actor, commit=False)
+        wf.transition(contract, "submit", actor)
     build_documents(contract)
-    db.session.commit()
     return contract
 
 

@@ -16,6 +16,7 @@ from app.extensions import db
 from app.models import Invoice
 from app.services.core import settings
 from app.services.core.pdf import render_pdf
+from app.services.core.unit_of_work import transactional
 
 log = logging.getLogger(__name__)
 
@@ -54,3 +55,9 @@ def invoice_pdf(invoice: Invoice, *, ask_billing: bool = True, store: bool = Tru
         invoice.pdf = data
         db.session.flush()
     return data
+
+
+@transactional
+def stored_invoice_pdf(invoice: Invoice) -> bytes:
+    """The invoice's PDF for a download, keeping a copy fetched or rendered now."""
+    return invoice_pdf(invoice)

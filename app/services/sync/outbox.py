@@ -28,6 +28,7 @@ from app.models import Activity, OutboxMessage, OutboxStatus
 from app.models.base import utcnow
 from app.services.core import request_id, settings
 from app.services.core.queue import Queue, backoff, new_holder
+from app.services.core.unit_of_work import transactional, unit_of_work
 
 log = logging.getLogger(__name__)
 
@@ -222,7 +223,7 @@ def _deliver_one(gw: BillingGateway, id_: int) -> str:
     row = db.session.get(OutboxMessage, id_)
     operation, key, payload = row.operation, row.idempotency_key, dict(row.payload)
     db.session.rollback()  # no transaction stays open while billing is called
-    error = None
+    error, permanent, reason, result = None, False, None, None
     try:
         result = HANDLERS[operation](gw, key, payload)
     except BillingError as exc:
@@ -230,6 +231,11 @@ def _deliver_one(gw: BillingGateway, id_: int) -> str:
     except Exception as exc:  # a handler's own error: this row fails, the others go on
         log.exception("Outbox %s (%s) could not be delivered", id_, operation)
         error, permanent, reason = exc, True, "error"
+    with unit_of_work():  # the outcome and what its hooks change, in one commit
+        return _record_outcome(id_, error, permanent, reason, result)
+
+
+def _record_outcome(id_: int, error, permanent: bool, reason: str | None, result) -> str:
     msg = db.session.get(OutboxMessage, id_)
     msg.attempts += 1
     msg.claimed_by = msg.claimed_at = None
@@ -244,7 +250,6 @@ def _deliver_one(gw: BillingGateway, id_: int) -> str:
             msg.next_attempt_at = utcnow() + backoff(msg.attempts)
         for hook in OUTCOME_HOOKS.values():
             hook(msg, False, reason)
-        db.session.commit()
         return "failed" if permanent else "retry"
     msg.status = OutboxStatus.DELIVERED
     msg.result = _jsonable(result)
@@ -254,7 +259,6 @@ def _deliver_one(gw: BillingGateway, id_: int) -> str:
         hook(msg, True, None)
     for hook in AFTER_DELIVERY.get(msg.operation, ()):
         hook(msg)
-    db.session.commit()
     return "delivered"
 
 
@@ -290,8 +294,9 @@ def after_delivery(operation: str):
     return wrap
 
 
+@transactional
 def retry(messages: list[OutboxMessage]) -> int:
-    """Queue refused writes again, now, with the same idempotency key (no commit)."""
+    """Queue refused writes again, now, with the same idempotency key."""
     for msg in messages:
         msg.status = OutboxStatus.PENDING
         msg.next_attempt_at = utcnow()

@@ -7,7 +7,6 @@ from flask_appbuilder.models.sqla.filters import FilterEqual
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import lazy_gettext as _l
 
-from app.extensions import db
 from app.models import OutboxMessage, OutboxStatus
 from app.roles import BACK_OFFICE, MANAGER, READ
 from app.services.sync.outbox import retry
@@ -40,7 +39,6 @@ class OutboxView(SecureModelView):
     def retry_action(self, items):
         items = items if isinstance(items, list) else [items]
         count = retry([i for i in items if i.status == OutboxStatus.FAILED])
-        db.session.commit()
         flash(_l("%(n)d write(s) queued again.", n=count), "success")
         return redirect(self.get_redirect())
 

@@ -205,8 +205,7 @@ def language():
         session["locale"] = lang
         refresh()
         if current_customer_id():
-            current_user.language = lang
-            db.session.commit()
+            accounts.set_language(current_user, lang)
     return redirect(_safe_next(request.form.get("next")) if request.form.get("next")
                     else url_for("portal.index"))
 

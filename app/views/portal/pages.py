@@ -18,7 +18,7 @@ from app.services.portal import customer_data, direct_debit, invoice_delivery, r
 from app.views.charts import bar_chart
 from app.services.portal.invoices import SORTS, InvoiceFilter, balance, invoice_page, supply_point_options
 from app.services.mailing.invoice_links import read_invoice_token
-from app.services.sync.invoice_pdf import invoice_pdf
+from app.services.sync.invoice_pdf import stored_invoice_pdf
 
 from . import bp, current_customer_id, customer_required, get_owned_or_404
 from .auth import _field_error
@@ -162,8 +162,7 @@ def invoice_download(invoice_id):
     inv, token = _invoice_or_login(invoice_id)
     if inv is None:
         return token
-    data = invoice_pdf(inv)
-    db.session.commit()  # keep the stored copy
+    data = stored_invoice_pdf(inv)
     filename = f"{inv.number.replace('/', '-')}.pdf"
     return Response(data, mimetype="application/pdf",
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})
