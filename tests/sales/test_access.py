@@ -138,3 +138,18 @@ def test_F11_submit_only_through_the_summary(client, two_agents, db):
     assert resp.status_code == 404
     db.session.refresh(contract)
     assert contract.status == S.DRAFT
+
+
+def test_F13_a_step_taken_from_a_queue_lands_on_the_contract_with_its_message(client, login_as, db):
+    """Validated from the validation queue's page, the contract leaves that queue: the answer is
+    its page among all contracts, with the success message, not a Not Found."""
+    contract = contract_in(S.PROCESSING)
+    login_as(BACK_OFFICE)
+    page = client.get(f"/validationqueueview/show/{contract.id}").get_data(as_text=True)
+    resp = client.post(f"/validationqueueview/work/{contract.id}",
+                       data={"action": "validate", "csrf_token": csrf_token(page)})
+    assert resp.status_code == 302 and resp.headers["Location"].endswith(f"/contractview/show/{contract.id}")
+    landed = client.get(resp.headers["Location"])
+    assert landed.status_code == 200 and "Fatto: Convalida." in landed.get_data(as_text=True)
+    db.session.refresh(contract)
+    assert contract.status == S.VALIDATED

@@ -113,7 +113,16 @@ class ContractView(SecureModelView):
             flash(str(exc), "danger")
         else:
             flash(_("Done: %(action)s.", action=svc.ACTION_LABELS.get(name, name)), "success")
-        return redirect(url_for(f"{self.endpoint}.show", pk=contract.id))
+        return redirect(self._after_work(contract))
+
+    def _after_work(self, contract) -> str:
+        """Where a workflow step lands: the contract's page in this view while it still shows it
+        (a queue shows only one state), else its page among all contracts, else this list."""
+        if self.datamodel.get(contract.id, self._base_filters) is not None:
+            return url_for(f"{self.endpoint}.show", pk=contract.id)
+        if self.appbuilder.sm.has_access("can_show", "ContractView"):
+            return url_for("ContractView.show", pk=contract.id)
+        return url_for(f"{self.endpoint}.list")
 
     @expose("/document/<pk>/<int:doc_id>", methods=["GET"])
     @has_access
