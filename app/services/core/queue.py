@@ -17,6 +17,7 @@ database transaction stays open while a server is talked to.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
 import socket
 import uuid
@@ -27,6 +28,9 @@ import sqlalchemy as sa
 
 from app.extensions import db
 from app.models.base import utcnow
+from app.services.core import settings
+
+log = logging.getLogger(__name__)
 
 BACKOFF_BASE = dt.timedelta(seconds=30)
 BACKOFF_CAP = dt.timedelta(hours=1)
@@ -80,19 +84,15 @@ class Queue:
     due_status: Any
     claimed_status: Any
 
-    @property
-    def _c(self):
-        return self.model
-
     def _due(self, now: dt.datetime):
-        m = self._c
+        m = self.model
         return sa.and_(m.status == self.due_status,
                        sa.or_(m.next_attempt_at.is_(None), m.next_attempt_at <= now))
 
     def claim(self, holder: str, limit: int, now: dt.datetime | None = None) -> list[int]:
         """Take up to `limit` due rows for `holder` and commit; no two workers get one row."""
         now = now or utcnow()
-        m = self._c
+        m = self.model
         due = sa.select(m.id).where(self._due(now)).order_by(m.id).limit(limit)
         claimed_values = {"status": self.claimed_status, "claimed_by": holder, "claimed_at": now}
         if db.engine.dialect.name == "postgresql":
@@ -116,7 +116,7 @@ class Queue:
         """Give claimed rows back, due now (no commit)."""
         if not ids:
             return 0
-        m = self._c
+        m = self.model
         return db.session.execute(
             sa.update(m).where(m.id.in_(ids), m.status == self.claimed_status)
             .values(status=self.due_status, claimed_by=None, claimed_at=None, next_attempt_at=now or utcnow())
@@ -125,7 +125,7 @@ class Queue:
     def recover_stale(self, timeout: dt.timedelta, now: dt.datetime | None = None) -> int:
         """Give back the claims of dead or timed-out holders (the one recovery policy); commit."""
         now = now or utcnow()
-        m = self._c
+        m = self.model
         holders = db.session.execute(
             sa.select(m.claimed_by, sa.func.min(m.claimed_at))
             .where(m.status == self.claimed_status).group_by(m.claimed_by)).all()
@@ -148,7 +148,24 @@ class Queue:
     def overdue(self, age: dt.timedelta, now: dt.datetime | None = None) -> int:
         """Rows still waiting (due or claimed) that were queued longer than `age` ago."""
         now = now or utcnow()
-        m = self._c
+        m = self.model
         return db.session.scalar(
             sa.select(sa.func.count()).select_from(m)
             .where(m.status.in_((self.due_status, self.claimed_status)), m.created_at < now - age)) or 0
+
+    def give_back(self, ids: list[int]) -> None:
+        """An error of our own stopped a run: the rows it still held are due again; commit."""
+        if ids:
+            db.session.rollback()
+            self.release(ids)
+            db.session.commit()
+
+    def report(self, counts: dict, recovered: int, what: str) -> dict:
+        """A run's counts, with `recovered` claims and rows waiting longer than the alert age
+        (setting `queue_alert_hours`, logged as a warning) added when there are any."""
+        alert_age = dt.timedelta(hours=settings.get("queue_alert_hours"))
+        overdue = self.overdue(alert_age)
+        counts.update({k: v for k, v in (("recovered", recovered), ("overdue", overdue)) if v})
+        if overdue:
+            log.warning("%s: %d rows queued more than %s ago are still waiting", what, overdue, alert_age)
+        return counts

@@ -44,7 +44,3 @@ def transactional(fn: F) -> F:
         with unit_of_work():
             return fn(*args, **kwargs)
     return wrapper  # type: ignore[return-value]
-
-
-def in_unit_of_work() -> bool:
-    return _DEPTH.get() > 0

@@ -310,18 +310,9 @@ def deliver_mail(limit: int = 200, *, budget: float = 25.0) -> dict:
                     counts["sent"] += 1
                 ids.pop(0)
     finally:
-        if ids:  # stopped by an error of our own: what this run still held is due again
-            db.session.rollback()
-            MAIL_QUEUE.release(ids)
-            db.session.commit()
+        MAIL_QUEUE.give_back(ids)  # an error of our own stopped the run: what it held is due again
         _close(conn)
-    alert_age = dt.timedelta(hours=settings.get("queue_alert_hours"))
-    overdue = MAIL_QUEUE.overdue(alert_age)
-    # Shown with the run's counts (jobs page) only when there is something to say.
-    counts.update({k: v for k, v in (("recovered", recovered), ("overdue", overdue)) if v})
-    if overdue:
-        log.warning("E-mail: %d messages queued more than %s ago are still unsent", overdue, alert_age)
-    return counts
+    return MAIL_QUEUE.report(counts, recovered, "E-mail")
 
 
 def _retry(id_: int, attempts: int, error: str, counts: dict) -> None:

@@ -180,17 +180,8 @@ def deliver_due(gw: BillingGateway | None = None, *, limit: int = 200, holder: s
                     woken = True
                     _wake_waiting()
         finally:
-            if ids:  # an error of our own stopped the run: what it still held is due again
-                db.session.rollback()
-                OUTBOX_QUEUE.release(ids)
-                db.session.commit()
-    alert_age = dt.timedelta(hours=settings.get("queue_alert_hours"))
-    overdue = OUTBOX_QUEUE.overdue(alert_age)
-    # Shown with the run's counts (jobs page) only when there is something to say.
-    counts.update({k: v for k, v in (("recovered", recovered), ("overdue", overdue)) if v})
-    if overdue:
-        log.warning("Outbox: %d writes queued more than %s ago are not delivered yet", overdue, alert_age)
-    return counts
+            OUTBOX_QUEUE.give_back(ids)  # an error of our own stopped the run: what it held is due again
+    return OUTBOX_QUEUE.report(counts, recovered, "Outbox")
 
 
 def _claim_probe(holder: str) -> list[int]:
