@@ -15,6 +15,14 @@ def create_app(config: type[Config] | None = None, **overrides) -> Flask:
     app = Flask(__name__)
     _load_config(app, config or Config, overrides)
     _configure_logging(app)
+    if app.config.get("PROXY_COUNT"):
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        hops = int(app.config["PROXY_COUNT"])
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
+    from app.views.input_guard import bound_int_converter
+
+    bound_int_converter(app)  # before any route is added
 
     from app.extensions import csrf, db, migrate
 
@@ -31,13 +39,18 @@ def create_app(config: type[Config] | None = None, **overrides) -> Flask:
     with app.app_context():
         _configure_engine(db.engine)
         # A new AppBuilder per app: a shared one registers no views for a second app.
-        appbuilder = AppBuilder(update_perms=False)
+        from app.views.admin.start import StartView
+
+        appbuilder = AppBuilder(update_perms=False, indexview=StartView)
         appbuilder.init_app(app, db.session)
         from app.views import register_views
 
         register_views(appbuilder)
     _register_service_hooks()
     _register_blueprints(app)
+    from app.views.admin.errors import register_error_pages
+
+    register_error_pages(app)
     _register_template_globals(app)
     _register_request_hooks(app)
 
@@ -73,16 +86,28 @@ def _configure_logging(app: Flask) -> None:
     from app.services.core.request_id import LogFilter
 
     if not app.debug and not app.testing:
-        logging.basicConfig(level=logging.INFO,
-                            format="%(asctime)s %(levelname)s %(name)s [%(request_id)s]: %(message)s")
+        from app.services.core.logs import formatter
+
+        logging.basicConfig(level=logging.INFO)
+        for handler in logging.getLogger().handlers:
+            handler.setFormatter(formatter(app.config["LOG_FORMAT"]))
         for name in QUIET_LOGGERS:
             logging.getLogger(name).setLevel(logging.WARNING)
         migration = logging.getLogger("alembic.runtime.migration")
         if _migration_steps_only not in migration.filters:
             migration.addFilter(_migration_steps_only)
+    from app.services.core.masking import TokenMaskingFilter
+
     for handler in logging.getLogger().handlers:
         if not any(isinstance(f, LogFilter) for f in handler.filters):
             handler.addFilter(LogFilter())
+    from app.services.core.security_log import ForwardDenials
+
+    denials = logging.getLogger("flask_appbuilder.security.decorators")
+    if not any(isinstance(f, ForwardDenials) for f in denials.filters):
+        denials.addFilter(ForwardDenials())
+        if not any(isinstance(f, TokenMaskingFilter) for f in handler.filters):
+            handler.addFilter(TokenMaskingFilter())  # no reset or invoice-link token in any log
 
 
 def _configure_engine(engine: Engine) -> None:
@@ -106,10 +131,28 @@ def _register_service_hooks() -> None:
     import importlib
 
     from app.services.crm.activities import register_hooks
+    from app.services.portal import direct_debit
+    from app.services.sales import contracts as sales_contracts
+    from app.services.sales import signed as sales_signed
 
     register_hooks()
+    direct_debit.register_hooks()
+    from app.services.portal import api_tokens
+
+    api_tokens.register_hooks()
+    from app.services.mailing import security_notices
+
+    security_notices.register_hooks()
+    sales_contracts.register_hooks()
+    sales_signed.register_hooks()
+    from app.services.sales import prospects as sales_prospects
+
+    sales_prospects.register_hooks()
     for module in ("app.services.portal.readings", "app.services.sales.contracts",
-                   "app.services.sales.commissions"):
+                   "app.services.sales.commissions",
+                   # the work queues the start page shows (F-20)
+                   "app.services.sales.queues", "app.services.crm.queues", "app.services.sync.queues",
+                   "app.services.mailing.queues"):
         importlib.import_module(module)
 
 
@@ -121,6 +164,12 @@ def _register_blueprints(app: Flask) -> None:
     from app.views.sales import bp as sales_bp
 
     app.register_blueprint(sales_bp)
+    from app.views.api import bp as api_bp
+
+    app.register_blueprint(api_bp)
+    from app.views import ops
+
+    ops.register(app)
 
 
 def _register_template_globals(app: Flask) -> None:
@@ -135,6 +184,11 @@ def _register_template_globals(app: Flask) -> None:
     app.jinja_env.globals.update(format_date=format_date, format_datetime=format_datetime,
                                  format_currency=format_currency, format_decimal=format_decimal,
                                  get_locale=get_locale)
+    # Staff pages: every value readable (and sensitive ones masked) the same way (app.views.display).
+    from app.formatting import format_moment
+    from app.views.display import label_of, readable
+
+    app.jinja_env.globals.update(readable=readable, format_moment=format_moment, key_label=label_of)
     # Filters are bound when a template compiles: cheaper than globals in long lists.
     app.jinja_env.filters.update(money=format_currency, date=format_date)
 
@@ -150,6 +204,8 @@ def _register_request_hooks(app: Flask) -> None:
         g.request_id = request_id.accept(header)
         g.request_id_token = request_id.bind(g.request_id)
 
+    _register_session_timeouts(app)
+
     @app.teardown_request
     def _unbind_request_id(exc):
         token = g.pop("request_id_token", None)
@@ -158,9 +214,60 @@ def _register_request_hooks(app: Flask) -> None:
 
     @app.after_request
     def _security_headers(response):
+        if response.status_code == 429 or (response.status_code == 403 and not g.get("sportello_denial_logged")):
+            from app.services.core import security_log
+
+            user = getattr(g, "_login_user", None)
+            name = getattr(user, "username", None) or request.form.get("username")
+            security_log.event("rate_limited" if response.status_code == 429 else "permission_denied",
+                               name, level=logging.WARNING, path=request.path[:200])
         if "request_id" in g:
             response.headers["X-Request-ID"] = g.request_id
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
         response.headers.setdefault("Referrer-Policy", "same-origin")
         return response
+
+
+    from app.views.input_guard import register_input_guard
+
+    register_input_guard(app)  # after FAB's request set-up, which the error pages need
+    from app.views.headers import register_security_headers
+
+    register_security_headers(app)
+
+
+def _register_session_timeouts(app: Flask) -> None:
+    """Idle and absolute session timeouts (settings `session_idle_minutes`,
+    `session_absolute_hours`), staff and customers alike. The last-seen stamp is refreshed at
+    most once a minute, so most responses leave the session cookie as it is."""
+    import time
+
+    from flask import flash, g, request, session
+    from flask_babel import gettext as _
+
+    from app.services.core import security_log, settings
+    from app.views.sign_in import LAST_SEEN, SIGNED_IN_AT
+
+    @app.before_request
+    def _expire_sessions():
+        if "_user_id" not in session or (request.endpoint or "").endswith("static"):
+            return
+        now = int(time.time())
+        signed_in = session.get(SIGNED_IN_AT)
+        seen = session.get(LAST_SEEN)
+        if not isinstance(signed_in, int) or not isinstance(seen, int):
+            session[SIGNED_IN_AT] = session[LAST_SEEN] = now  # a session from before the timeouts
+            return
+        idle = now - seen > settings.get("session_idle_minutes") * 60
+        if idle or now - signed_in > settings.get("session_absolute_hours") * 3600:
+            locale, user_id = session.get("locale"), session.get("_user_id")
+            session.clear()
+            if locale:
+                session["locale"] = locale
+            g.pop("_login_user", None)
+            security_log.event("session_expired", None, user_id=user_id, reason="idle" if idle else "absolute")
+            flash(_("Your session has ended after a period of inactivity: sign in again.") if idle
+                  else _("Your session has reached its maximum length: sign in again."), "info")
+        elif now - seen >= 60:
+            session[LAST_SEEN] = now

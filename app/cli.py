@@ -1,4 +1,5 @@
-"""Flask CLI commands: `flask sportello init | align | reset-role | demo-users | scheduler`."""
+"""Flask CLI commands: `flask sportello init | align | reset-role | demo-users | totp-code | scheduler` (jobs in
+cli_jobs, backup and restore in cli_ops)."""
 from __future__ import annotations
 
 import getpass
@@ -14,6 +15,7 @@ sportello = AppGroup("sportello", help="Sportello administration commands.")
 def register_cli(app: Flask) -> None:
     app.cli.add_command(sportello)
     __import__("app.cli_jobs", fromlist=["register"]).register(sportello)
+    __import__("app.cli_ops", fromlist=["register"]).register(sportello)
 
 
 @sportello.command("init")
@@ -77,7 +79,7 @@ def reset_role_command(name: str) -> None:
 @sportello.command("demo-users")
 def demo_users_command() -> None:
     """Create one staff account per role with a random password (demo mode only)."""
-    from app.roles import STAFF_ROLES
+    from app.roles import ADMIN, STAFF_ROLES
 
     if not current_app.config.get("DEMO_MODE"):
         raise click.ClickException("Demo accounts exist only in demo mode (SPORTELLO_DEMO=1).")
@@ -88,6 +90,7 @@ def demo_users_command() -> None:
     if admin is not None and admin_password:
         sm.reset_password(admin.id, admin_password)
         click.echo(f"  {'Admin':<13} {admin_name:<22} {admin_password}")
+        _demo_two_factor(admin, DEMO_TOTP_SECRETS[ADMIN])
     from app.roles import AGENT
 
     for role_name in STAFF_ROLES + (AGENT,):
@@ -100,9 +103,48 @@ def demo_users_command() -> None:
         else:
             sm.reset_password(user.id, password)
         click.echo(f"  {role_name:<13} {username:<22} {password}")
+        if role_name in DEMO_TOTP_SECRETS:
+            _demo_two_factor(user, DEMO_TOTP_SECRETS[role_name])
         if role_name == AGENT:
             _demo_agent(user)
+    from app.services.catalog.offers import seed_demo
+
+    added = seed_demo()
+    if added:
+        click.echo(f"  Demo offer catalogue: {added} offers added (Sales network → Offer catalogue)")
+    from app.services.sales.commissions import seed_demo_rules
+
+    if seed_demo_rules():
+        click.echo("  Demo commission rules added (Sales network → Commission rules)")
     _demo_registration_hint()
+
+
+# The demo's Admin and Manager must sign in with a second factor (F-65): fixed secrets, printed
+# at start-up, to add to an authenticator app (or `flask sportello totp-code USER`).
+DEMO_TOTP_SECRETS = {"Admin": "SPORTELLODEMOADMINTOTPSECRET2345", "Manager": "SPORTELLODEMOMANAGERTOTPSECRET23"}
+
+
+def _demo_two_factor(user, secret: str) -> None:
+    from app.services.core import two_factor
+
+    two_factor.enrol_with_secret(user, secret)
+    click.echo(f"  {'':<13} {'':<22} two-factor key {two_factor.grouped_secret(secret)} (current code: "
+               f"SPORTELLO_DEMO=1 .venv/bin/flask --app app.py sportello totp-code {user.username})")
+
+
+@sportello.command("totp-code")
+@click.argument("username")
+def totp_code_command(username: str) -> None:
+    """Print the current two-factor code of a user (to try the demo without a phone)."""
+    from app.services.core import two_factor
+
+    if not current_app.config.get("DEMO_MODE"):
+        raise click.ClickException("Codes are printed only in demo mode (SPORTELLO_DEMO=1).")
+    user = current_app.appbuilder.sm.find_user(username=username)
+    code = two_factor.current_code(user) if user is not None and two_factor.is_enrolled(user) else None
+    if code is None:
+        raise click.ClickException(f"{username!r} has no two-factor sign-in.")
+    click.echo(code)
 
 
 def _demo_agent(user) -> None:

@@ -87,3 +87,19 @@ def format_datetime(value=None, format: str | None = None) -> str:
     if type(value) is dt.datetime:
         return _datetime(value, format or "medium", locale_id(), get_timezone())
     return flask_format_datetime(value, format)
+
+
+@lru_cache(maxsize=8)
+def moment_pattern(locale: str) -> str:
+    """The locale's medium date and short time, e.g. "2 dic 2026, 14:05" / "Dec 2, 2026, 2:05 PM"."""
+    loc = Locale.parse(locale)
+    return str(loc.datetime_formats["medium"]).replace("{1}", loc.date_formats["medium"].pattern) \
+        .replace("{0}", loc.time_formats["short"].pattern)
+
+
+def format_moment(value) -> str:
+    """A stored (naive UTC) date-time as staff pages show it: in the user's time zone
+    (Europe/Rome), in one format per locale, without seconds."""
+    if value is None:
+        return ""
+    return format_datetime(value, moment_pattern(locale_id()))

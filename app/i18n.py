@@ -54,6 +54,18 @@ def lazy_gettext(string: str, **variables) -> LazyString:
     return LazyString(gettext, string, **variables)
 
 
+def pgettext(context: str, string: str, **variables) -> str:
+    """A message whose translation depends on what it speaks of: Italian agrees "Validated"
+    with a reading (la lettura: "Validata") or a contract (il contratto: "Validato")."""
+    state = _state()
+    text = state[2].upgettext(context, string) if state else string
+    return text % variables if variables else text
+
+
+def lazy_pgettext(context: str, string: str, **variables) -> LazyString:
+    return LazyString(pgettext, context, string, **variables)
+
+
 def _catalogue_gettext(string: str) -> str:
     state = _state()
     return state[2].ugettext(string) if state else string

@@ -11,12 +11,16 @@ import logging
 import sqlalchemy as sa
 from flask import current_app, g, has_request_context, session
 from flask_appbuilder.security.sqla.manager import SecurityManager
+from flask_babel import gettext
 from flask_login import LoginManager, user_logged_in, user_logged_out
 
 from app.models import SportelloUser
 from app.roles import (ADMIN, AGENT, BACK_OFFICE, BANK_DATA, BUILTIN_ROLES, CALL_CENTER, CREDIT_CHECK, SEE,
                        STAFF_ROLES, TAX_CODE)
+from app.services.core import login_policy
 from app.services.core.sessions import end_other_sessions
+from app.views.admin import security_views
+from app.views.admin.auth import AuthDBView, ResetMyPasswordView
 
 # The session's user, read on every request: a prebuilt statement costs under two thirds of
 # the ORM's get(), which builds its query anew each time.
@@ -36,6 +40,7 @@ GUARD_MODULES = (
     "app.services.sales.contracts",
     "app.services.sales.portfolio",
     "app.services.sales.commissions",
+    "app.services.sales.prospects",
     "app.services.crm.activities",
 )
 
@@ -44,6 +49,8 @@ SENSITIVE_GRANTS: dict[str, dict[str, tuple[str, ...]]] = {
     BACK_OFFICE: {BANK_DATA: (SEE,), TAX_CODE: (SEE,)},
     CREDIT_CHECK: {BANK_DATA: (SEE,), TAX_CODE: (SEE,)},
     CALL_CENTER: {TAX_CODE: (SEE,)},
+    # Agents check with the customer the bank account and tax code they enter (own contracts).
+    AGENT: {BANK_DATA: (SEE,), TAX_CODE: (SEE,)},
 }
 
 # Every staff member may see and edit their own profile and password.
@@ -80,10 +87,31 @@ def pseudo_permissions() -> set[tuple[str, str]]:
 
 class SportelloSecurityManager(SecurityManager):
     user_model = SportelloUser
+    # FAB's security views with readable values and permissions named by area (same names).
+    userdbmodelview = security_views.UserDBModelView
+    rolemodelview = security_views.RoleModelView
+    groupmodelview = security_views.UserGroupModelView
+    permissionmodelview = security_views.PermissionModelView
+    viewmenumodelview = security_views.ViewMenuModelView
+    permissionviewmodelview = security_views.PermissionViewModelView
+    authdbview = AuthDBView
+    resetmypasswordview = ResetMyPasswordView
+
+    def register_views(self):
+        """FAB's views without its security API (`/api/v1/security/login` and `refresh`): no
+        feature uses it, and its login would bypass the sign-in policy and the second factor."""
+        appbuilder = self.appbuilder
+        add_api = appbuilder.add_api
+        appbuilder.add_api = lambda view: None if view is self.security_api else add_api(view)
+        try:
+            super().register_views()
+        finally:
+            del appbuilder.add_api
 
     def create_login_manager(self, app) -> LoginManager:
         lm = LoginManager(app)
         lm.login_view = "AuthDBView.login"
+        lm.localize_callback = gettext  # "Please log in to access this page." in the user's language
         lm.blueprint_login_views = {"portal": "portal.login"}
         lm.blueprint_login_views["sales"] = "AuthDBView.login"  # sales network: staff login
         lm.user_loader(self.load_user)
@@ -110,7 +138,9 @@ class SportelloSecurityManager(SecurityManager):
     def reset_password(self, userid, password):
         """A new password, chosen by the user or set by an admin, ends the account's other
         sessions; the session that changed its own password goes on."""
-        end_other_sessions(self.get_user_by_id(userid))
+        user = self.get_user_by_id(userid)
+        end_other_sessions(user)
+        login_policy.lift(user.username, user.email)
         super().reset_password(userid, password)  # hashes and saves
 
     def _has_view_access(self, user, permission_name: str, view_name: str) -> bool:
@@ -156,13 +186,27 @@ def default_permissions(appbuilder, role: str) -> set[tuple[str, str]]:
     wanted: set[tuple[str, str]] = set()
     for view, perms in grants.items():
         wanted.update((p, view) for p in perms)
-    listable = {view for view, perms in grants.items() if "can_list" in perms}
+    # A menu entry for every screen the role may open (its default page's permission: a list,
+    # a search page, a report), and the categories holding them and the links it is given.
     for item in appbuilder.baseviews:
         name = getattr(item, "class_permission_name", None) or item.__class__.__name__
-        if name in listable:
+        if opening_permission(item) in grants.get(name, ()):
             for menu in _menu_names_for(appbuilder, item):
                 wanted.add(("menu_access", menu))
+    for category in appbuilder.menu.get_list():
+        for child in category.childs or []:
+            if child.baseview is None and "menu_access" in grants.get(child.name, ()):
+                wanted.add(("menu_access", category.name))
     return wanted
+
+
+def opening_permission(view) -> str:
+    """The permission a view's default page (the one its menu entry opens) needs."""
+    default = getattr(view, "default_view", "") or ""
+    method = getattr(view, default, None)
+    name = (getattr(view, "method_permission_name", None) or {}).get(default) \
+        or getattr(method, "_permission_name", None) or default
+    return f"can_{name}"
 
 
 def _menu_names_for(appbuilder, view) -> list[str]:

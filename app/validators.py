@@ -49,14 +49,18 @@ def sepa_creditor_id(value: str) -> str:
                               "and two check digits, e.g. IT66ZZZA1B2C3D4E5F6G7H8.")) from None
 
 
-def iban(value: str, *, country: str | None = None) -> str:
-    """An IBAN (check digits and national format); optionally of one country."""
+def iban(value: str) -> str:
+    """An IBAN of the SEPA zone (check digits, national format, country in the SEPA scheme).
+
+    Any SEPA country is accepted: a payee may not demand an account in a given country
+    (Regulation (EU) 260/2012, art. 9)."""
     try:
         parsed = IBAN(value or "")
     except SchwiftyException:
         raise InvalidValue(_l("This IBAN is not valid: check the digits.")) from None
-    if country and parsed.country_code != country:
-        raise InvalidValue(_l("Only Italian bank accounts (IBAN starting with IT) are accepted."))
+    if not parsed.in_sepa_zone:
+        raise InvalidValue(_l("This IBAN is of a bank outside the SEPA area: direct debit needs an account "
+                              "in a SEPA country."))
     return str(parsed.compact)
 
 
@@ -78,6 +82,16 @@ def pod(value: str) -> str:
     compact = re.sub(r"\s", "", value or "").upper()
     if not _POD.match(compact):
         raise InvalidValue(_l("The POD is IT, the 3-digit distributor code, E and 8 digits (e.g. IT001E12345678)."))
+    return compact
+
+
+def point_key(value: str) -> str:
+    """A supply point code as it is compared, however it was written: no spaces, upper case,
+    and a POD without its optional check character ("it001e 12345678a" -> "IT001E12345678").
+    Used on both sides of a comparison: what is typed and what billing holds."""
+    compact = re.sub(r"\s", "", value or "").upper()
+    if _POD.match(compact):
+        return compact[:14]
     return compact
 
 
@@ -123,3 +137,58 @@ class Checked:
             field.data = self.check(field.data, **self.kwargs)
         except InvalidValue as exc:
             raise ValidationError(str(exc)) from None
+
+
+# --- Italian addresses and people: post code, province, date of birth ----------------------------
+
+_CAP = re.compile(r"^\d{5}$")
+
+# The official two-letter codes (sigle) of Italy's 107 provinces and metropolitan cities, as on
+# ISTAT's list; the Sardinian codes in use again since the 2025 reorganisation are accepted too.
+PROVINCES = frozenset("""
+AG AL AN AO AP AQ AR AT AV BA BG BI BL BN BO BR BS BT BZ CA CB CE CH CL CN CO CR CS CT CZ EN FC
+FE FG FI FM FR GE GO GR IM IS KR LC LE LI LO LT LU MB MC ME MI MN MO MS MT NA NO NU OR PA PC PD
+PE PG PI PN PO PR PT PU PV PZ RA RC RE RG RI RM RN RO SA SI SO SP SR SS SU SV TA TE TN TO TP TR
+TS TV UD VA VB VC VE VI VR VT VV
+""".split())
+SARDINIA_2025 = frozenset({"CI", "OG", "OT", "VS"})
+
+ADULT_AGE = 18
+OLDEST_AGE = 120
+
+
+def post_code(value: str) -> str:
+    """An Italian post code (CAP): exactly five digits."""
+    compact = re.sub(r"\s", "", value or "")
+    if not _CAP.match(compact):
+        raise InvalidValue(_l("The post code (CAP) has exactly 5 digits, e.g. 00184."))
+    return compact
+
+
+def province(value: str) -> str:
+    """An Italian province by its official two-letter code (RM, MI, TO …), upper-cased."""
+    code = (value or "").strip().upper()
+    if len(code) != 2 or not code.isalpha():
+        raise InvalidValue(_l("Write the province as its two-letter code, e.g. RM for Rome or MI for Milan."))
+    if code not in PROVINCES and code not in SARDINIA_2025:
+        raise InvalidValue(_l("%(code)s is not the code of an Italian province: write its two letters, "
+                              "e.g. RM for Rome or MI for Milan.", code=code))
+    return code
+
+
+def birth_date(value, *, today=None):
+    """A plausible date of birth for a customer: an adult (18 or older), not over 120 years."""
+    import datetime as dt
+
+    if value is None:
+        return None
+    today = today or dt.date.today()
+    if value > today:
+        raise InvalidValue(_l("The date of birth cannot be in the future."))
+    age = today.year - value.year - ((today.month, today.day) < (value.month, value.day))
+    if age < ADULT_AGE:
+        raise InvalidValue(_l("The account holder must be of age: the date of birth gives less than 18 years."))
+    if age > OLDEST_AGE:
+        raise InvalidValue(_l("Please check the date of birth: it gives more than 120 years."))
+    return value
+

@@ -157,7 +157,12 @@ class Demo:
         self.timeout = timeout
         self.web_port, self.sim_port, self.mail_port = free_ports(3)
         self.base = f"http://127.0.0.1:{self.web_port}"
-        self.billing = f"http://127.0.0.1:{self.sim_port}/NAV/WS/DEMO"
+        # BILLING_SYSTEM=sap: the demo runs on the simulator's SAP IS-U flavour and SAP adapter
+        if os.environ.get("BILLING_SYSTEM", "nav") == "sap":
+            self.wsdl = (f"http://127.0.0.1:{self.sim_port}/sap/bc/srt/rfc/sap/zisu_portal/100/"
+                         "zisu_portal/zisu_portal?wsdl")
+        else:
+            self.wsdl = f"http://127.0.0.1:{self.sim_port}/NAV/WS/DEMO/Page/Customer?wsdl"
         self.proc: subprocess.Popen | None = None
         self.output = ""
 
@@ -211,10 +216,10 @@ class Demo:
         ok(f"web app: GET /login/ -> {status}, GET / -> {status2}")
 
     def check_simulator(self) -> None:
-        status, body, _ = http_get(opener(), self.billing + "/Page/Customer?wsdl")
+        status, body, _ = http_get(opener(), self.wsdl)
         if status != 200 or "definitions" not in body:
             raise SmokeFailure(f"billing simulator: WSDL answered {status} without a WSDL document")
-        ok(f"billing simulator: {self.billing}/Page/Customer?wsdl -> 200, WSDL ({len(body)} bytes)")
+        ok(f"billing simulator: {self.wsdl} -> 200, WSDL ({len(body)} bytes)")
 
     def check_mailcatcher(self) -> None:
         try:

@@ -22,7 +22,15 @@ LOG=$VAR/log
 show() { case $1 in "$PWD"/*) echo "${1#"$PWD"/}" ;; *) echo "$1" ;; esac; }  # paths as typed
 
 export SPORTELLO_VAR_DIR=$VAR SPORTELLO_DEMO=1
-export BILLING_URL=${BILLING_URL:-http://127.0.0.1:${SIM_PORT}/NAV/WS/DEMO}
+# BILLING_SYSTEM=sap serves the same data as SAP IS-U function modules and uses the SAP adapter.
+export BILLING_SYSTEM=${BILLING_SYSTEM:-nav}
+if [ "$BILLING_SYSTEM" = sap ]; then
+  export BILLING_URL=${BILLING_URL:-http://127.0.0.1:${SIM_PORT}/sap/bc/srt/rfc/sap/zisu_portal/100/zisu_portal/zisu_portal}
+  WSDL_URL="$BILLING_URL?wsdl"
+else
+  export BILLING_URL=${BILLING_URL:-http://127.0.0.1:${SIM_PORT}/NAV/WS/DEMO}
+  WSDL_URL="$BILLING_URL/Page/Customer?wsdl"
+fi
 export PUBLIC_BASE_URL=${PUBLIC_BASE_URL:-http://127.0.0.1:${WEB_PORT}}
 export MAIL_SERVER=${MAIL_SERVER:-127.0.0.1} MAIL_PORT
 
@@ -100,8 +108,8 @@ if [ ! -f "$VAR/simulator.db" ]; then
 fi
 
 echo "Starting the billing simulator on port $SIM_PORT..."
-start "billing simulator" simulator.log $PY -m simulator serve --db "$VAR/simulator.db" --port "$SIM_PORT"
-wait_ready "$last_pid" 60 curl -fsS --max-time 5 "$BILLING_URL/Page/Customer?wsdl"
+start "billing simulator" simulator.log $PY -m simulator serve --db "$VAR/simulator.db" --port "$SIM_PORT" --flavour "$BILLING_SYSTEM"
+wait_ready "$last_pid" 60 curl -fsS --max-time 5 "$WSDL_URL"
 
 echo "Starting the mail catcher on port $MAIL_PORT (messages in $(show "$VAR/mailcatcher")/)..."
 start "mail catcher" mailcatcher.log $PY -m app.mailcatcher --host 127.0.0.1 --port "$MAIL_PORT" --dir "$VAR/mailcatcher"
@@ -124,8 +132,14 @@ accounts=$($FLASK sportello demo-users 2>&1 | grep -v ' INFO ') ||
   { echo "ERROR: flask sportello demo-users failed: $accounts" >&2; exit 1; }
 
 echo "Starting the web app on port $WEB_PORT..."
-start "web app" web.log .venv/bin/gunicorn --bind "127.0.0.1:${WEB_PORT}" --workers 2 \
-  --no-control-socket --access-logfile - 'app:create_app()'
+# Sign-in counters and rate limits must be shared by every worker: with Redis configured
+# (RATELIMIT_STORAGE_URI=redis://...) two worker processes, otherwise one process with threads.
+case "${RATELIMIT_STORAGE_URI:-memory://}" in
+  memory://*) WORKERS=(--workers 1 --threads 4) ;;
+  *) WORKERS=(--workers 2) ;;
+esac
+start "web app" web.log .venv/bin/gunicorn --bind "127.0.0.1:${WEB_PORT}" "${WORKERS[@]}" \
+  --no-control-socket -c python:app.gunicorn_config --access-logfile - 'app:create_app()'
 wait_ready "$last_pid" 90 curl -fsS --max-time 10 -o /dev/null "http://127.0.0.1:${WEB_PORT}/login/"
 
 cat <<TXT
@@ -133,7 +147,7 @@ cat <<TXT
   Sportello is running:  $PUBLIC_BASE_URL/
   Back office login:     $PUBLIC_BASE_URL/login/
 $accounts
-  Billing simulator:     $BILLING_URL/services
+  Billing simulator:     $BILLING_URL ($BILLING_SYSTEM)
   Mail catcher:          $PUBLIC_BASE_URL/mailcatcher/ (admin; SMTP on 127.0.0.1:$MAIL_PORT)
   Logs:                  $(show "$LOG")/ (web.log, scheduler.log, simulator.log, mailcatcher.log)
   Ctrl-C stops everything.

@@ -1,6 +1,9 @@
 """Refresh the message catalogues: extract, merge, fill Italian from translations/it.d/*.json.
 
-Each area keeps its Italian texts in its own JSON file ({"English msgid": "Italian"}).
+Each area keeps its Italian texts in its own JSON file ({"English msgid": "Italian"}); a
+message with a context (lazy_pgettext) is keyed "context|English msgid"; a plural
+message (ngettext) is keyed by its singular msgid, with the Italian forms as a list
+({"%(num)d contract validated.": ["%(num)d contratto convalidato.", "%(num)d contratti convalidati."]}).
 
 Usage: python scripts/translations.py [--check]
 --check exits 1 when an Italian message has no translation (CI-friendly).
@@ -21,7 +24,7 @@ def main() -> int:
     check = "--check" in sys.argv
     if not check:
         subprocess.run([BIN / "pybabel", "-q", "extract", "-F", TR / "babel.cfg", "-k", "_l",
-                        "-k", "lazy_gettext", "--sort-output", "-o", TR / "messages.pot", "."],
+                        "-k", "lazy_gettext", "-k", "lazy_pgettext:1c,2", "-k", "_p:1c,2", "--sort-output", "-o", TR / "messages.pot", "."],
                        check=True, cwd=ROOT)  # locations relative to the repository, on any machine
         subprocess.run([BIN / "pybabel", "-q", "update", "-i", TR / "messages.pot", "-d", TR,
                         "--no-fuzzy-matching"], check=True)
@@ -35,10 +38,19 @@ def main() -> int:
     for message in catalog:
         if not message.id:
             continue
-        if message.id in it:
-            message.string = it[message.id]
+        msgid = message.id[0] if message.pluralizable else message.id
+        # A message with a context ("reading" for "Validated") is keyed "context|English".
+        key = f"{message.context}|{msgid}" if message.context else msgid
+        value = it.get(key)
+        if message.pluralizable and isinstance(value, list):
+            # [one, other]: Babel's Italian rules add a form for millions; it takes "other".
+            forms = list(value) + [value[-1]] * (catalog.num_plurals - len(value))
+            message.string = tuple(forms[:catalog.num_plurals])
             message.flags.discard("fuzzy")
-        elif not message.string:
+        elif not message.pluralizable and isinstance(value, str):
+            message.string = value
+            message.flags.discard("fuzzy")
+        elif not (all(message.string) if message.pluralizable else message.string):
             missing.append(message.id)
     if not check:
         with path.open("wb") as fh:

@@ -10,7 +10,7 @@ DEFAULT_DB = os.path.join("var", "simulator.db")
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m simulator",
-                                 description="Dynamics NAV-shaped billing simulator")
+                                 description="Billing simulator shaped like Dynamics NAV or SAP IS-U")
     sub = ap.add_subparsers(dest="cmd", required=True)
 
     g = sub.add_parser("generate", help="(re)create the DB with generated data")
@@ -24,10 +24,16 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--db", default=DEFAULT_DB)
     s.add_argument("--host", default="127.0.0.1")
     s.add_argument("--port", type=int, default=7047)
-    s.add_argument("--company", default="DEMO")
+    s.add_argument("--company", default=None,
+                   help="NAV company (default DEMO) or SAP client (default 100)")
+    s.add_argument("--flavour", choices=("nav", "sap"),
+                   default=os.environ.get("SIMULATOR_FLAVOUR", "nav"),
+                   help="nav: Dynamics NAV pages and codeunit; sap: SAP IS-U function modules")
     s.add_argument("--instance", default="NAV")
     s.add_argument("--auth", default=os.environ.get("SIMULATOR_AUTH"),
-                   help="user:password to require HTTP basic auth (default: none)")
+                   help="user:password to require HTTP basic auth, or ntlm to require NTLM with "
+                        "the users of the file NTLM_USER_FILE names (DOMAIN:USER:PASSWORD "
+                        "lines) (default: none)")
 
     t = sub.add_parser("touch", help="modify a fraction of every entity's records")
     t.add_argument("--fraction", type=float, default=0.01)
@@ -44,7 +50,8 @@ def main(argv: list[str] | None = None) -> int:
                                   progress=not a.quiet), indent=2))
     elif a.cmd == "serve":
         from .server import serve
-        serve(a.db, a.host, a.port, a.company, a.instance, a.auth)
+        company = a.company or ("100" if a.flavour == "sap" else "DEMO")
+        serve(a.db, a.host, a.port, company, a.instance, a.auth, a.flavour)
     elif a.cmd == "touch":
         from .control import touch
         from .schema import connect

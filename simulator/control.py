@@ -2,13 +2,33 @@
 
 HTTP JSON under `/_control/` (GET with a query string or POST with a JSON body):
   delay?seconds=S[&count=N][&service=X]   sleep S seconds before answering
-  http500 | http401 | garbage | fault     answer SOAP calls with that failure
+  http500 | http503 | http401 | garbage | fault | lock | modified
+                                          answer SOAP calls with that failure (fault: a
+                                          refusal; lock: "locked by another user" on NAV, the
+                                          lock message MC 601 on SAP; modified: NAV's "another
+                                          user has modified the record")
+  message?type=E|A|W[&id=CLASS&number=NNN&text=T]   (SAP flavour) add that message to the
+                                          RETURN of the next answers (E/A: nothing committed)
       (&count=N: only the next N SOAP calls; no count = until `clear`; &service=Customer:
        only calls to that service; http500&body=html: an HTML body instead of an empty one)
   clear                                   back to normal
   stats                                   calls per service.operation, applied keys, fault mode
   reset_stats                             zero the call counters
   touch?fraction=0.01[&seed=S]            modify that fraction of every entity's records
+  mandate?supply_point=SP&status=active|rejected[&reason=R][&reference=REF]
+                                          the bank's answer to a pending SEPA mandate (the
+                                          supply point's latest request unless REF is given):
+                                          active puts it in force (the previous one is
+                                          replaced), rejected records the reason
+  mandates?supply_point=SP                the supply point's mandates as billing holds them
+  delete?entity=customer|supply_point&key=K[&merged_into=K2]
+                                          delete a record in billing (a Change Log Entry of type
+                                          Deletion); merged_into: a duplicate customer merged
+                                          into K2 (its supply points, invoices and payments
+                                          move to K2 first)
+  commission?contract=NO&amount=A[&period=P]
+                                          plant a difference: billing's commission line of that
+                                          contract (the period's first) now says amount A
 """
 from __future__ import annotations
 
@@ -17,9 +37,18 @@ import random
 import threading
 import time
 from collections import Counter
+from decimal import Decimal
 from urllib.parse import parse_qs
 
-MODES = ("delay", "http500", "http401", "garbage", "fault")
+MODES = ("delay", "http500", "http503", "http401", "garbage", "fault", "lock", "modified",
+         "message")
+# NAV's answer to a write while another session holds the record: transient, retry later
+LOCKED_TEXT = ("The Customer table is locked by another user. Wait until the user is finished "
+               "and then try again.")
+REFUSED_TEXT = "Simulated fault: the value is not valid for this field."
+# NAV's answer to an update whose record changed since it was read (a stale Key)
+MODIFIED_TEXT = ("Another user has modified the record for this Customer after you retrieved it "
+                 "from the database. Refresh and try again.")
 
 SOAP_FAULT = (
     "<?xml version='1.0' encoding='UTF-8'?>"
@@ -95,6 +124,10 @@ def injected_response(mode: str, body: str, start_response):
         start_response("500 Internal Server Error",
                        [("Content-Type", "text/html"), ("Content-Length", str(len(payload)))])
         return [payload]
+    if mode == "http503":
+        start_response("503 Service Unavailable", [("Content-Type", "text/html"),
+                                                   ("Retry-After", "30"), ("Content-Length", "0")])
+        return [b""]
     if mode == "http401":
         start_response("401 Unauthorized", [("WWW-Authenticate", "Negotiate"),
                                              ("WWW-Authenticate", "NTLM"),
@@ -105,8 +138,8 @@ def injected_response(mode: str, body: str, start_response):
         start_response("200 OK", [("Content-Type", "text/xml; charset=utf-8"),
                                   ("Content-Length", str(len(payload)))])
         return [payload]
-    payload = SOAP_FAULT.format(msg="Simulated fault: the Customer table is locked by another "
-                                    "user. Try again later.").encode()
+    text = {"lock": LOCKED_TEXT, "modified": MODIFIED_TEXT}.get(mode, REFUSED_TEXT)
+    payload = SOAP_FAULT.format(msg=text).encode()
     start_response("500 Internal Server Error", [("Content-Type", "text/xml; charset=utf-8"),
                                                  ("Content-Length", str(len(payload)))])
     return [payload]
@@ -144,7 +177,8 @@ def touch(conn, fraction: float, seed=None) -> dict:
         out["meter"] = len(ids)
         ids = sample("meter_reading")
         conn.executemany("UPDATE meter_reading SET Status = CASE Status WHEN 'pending' THEN "
-                         "'valid' ELSE Status END WHERE rowid = ?", [(i,) for i in ids])
+                         "'valid' ELSE Status END, Status_Reason = CASE Status WHEN 'pending' "
+                         "THEN '' ELSE Status_Reason END WHERE rowid = ?", [(i,) for i in ids])
         out["meter_reading"] = len(ids)
         ids = sample("sales_invoice")
         paid = 0
@@ -174,6 +208,28 @@ def touch(conn, fraction: float, seed=None) -> dict:
     return out
 
 
+def delete_record(conn, entity: str, key: str, merged_into: str = "") -> dict:
+    """Delete a customer or supply point as billing would, logging the deletion."""
+    from .schema import CUSTOMER, SUPPLY_POINT
+
+    e = {"customer": CUSTOMER, "supply_point": SUPPLY_POINT}.get(entity)
+    if e is None or conn.execute(f"SELECT 1 FROM {e.table} WHERE No = ?", (key,)).fetchone() is None:
+        raise LookupError(f"No {entity} {key!r} to delete.")
+    if merged_into:
+        if e is not CUSTOMER or merged_into == key or conn.execute(
+                "SELECT 1 FROM customer WHERE No = ?", (merged_into,)).fetchone() is None:
+            raise LookupError(f"Cannot merge {key!r} into {merged_into!r}.")
+        for table in ("supply_point", "sales_invoice", "payment"):
+            conn.execute(f"UPDATE {table} SET Customer_No = ? WHERE Customer_No = ?",
+                         (merged_into, key))
+    conn.execute(f"DELETE FROM {e.table} WHERE No = ?", (key,))
+    conn.execute("INSERT INTO change_log_entry (Date_and_Time, Table_No, Type_of_Change, "
+                 "Primary_Key_Field_1_Value, Merged_Into, Row_Version) VALUES "
+                 "(strftime('%Y-%m-%dT%H:%M:%S', 'now'), ?, 'Deletion', ?, ?, 0)",
+                 (e.table_id, key, merged_into))
+    return {"ok": True, "entity": entity, "key": key, "merged_into": merged_into}
+
+
 # --- the /_control/ WSGI endpoint --------------------------------------------------------------
 
 def _params(environ) -> dict:
@@ -192,12 +248,33 @@ def _params(environ) -> dict:
     return params
 
 
+def _write(state, apply) -> tuple[str, dict]:
+    """`apply(conn)` in one write transaction; a LookupError is a 409 with its text."""
+    conn = state.pool.get()
+    with state.pool.write_lock:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            result = apply(conn)
+            conn.execute("COMMIT")
+            return "200 OK", result
+        except LookupError as exc:
+            conn.execute("ROLLBACK")
+            return "409 Conflict", {"ok": False, "error": str(exc)}
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+
 def handle_control(state, action: str, environ, start_response):
     p = _params(environ)
     status = "200 OK"
     if action in MODES:
-        state.fault.set(action, p.get("count"), p.get("seconds", 0), p.get("service", ""),
-                        p.get("body", "empty"))
+        body = p.get("body", "empty")
+        if action == "message":
+            body = {"type": str(p.get("type", "E")).upper(), "id": p.get("id", "ZSIM"),
+                    "number": str(p.get("number", "001")).zfill(3),
+                    "text": p.get("text", "Simulated message")}
+        state.fault.set(action, p.get("count"), p.get("seconds", 0), p.get("service", ""), body)
         result = {"ok": True, "fault": state.fault.describe()}
     elif action == "clear":
         state.fault.clear()
@@ -216,6 +293,36 @@ def handle_control(state, action: str, environ, start_response):
         with state.pool.write_lock:
             result = touch(state.pool.get(), float(p.get("fraction", 0.01)),
                            int(p["seed"]) if p.get("seed") not in (None, "") else None)
+    elif action == "mandate":
+        from .codeunit import decide_mandate
+
+        status, result = _write(state, lambda conn: {"ok": True, **decide_mandate(
+            conn, p.get("reference", ""), p.get("status", ""), p.get("reason", ""),
+            supply_point_no=p.get("supply_point", ""))})
+    elif action == "mandates":
+        conn = state.pool.get()
+        rows = conn.execute("SELECT Reference, IBAN, Status, Reason FROM sepa_mandate WHERE "
+                            "Supply_Point_No = ? ORDER BY Created_At, Reference",
+                            (p.get("supply_point", ""),)).fetchall()
+        result = {"mandates": [dict(zip(("reference", "iban", "status", "reason"), r))
+                               for r in rows]}
+    elif action == "delete":
+        status, result = _write(state, lambda conn: delete_record(
+            conn, p.get("entity", ""), p.get("key", ""), p.get("merged_into", "")))
+    elif action == "commission":
+        conn = state.pool.get()
+        with state.pool.write_lock:
+            where, args = "Contract_No = ?", [p.get("contract", "")]
+            if p.get("period"):
+                where, args = where + " AND Period = ?", args + [p["period"]]
+            row = conn.execute(f"SELECT id FROM commission_line WHERE {where} ORDER BY id LIMIT 1",
+                               args).fetchone()
+            if row is None:
+                status, result = "404 Not Found", {"ok": False, "error": "no such commission line"}
+            else:
+                cents = int(Decimal(str(p.get("amount", "0"))) * 100)
+                conn.execute("UPDATE commission_line SET Amount = ? WHERE id = ?", (cents, row[0]))
+                result = {"ok": True, "id": row[0], "amount_cents": cents}
     elif action == "health":
         result = {"ok": True, "company": state.company}
     else:

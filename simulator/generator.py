@@ -12,6 +12,7 @@ import json
 import os
 import random
 import time
+from decimal import ROUND_HALF_UP, Decimal
 
 from . import italian as it
 from .schema import ENTITIES, connect, create_indexes, create_schema
@@ -44,6 +45,29 @@ LINES = {
 }
 
 
+def site_coefficient(rng: random.Random) -> str:
+    """A realistic gas conversion coefficient C for a meter without a volume corrector.
+
+    C turns the m³ a meter counts at the place's conditions into standard cubic metres (Smc,
+    15 °C and 1.01325 bar): it grows with the supply pressure (about 20 mbar over the
+    atmosphere) and shrinks with the altitude and the climate zone's mean temperature, so
+    1.0197 at sea level at 15 °C, about 0.91 at 1,000 m. Six decimals, as billing prints it.
+    """
+    altitude = rng.choices((rng.randrange(0, 100), rng.randrange(100, 400),
+                            rng.randrange(400, 800), rng.randrange(800, 1300)),
+                           (45, 35, 13, 7))[0]
+    p_atm = 1.01325 * (1 - 2.25577e-5 * altitude) ** 5.25588
+    # gas in a colder zone's meters is cooler than 15 °C, which raises C a little
+    kelvin = 273.15 + rng.choice((12.0, 13.0, 14.0, 15.0, 15.0, 15.0, 16.0))
+    c = (p_atm + 0.020) / 1.01325 * 288.15 / kelvin
+    return f"{c:.6f}"
+
+
+def smc(m3: int, coefficient: str) -> int:
+    """Standard cubic metres billed for `m3` counted by a meter: m³ × C, rounded half up."""
+    return int((Decimal(m3) * Decimal(coefficient)).quantize(Decimal(1), ROUND_HALF_UP))
+
+
 def add_months(d: dt.date, n: int, day: int | None = None) -> dt.date:
     m = d.month - 1 + n
     y, m = d.year + m // 12, m % 12 + 1
@@ -62,9 +86,16 @@ def _money(c: int) -> str:
     return f"{c // 100}.{c % 100:02d}"
 
 
+# billing's validation of a reading, as its operators write it: why it is not (yet) valid
+REASONS = {"pending": "Consumo anomalo rispetto allo storico: lettura in verifica",
+           "rejected": "Lettura incoerente con le precedenti (cifra letta male?): scartata"}
+
 class Generator:
     def __init__(self, seed: int, months: int = 12) -> None:
         self.rng = random.Random(seed)
+        # Gas details (conversion coefficient, corrector, misread readings) draw from their own
+        # stream, so the rest of the data stays what it was for a given seed.
+        self.gas_rng = random.Random(f"gas-{seed}")
         self.months = months
         self.rv = 0
         self.sp_seq = self.meter_seq = self.read_seq = self.inv_seq = self.pay_seq = 0
@@ -169,11 +200,14 @@ class Generator:
             mc = r.choice(it.CITIES)
             mail = (f"c/o Studio {r.choice(it.SURNAMES)}", f"{r.choice(it.STREETS)} "
                     f"{r.randrange(1, 99)}", mc[1], mc[0], mc[2])
-        self.rows["supply_point"].append((
-            sp, cust, service, pdr, pod, address, city[1], city[0], city[2], use, wclass, tariff,
-            annual, status, "sdd" if sdd else "postal_slip", iban, holder_, mandate, *mail,
-            activation.isoformat() if activation else None, self._v(),
-            (activation or REF_DATE).isoformat() + "T03:00:00"))
+        coefficient = site_coefficient(self.gas_rng) if service == "gas" else "1.000000"
+        row = [sp, cust, service, pdr, pod, address, city[1], city[0], city[2], use, wclass, tariff,
+               annual, status, "sdd" if sdd else "postal_slip", iban, holder_, mandate, *mail,
+               activation.isoformat() if activation else None]
+        coefficient_at = len(row)
+        row += [coefficient, "active" if sdd else "", "", "", "", self._v(),
+                (activation or REF_DATE).isoformat() + "T03:00:00"]
+        self.rows["supply_point"].append(row)
         if activation is None:
             return
         # window of activity: months [start, end) counted back from REF_DATE
@@ -182,12 +216,21 @@ class Generator:
         end = REF_DATE
         if status == "ceased":
             end = add_months(REF_DATE, -r.randrange(1, max(2, self.months // 2)))
-        monthly = self.meter_and_readings(sp, service, annual, activation, start, end, status)
+        monthly, corrector = self.meter_and_readings(sp, service, annual, activation, start, end,
+                                                     status, coefficient)
+        if corrector:  # the corrector converts: billing's C is 1
+            row[coefficient_at] = "1.000000"
         self.invoices(cust, sp, service, big, monthly, start, end, status, sdd, bank, city)
 
-    def meter_and_readings(self, sp, service, annual, activation, start, end, status):
-        """Create the meter and monthly readings; return {month_start: consumption}."""
-        r = self.rng
+    def meter_and_readings(self, sp, service, annual, activation, start, end, status, coefficient):
+        """Create the meter and monthly readings; return ({month_start: billed consumption},
+        whether a volume corrector is fitted).
+
+        Gas: the meter counts m³; without a corrector billing's consumption is m³ × C (Smc),
+        with one it is the corrector's own difference (Smc, C = 1). A rejected reading carries
+        a misread value and no consumption: the next reading counts from the last good one.
+        """
+        r, g = self.rng, self.gas_rng
         monthly: dict[dt.date, int] = {}
         season = GAS_SEASON if service in ("gas", "lpg") else FLAT_SEASON
         if service == "telecom":
@@ -195,27 +238,38 @@ class Generator:
             while m < end:
                 monthly[m] = 0
                 m = add_months(m, 1)
-            return monthly
+            return monthly, False
         self.meter_seq += 1
         serial = f"{service[0].upper()}{self.meter_seq:09d}"
         digits = r.choice(DIGITS[service])
         corrector = service == "gas" and (annual > 5000 or r.random() < 0.05)
         top = 10 ** digits
+        c_digits = g.choice((8, 9)) if corrector else 9
+        c_top = 10 ** c_digits
+        # pressure factor of a corrected supply (medium pressure): Smc per m³
+        factor = Decimal(f"{1 + g.random() * 0.25:.4f}") if corrector else None
         removed = end.isoformat() if status == "ceased" else None
         self.rows["meter"].append((
             serial, sp, digits, int(corrector),
             f"CV{self.meter_seq:08d}" if corrector else "", activation.isoformat(), removed,
-            self._v(), activation.isoformat() + "T03:00:00"))
+            c_digits if corrector else None, self._v(), activation.isoformat() + "T03:00:00"))
         value = top - r.randrange(50, 400) if r.random() < 0.05 else r.randrange(0, top // 3)
-        corr = value * 103 // 100 if corrector else None
+        corr = None
+        if corrector:
+            corr = c_top - g.randrange(100, 2000) if g.random() < 0.25 else \
+                int(value * factor) % (c_top // 10)
+        base_value, base_corr = value, corr  # the last reading that counts
         day = r.randrange(1, 29)
         m = start
         while m < end:
             cons = max(0, int(annual * season[m.month - 1] * (0.8 + 0.4 * r.random())))
-            monthly[m] = cons
             value = (value + cons) % top
             if corrector:
-                corr = corr + cons * 103 // 100
+                corrected = int((Decimal(cons) * factor).quantize(Decimal(1), ROUND_HALF_UP))
+                corr = (corr + corrected) % c_top
+                monthly[m] = corrected
+            else:
+                monthly[m] = smc(cons, coefficient) if service == "gas" else cons
             x = r.random()
             rtype, source = ("actual", "distributor") if x < 0.6 else (
                 ("estimated", "billing") if x < 0.85 else ("self", "customer"))
@@ -227,11 +281,23 @@ class Generator:
             if rdate >= REF_DATE:
                 break
             self.read_seq += 1
+            shown, shown_corr, consumption = value, corr, None
+            if rstatus == "rejected":  # a misread digit: billing keeps it, counts nothing
+                shown = (value + g.randrange(1, 10) * 10 ** g.randrange(0, digits - 1)) % top
+            else:
+                if corrector:
+                    consumption = (corr - base_corr) % c_top
+                elif service == "gas":
+                    consumption = smc((value - base_value) % top, coefficient)
+                else:
+                    consumption = (value - base_value) % top
+                base_value, base_corr = value, corr
             self.rows["meter_reading"].append((
-                self.read_seq, sp, serial, rdate.isoformat(), value, corr, rtype, source,
-                rstatus, cons, self._v(), rdate.isoformat() + "T04:00:00"))
+                self.read_seq, sp, serial, rdate.isoformat(), shown, shown_corr, rtype, source,
+                rstatus, consumption, REASONS.get(rstatus, ""), self._v(),
+                rdate.isoformat() + "T04:00:00"))
             m = add_months(m, 1)
-        return monthly
+        return monthly, corrector
 
     def invoices(self, cust, sp, service, big, monthly, start, end, status, sdd, bank, city):
         r = self.rng

@@ -1,63 +1,189 @@
-"""A tiny hand-built one-page PDF (Helvetica text lines): cheap, valid, searchable."""
+"""The simulated billing system's print of an invoice: a realistic Italian bill, rendered from
+the simulator's own template (simulator/templates/bill.html) with Jinja2 and xhtml2pdf.
+
+It follows the layout of ARERA's bill for final customers (first page with the total to pay,
+due date, supply point, offer, payment method and period; the energy receipt; VAT summary;
+readings; details), prints the simulated company as the seller, Italian dates and numbers,
+and never a payment status (a bill is printed once; its payments come later).
+"""
 from __future__ import annotations
 
+import datetime as dt
+import io
+import os
+import re
+from decimal import Decimal, InvalidOperation
 
-def _pdf_text(s: str) -> str:
-    s = s.encode("latin-1", "replace").decode("latin-1")
-    return s.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
+from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from .company import COMPANY
+from .generator import LINES
 
-def text_pdf(lines: list[str], title: str = "") -> bytes:
-    """A one-page A4 PDF with the given lines of text (first line in bold, larger)."""
-    ops = ["BT", "/F2 16 Tf", "50 790 Td", f"({_pdf_text(lines[0] if lines else '')}) Tj",
-           "/F1 10 Tf", "0 -28 Td", "14 TL"]
-    for line in lines[1:60]:
-        ops.append(f"({_pdf_text(line)}) '")
-    ops.append("ET")
-    stream = "\n".join(ops).encode("latin-1")
-    objects = [
-        b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] "
-        b"/Resources << /Font << /F1 4 0 R /F2 5 0 R >> >> /Contents 6 0 R >>",
-        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>",
-        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica-Bold "
-        b"/Encoding /WinAnsiEncoding >>",
-        b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
-        ("<< /Title (%s) /Producer (Sportello billing simulator) >>"
-         % _pdf_text(title)).encode("latin-1"),
-    ]
-    out = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
-    offsets = []
-    for i, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % i + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    for off in offsets:
-        out += b"%010d 00000 n \n" % off
-    out += (b"trailer\n<< /Size %d /Root 1 0 R /Info %d 0 R >>\nstartxref\n%d\n%%%%EOF\n"
-            % (len(objects) + 1, len(objects), xref))
-    return bytes(out)
+TEMPLATES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "templates")
+_env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]),
+                   trim_blocks=True, lstrip_blocks=True)
+
+SERVICE = {"gas": "Gas naturale", "electricity": "Energia elettrica", "water": "Servizio idrico",
+           "lpg": "GPL", "telecom": "Telefonia e internet"}
+DOCUMENT = {"periodic": "Bolletta periodica", "final": "Bolletta di chiusura",
+            "adjustment": "Bolletta di conguaglio", "credit_note": "Nota di credito"}
+USE = {"domestic": "Uso domestico", "business": "Altri usi",
+       "condominium": "Condominio con uso domestico", "public": "Attività di servizio pubblico"}
+PAYMENT = {"sdd": "Addebito diretto SEPA", "postal_slip": "Bollettino postale"}
+READING = {"actual": "effettiva", "estimated": "stimata", "self": "autolettura"}
+CONSUMPTION = {"actual": "consumo effettivo", "estimated": "consumo stimato",
+               "self": "consumo da autolettura"}
+UNIT = {"m3": "m³", "Smc": "Smc", "kWh": "kWh", "l": "litri"}
+TAXES = {"Accise", "Addizionale regionale"}
+KIND = {desc: kind for lines in LINES.values() for desc, kind, _ in lines}
+
+# Receipt rows: (key, label, per-unit of the price)
+RECEIPT = (("consumption", "Quota consumi"), ("fixed", "Quota fissa"),
+           ("power", "Quota potenza"), ("other", "Altre partite"),
+           ("taxes", "Imposte (accise e addizionali)"))
 
 
-def invoice_pdf(inv: dict, lines: list, customer: dict | None) -> bytes:
-    """inv: sales_invoice row as dict; lines: the JSON lines; customer: customer row as dict."""
-    def money(c):
-        return f"{c / 100:,.2f}".replace(",", "X").replace(".", ",").replace("X", ".")
+def _dec(value) -> Decimal:
+    try:
+        return Decimal(str(value))
+    except (InvalidOperation, TypeError):
+        return Decimal("0")
 
-    text = [f"Fattura n. {inv['No']}",
-            f"Data {inv['Posting_Date']}  -  Scadenza {inv['Due_Date']}",
-            f"Codice web {inv['Web_Code']}"]
-    if customer:
-        text += ["", f"Cliente {customer['No']} - {customer['Name']}",
-                 f"{customer['Address']}, {customer['Post_Code']} {customer['City']} "
-                 f"({customer['County']})", f"Codice fiscale {customer['Tax_Code']}"]
-    text += ["", f"Punto di fornitura {inv['Supply_Point_No']}",
-             f"Periodo {inv['Period_From'] or '-'} - {inv['Period_To'] or '-'}   "
-             f"Consumo {inv['Consumption'] or 0} {inv['Unit_of_Measure']}", ""]
-    for ln in lines:
-        text.append(f"{ln[1]:<48}  {ln[2]:>10} x {ln[3]:>8}   EUR {money(ln[4]):>10}")
-    text += ["", f"Totale da pagare EUR {money(inv['Amount_Including_VAT'])}",
-             f"Pagato EUR {money(inv['Amount_Paid'])}  -  Stato: {inv['Status']}"]
-    return text_pdf(text, title=f"Fattura {inv['No']}")
+
+def number(value, decimals: int | None = None, max_decimals: int = 6) -> str:
+    """Italian number: dot for thousands, comma for decimals (trailing zeros dropped past
+    `decimals`)."""
+    d = _dec(value)
+    if decimals is not None:
+        text = f"{d:,.{max(decimals, max_decimals)}f}"
+        whole, _, frac = text.partition(".")
+        frac = frac[:max_decimals].rstrip("0")
+        frac = frac.ljust(decimals, "0")
+    else:
+        whole, frac = f"{d.normalize():,f}".partition(".")[::2]
+    whole = whole.replace(",", ".")
+    return f"{whole},{frac}" if frac else whole
+
+
+def money(cents: int) -> str:
+    sign = "-" if cents < 0 else ""
+    return f"{sign}{number(Decimal(abs(cents)) / 100, 2, 2)} €"
+
+
+def date(iso: str | None) -> str:
+    return dt.date.fromisoformat(iso).strftime("%d/%m/%Y") if iso else ""
+
+
+def _months(start: str | None, end: str | None) -> int | None:
+    if not start or not end:
+        return None
+    days = (dt.date.fromisoformat(end) - dt.date.fromisoformat(start)).days + 1
+    return max(1, round(days / 30.44))
+
+
+def _component(desc: str) -> str:
+    if desc in TAXES:
+        return "taxes"
+    if desc == "Quota potenza":
+        return "power"
+    kind = KIND.get(desc)
+    return {"q": "consumption", "m": "fixed"}.get(kind, "other")
+
+
+def bill_content(inv: dict, lines: list, customer: dict | None, supply: dict | None,
+                 readings: list[dict]) -> dict:
+    """What the bill prints, from the simulator's rows (money in cents)."""
+    unit = UNIT.get(inv["Unit_of_Measure"], inv["Unit_of_Measure"])
+    months = _months(inv["Period_From"], inv["Period_To"])
+    groups: dict[str, list] = {}
+    vat_rows: dict[Decimal, list[int]] = {}
+    details = []
+    for _no, desc, qty, price, cents, vat in lines:
+        if desc.startswith("IVA"):  # quantity: the taxable amount; price: the rate
+            details.append({"description": desc, "quantity": f"{number(qty, 2, 2)} €", "price": "",
+                            "vat": "", "amount": money(cents)})
+        else:
+            details.append({"description": desc, "quantity": number(qty), "price": number(price, 2),
+                            "vat": f"{number(vat)}%" if _dec(vat) else "", "amount": money(cents)})
+        if desc.startswith("IVA"):
+            found = re.search(r"(\d+(?:[.,]\d+)?)\s*%", desc)
+            rate = _dec(found.group(1).replace(",", ".") if found else 0).normalize()
+            vat_rows.setdefault(rate, [0, 0])[1] += cents
+            continue
+        rate = _dec(vat).normalize()
+        vat_rows.setdefault(rate, [0, 0])[0] += cents
+        groups.setdefault(_component(desc), []).append((_dec(qty), cents))
+    receipt = []
+    for key, label in RECEIPT:
+        members = groups.get(key)
+        if not members:
+            continue
+        cents = sum(c for _, c in members)
+        quantities = {q for q, _ in members}
+        qty = quantities.pop() if len(quantities) == 1 else None
+        q_unit = per = ""
+        if key in ("consumption", "taxes") and unit:
+            q_unit = per = unit
+        elif key in ("fixed", "power") and months and qty == months:
+            q_unit, per = "mesi", "mese"
+        price = (Decimal(cents) / 100 / qty) if qty else None
+        receipt.append({"label": label, "quantity": f"{number(qty)} {q_unit}".strip() if qty else "",
+                        "price": f"{number(price, 2)} €/{per}" if price is not None and per else "",
+                        "amount": money(cents)})
+    vat = [{"rate": f"{number(rate)}%", "base": money(base), "vat": money(tax)}
+           for rate, (base, tax) in sorted(vat_rows.items(), reverse=True) if base or tax]
+    vat_total = sum(tax for _, tax in vat_rows.values())
+    taxable = sum(base for base, _ in vat_rows.values())
+    closing = readings[-1] if readings else None
+    sp = supply or {}
+    iban = sp.get("IBAN") or ""
+    recipient = None
+    if sp.get("Mail_Name") or sp.get("Mail_Address"):
+        recipient = {"name": sp.get("Mail_Name") or "", "address": sp.get("Mail_Address") or "",
+                     "town": f"{sp.get('Mail_Post_Code', '')} {sp.get('Mail_City', '')} "
+                             f"({sp.get('Mail_County', '')})"}
+    return {
+        "company": COMPANY, "inv": inv, "customer": customer or {}, "supply": sp,
+        "recipient": recipient,
+        "service": SERVICE.get(sp.get("Service"), ""),
+        "document": DOCUMENT.get(inv["Document_Type"], "Bolletta"),
+        "use": USE.get(sp.get("Use_Type"), ""),
+        "payment": PAYMENT.get(sp.get("Payment_Method"), ""),
+        "iban": f"{iban[:4]} •••• •••• {iban[-4:]}" if len(iban) > 8 else "",
+        "date": date, "money": money, "number": number,
+        "total": money(inv["Amount_Including_VAT"]),
+        "consumption": f"{number(inv['Consumption'])} {unit}" if unit and inv["Consumption"] is not None else "",
+        "consumption_kind": CONSUMPTION.get(closing["Reading_Type"], "") if closing else "",
+        "receipt": receipt, "vat": vat, "vat_total": money(vat_total), "taxable": money(taxable),
+        "details": details,
+        "readings": [{"date": date(r["Reading_Date"]), "value": str(r["Reading_Value"]),
+                      "corrector": str(r["Corrector_Value"]) if r["Corrector_Value"] is not None else "",
+                      "kind": READING.get(r["Reading_Type"], ""),
+                      "consumption": f"{number(r['Consumption'])} {unit}" if r["Consumption"] is not None else ""}
+                     for r in readings],
+        "unit": unit,
+    }
+
+
+def warm_up() -> None:
+    """Load xhtml2pdf and the template ahead of the first print (over a second of imports),
+    so the first GetInvoicePdf answers as fast as the others."""
+    from xhtml2pdf import pisa
+
+    _env.get_template("bill.html")
+    pisa.CreatePDF("<html><body><p>Bolletta</p></body></html>", dest=io.BytesIO())
+
+
+def invoice_pdf(inv: dict, lines: list, customer: dict | None, supply: dict | None = None,
+                readings: list[dict] | None = None) -> bytes:
+    """inv: sales_invoice row as dict; lines: the JSON lines; customer, supply: their rows as
+    dicts; readings: the meter readings of the period (oldest first)."""
+    from xhtml2pdf import pisa
+
+    html = _env.get_template("bill.html").render(**bill_content(inv, lines, customer, supply,
+                                                                 readings or []))
+    out = io.BytesIO()
+    result = pisa.CreatePDF(html, dest=out, encoding="utf-8")
+    if result.err:
+        raise RuntimeError(f"invoice {inv['No']}: PDF rendering failed")
+    return out.getvalue()

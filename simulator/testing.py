@@ -56,14 +56,17 @@ def _env() -> dict:
 class SimulatorProcess:
     """`python -m simulator serve` in a subprocess on a (free) port."""
 
-    def __init__(self, db_path, port: int | None = None, company: str = "DEMO",
+    def __init__(self, db_path, port: int | None = None, company: str | None = None,
                  host: str = "127.0.0.1", auth: str | None = None,
-                 log_path: str | None = None) -> None:
+                 log_path: str | None = None, flavour: str = "nav",
+                 ntlm_user_file: str | None = None) -> None:
         self.db_path = str(db_path)
         self.port = port
-        self.company = company
+        self.flavour = flavour
+        self.company = company or ("100" if flavour == "sap" else "DEMO")
         self.host = host
-        self.auth = auth
+        self.auth = "ntlm" if ntlm_user_file else auth  # NTLM: users from ntlm_user_file
+        self.ntlm_user_file = ntlm_user_file
         self.log_path = log_path or self.db_path + ".serve.log"
         self.proc: subprocess.Popen | None = None
 
@@ -73,7 +76,12 @@ class SimulatorProcess:
 
     @property
     def url(self) -> str:
-        """Base URL for NavGateway: http://HOST:PORT/NAV/WS/<Company>"""
+        """The adapter's base URL: http://HOST:PORT/NAV/WS/<Company> (NAV) or the SAP service
+        http://HOST:PORT/sap/bc/srt/rfc/sap/zisu_portal/<client>/zisu_portal/zisu_portal"""
+        if self.flavour == "sap":
+            from .sap import path
+
+            return self.root_url + path(self.company)
         return f"{self.root_url}/NAV/WS/{self.company}"
 
     def start(self, timeout: float = 30.0) -> "SimulatorProcess":
@@ -82,12 +90,16 @@ class SimulatorProcess:
         if self.port is None:
             self.port = free_port(self.host)
         cmd = [sys.executable, "-m", "simulator", "serve", "--db", self.db_path,
-               "--host", self.host, "--port", str(self.port), "--company", self.company]
+               "--host", self.host, "--port", str(self.port), "--company", self.company,
+               "--flavour", self.flavour]
         if self.auth:
             cmd += ["--auth", self.auth]
+        env = _env()
+        if self.ntlm_user_file:
+            env["NTLM_USER_FILE"] = str(self.ntlm_user_file)
         log = open(self.log_path, "ab")
         try:
-            self.proc = subprocess.Popen(cmd, cwd=str(ROOT), env=_env(), stdout=log,
+            self.proc = subprocess.Popen(cmd, cwd=str(ROOT), env=env, stdout=log,
                                          stderr=subprocess.STDOUT)
         finally:
             log.close()
@@ -136,6 +148,17 @@ class SimulatorProcess:
 
     def touch(self, fraction: float = 0.01, seed: int | None = None) -> dict:
         return self.control("touch", fraction=fraction, seed=seed)
+
+    def decide_mandate(self, supply_point: str, status: str, reason: str = "",
+                       reference: str = "") -> dict:
+        """The bank's answer to the supply point's pending mandate: active or rejected."""
+        return self.control("mandate", supply_point=supply_point, status=status, reason=reason,
+                            reference=reference)
+
+    def delete(self, entity: str, key: str, merged_into: str = "") -> dict:
+        """Delete a customer or supply point in billing (NAV keys), or merge a duplicate
+        customer into `merged_into`."""
+        return self.control("delete", entity=entity, key=key, merged_into=merged_into)
 
     def __enter__(self) -> "SimulatorProcess":
         return self.start()

@@ -15,6 +15,9 @@ import sqlalchemy as sa
 from flask.testing import FlaskClient
 
 from config import TestConfig
+from tests.axe import axe, terminal_summary as _axe_summary  # noqa: F401  (the suite's axe fixture)
+from tests.logscan import log_record_file, terminal_summary as _logscan_summary  # noqa: F401  (every log record, checked)
+from tests.ops.helpers import terminal_summary as _multinode_summary
 
 PG_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
@@ -31,6 +34,9 @@ def pytest_report_header(config):
 
 def pytest_terminal_summary(terminalreporter):
     terminalreporter.write_line(pytest_report_header(None))
+    _axe_summary(terminalreporter)
+    _logscan_summary(terminalreporter)
+    _multinode_summary(terminalreporter)
 
 
 def _fresh_database_url(tmp_path_factory) -> str:
@@ -99,6 +105,9 @@ def app(database_url, tmp_path_factory):
     class Cfg(TestConfig):
         SQLALCHEMY_DATABASE_URI = database_url
         BILLING_WSDL_CACHE_DIR = str(tmp_path_factory.mktemp("wsdl"))
+        # Tests sign staff in with the password alone; the two-factor tests (tests/security/
+        # test_F65_*) name the roles that must use it through the setting.
+        SETTINGS_DEFAULTS = {"totp_required_roles": ""}
 
     app = create_app(Cfg)
     app.test_client_class = IsolatedClient
@@ -202,34 +211,47 @@ def sim_template(tmp_path_factory):
     return path
 
 
-@pytest.fixture
-def billing_sim(sim_template, tmp_path, app):
-    """A billing simulator of this test's own (a copy of the template data) on a free port;
-    the app's gateway points at it."""
+def _billing_sim(sim_template, tmp_path, app, flavour: str):
     import shutil
     import sqlite3
 
-    from app.billing.nav import NavGateway
+    from app.billing import make_gateway
     from app.services.sync.gateway import set_gateway
     from simulator.testing import SimulatorProcess
 
-    path = tmp_path / "sim.db"
+    path = tmp_path / f"sim-{flavour}.db"
     # A consistent copy even if the template is in WAL mode.
     src = sqlite3.connect(sim_template)
     dst = sqlite3.connect(path)
     src.backup(dst)
     src.close()
     dst.close()
-    sim = SimulatorProcess(path).start()
-    set_gateway(app, NavGateway(sim.url, timeout=3.0, page_size=50,
-                                cache_dir=app.config["BILLING_WSDL_CACHE_DIR"]))
+    sim = SimulatorProcess(path, flavour=flavour).start()
+    set_gateway(app, make_gateway({"BILLING_SYSTEM": flavour, "BILLING_URL": sim.url,
+                                   "BILLING_TIMEOUT": 3.0, "BILLING_PAGE_SIZE": 50,
+                                   "BILLING_WSDL_CACHE_DIR": app.config["BILLING_WSDL_CACHE_DIR"]}))
     app.config["BILLING_URL"] = sim.url
+    app.config["BILLING_SYSTEM"] = flavour
     try:
         yield sim
     finally:
+        app.config["BILLING_SYSTEM"] = "nav"
         set_gateway(app, None)
         sim.stop()
         shutil.rmtree(tmp_path / "unused", ignore_errors=True)
+
+
+@pytest.fixture
+def billing_sim(sim_template, tmp_path, app):
+    """A billing simulator of this test's own (a copy of the template data) on a free port;
+    the app's gateway points at it (NAV)."""
+    yield from _billing_sim(sim_template, tmp_path, app, "nav")
+
+
+@pytest.fixture
+def billing_sim_sap(sim_template, tmp_path, app):
+    """`billing_sim` in its SAP IS-U flavour, with the SAP adapter as the app's gateway."""
+    yield from _billing_sim(sim_template, tmp_path, app, "sap")
 
 
 # --- a real SMTP server (aiosmtpd) -----------------------------------------------------------
@@ -297,6 +319,27 @@ def smtp_server(app):
 
 # --- the app served over HTTP, and headless Chromium ------------------------------------------
 
+def _path_only_log_handler():
+    from werkzeug.serving import WSGIRequestHandler
+
+    class PathOnly(WSGIRequestHandler):
+        """The test server's access log without query strings (an invoice link's token is one),
+        as production's access log masks them."""
+
+        def log_request(self, code="-", size="-"):
+            path = self.path
+            self.path = path.split("?", 1)[0]
+            try:
+                super().log_request(code, size)
+            finally:
+                self.path = path
+
+    return PathOnly
+
+
+_PathOnlyLogHandler = _path_only_log_handler()
+
+
 @pytest.fixture
 def live_server(app, db):
     """The app served by a real HTTP server in a thread; yields its base URL."""
@@ -307,7 +350,7 @@ def live_server(app, db):
     from simulator.testing import free_port
 
     port = free_port()
-    server = make_server("127.0.0.1", port, app, threaded=True)
+    server = make_server("127.0.0.1", port, app, threaded=True, request_handler=_PathOnlyLogHandler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

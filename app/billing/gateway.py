@@ -6,6 +6,8 @@ and every failure into a `BillingError`. Nothing outside `app/billing/` imports 
 """
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import datetime as dt
 import enum
 from dataclasses import dataclass, field
@@ -18,13 +20,15 @@ class FaultKind(str, enum.Enum):
 
     CONNECTION = "connection"  # refused, reset, DNS
     TIMEOUT = "timeout"
-    FAULT = "fault"  # the billing system answered with an error (SOAP fault, SAP RETURN type E/A)
-    HTTP = "http"  # non-200 answer without a usable error body (401, 404, 502, ...)
+    FAULT = "fault"  # the billing system refused (SOAP fault, SAP RETURN type E/A)
+    LOCKED = "locked"  # a record is locked by another user (NAV) or an SAP lock message: later
+    HTTP = "http"  # non-200 answer without a usable error body (404, 502, ...)
+    AUTH = "auth"  # 401/403: billing refused the credentials (a setting to fix, not a refusal)
     MALFORMED = "malformed"  # an answer we cannot read
 
     @property
     def retryable(self) -> bool:
-        return self in (FaultKind.CONNECTION, FaultKind.TIMEOUT, FaultKind.HTTP)
+        return self in (FaultKind.CONNECTION, FaultKind.TIMEOUT, FaultKind.HTTP, FaultKind.LOCKED)
 
 
 class BillingError(Exception):
@@ -43,6 +47,37 @@ class BillingError(Exception):
     @property
     def retryable(self) -> bool:
         return self.kind.retryable
+
+
+@dataclass(slots=True, frozen=True)
+class BillingWarning:
+    """Billing accepted a write but said something staff should see (SAP RETURN type W)."""
+
+    code: str  # message class and number, e.g. "EL 073"
+    message: str
+    operation: str = ""
+
+
+_WARNINGS: contextvars.ContextVar[list | None] = contextvars.ContextVar("billing_warnings",
+                                                                        default=None)
+
+
+def warn(warning: BillingWarning) -> None:
+    """An adapter reports a warning to whoever collects them (dropped when nobody does)."""
+    sink = _WARNINGS.get()
+    if sink is not None:
+        sink.append(warning)
+
+
+@contextlib.contextmanager
+def collect_warnings():
+    """`with collect_warnings() as warnings:` the warnings of the billing calls inside."""
+    sink: list[BillingWarning] = []
+    token = _WARNINGS.set(sink)
+    try:
+        yield sink
+    finally:
+        _WARNINGS.reset(token)
 
 
 class Entity(str, enum.Enum):
@@ -109,6 +144,15 @@ class SupplyPointRecord:
     activation_date: dt.date | None
     version: int
     modified_at: dt.datetime | None = None
+    # gas: Smc per m³ counted by a meter without a volume corrector (1 where one is fitted)
+    conversion_coefficient: Decimal = Decimal(1)
+    # The mandate in force (`mandate_reference`): active | revoked (empty: none known), and the
+    # latest mandate request billing received: its reference, pending | active | rejected, and
+    # why it was rejected (F-06).
+    mandate_status: str = ""
+    mandate_request_reference: str = ""
+    mandate_request_status: str = ""
+    mandate_reject_reason: str = ""
 
 
 @dataclass(slots=True)
@@ -122,6 +166,7 @@ class MeterRecord:
     removed_on: dt.date | None
     version: int
     modified_at: dt.datetime | None = None
+    corrector_digits: int = 9
 
 
 @dataclass(slots=True)
@@ -138,6 +183,7 @@ class ReadingRecord:
     consumption: int | None
     version: int
     modified_at: dt.datetime | None = None
+    status_reason: str = ""  # billing's reason for pending (implausible) or rejected; else ""
 
 
 @dataclass(slots=True)
@@ -186,6 +232,17 @@ class PaymentRecord:
 
 Record = (CustomerRecord | SupplyPointRecord | MeterRecord | ReadingRecord | InvoiceRecord
           | PaymentRecord)
+
+
+@dataclass(slots=True)
+class DeletionRecord:
+    """A customer or supply point billing deleted (or archived); `merged_into`: the customer a
+    duplicate was merged into."""
+
+    entity: Entity
+    key: str
+    version: int
+    merged_into: str = ""
 
 
 @dataclass(slots=True)
@@ -301,6 +358,7 @@ class CommissionLine:
     period: str  # YYYY-MM
     amount: Decimal
     reason: str
+    batch: str = ""  # billing's batch number (lines read back from billing)
 
 
 @runtime_checkable
@@ -316,6 +374,9 @@ class BillingGateway(Protocol):
     def read_changes(self, entity: Entity, since_version: int, bookmark: str | None,
                      page_size: int, until_version: int | None = None) -> Page:
         """Records of `entity` with since_version < version <= until_version, in key order."""
+
+    def read_deletions(self, since_version: int, until_version: int) -> list[DeletionRecord]:
+        """Customers and supply points deleted in billing with since < version <= until."""
 
     def read_customer_bundle(self, customer_code: str) -> CustomerBundle | None:
         """Everything about one customer, or None when billing does not know the code."""
@@ -342,6 +403,10 @@ class BillingGateway(Protocol):
     def revoke_mandate(self, key: str, supply_point_code: str) -> None:
         """End direct debit for a supply point (back to postal slip)."""
 
+    def set_mandate_status(self, key: str, supply_point_code: str, mandate_reference: str,
+                           status: str, reason: str = "") -> None:
+        """Record the back office's decision on a pending mandate: active or rejected."""
+
     def create_contract(self, key: str, contract: ContractExport) -> ContractResult:
         """Create reservation, customer and supply point (not invoiceable) for a contract."""
 
@@ -350,3 +415,6 @@ class BillingGateway(Protocol):
 
     def export_commissions(self, key: str, lines: list[CommissionLine]) -> str:
         """Send a period's commissions; return billing's batch number."""
+
+    def commission_lines(self, period: str) -> list[CommissionLine]:
+        """The commission lines billing holds for a period (YYYY-MM), with their batch numbers."""

@@ -1,21 +1,11 @@
 """BillingGateway over Dynamics NAV SOAP web services (page + codeunit services), with suds.
 
-How it talks:
-- One suds `Client` per service (`<base>/Page/Customer`, ..., `<base>/Codeunit/PortalServices`),
-  built once per process from the WSDL (kept in a process-wide dict; optionally also cached on
-  disk with suds' ObjectCache in `cache_dir`), and `Client.clone()`d once per thread.
-- suds builds every request envelope from the WSDL (`nosend=True`), so argument names and types
-  are checked against the service. The envelope is POSTed with urllib (one timeout per call) and
-  the answer parsed with lxml: ~10x cheaper than suds' own SAX parser + object unmarshalling
-  (which run even with `retxml=True`), and it lets us classify every failure ourselves.
-- Every failure becomes a `BillingError` (see gateway.FaultKind): refused/reset -> CONNECTION,
-  socket timeout -> TIMEOUT, SOAP fault -> FAULT, other non-200 -> HTTP (with status), an answer
-  that is not the expected XML -> MALFORMED. Messages never carry request data (IBANs) or
-  credentials; anything IBAN-shaped in a server message is masked anyway.
+One suds client per service (`<base>/Page/Customer`, ..., `<base>/Codeunit/PortalServices`);
+the plumbing (request building, POST, failure classes) is `soap.SoapClient`.
 
 Authentication: HTTP basic when `username` is set (NAV "NavUserPassword" / BC web-service access
-key). Production NAV on Windows auth needs NTLM/Kerberos: replace `_post` / the WSDL transport with
-a `requests` session using requests-ntlm (or pyspnego); suds' own NTLM transport is Python-2 era.
+key), or NTLM (Windows authentication) with `auth="ntlm"` (BILLING_AUTH=ntlm): a requests session
+with requests-ntlm carries both the WSDL fetch and the calls (see `soap.RequestsTransport`).
 
 Field names are data (`FIELDS` below): another NAV installation with other page field names needs
 only a different mapping.
@@ -25,29 +15,23 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
-import http.client
 import re
-import socket
-import threading
-import urllib.error
-import urllib.request
 from decimal import Decimal, InvalidOperation
 from typing import Callable
 
-from lxml import etree
-
 from .gateway import (BillingError, CommissionLine, ContractExport, ContractResult,
-                      CustomerBundle, CustomerRecord, CustomerUpdate, Entity, FaultKind,
+                      CustomerBundle, CustomerRecord, CustomerUpdate, DeletionRecord, Entity,
+                      FaultKind,
                       InvoiceLineRecord, InvoiceRecord, MailingAddress, MandateRequest,
                       MeterRecord, Page, PaymentRecord, ReadingRecord, ReadingSubmission,
                       SupplyPointRecord)
+from .soap import SoapClient, _mask
 
-SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 CODEUNIT = "PortalServices"
+_MODIFIED_RE = re.compile(r"another user has modified the record", re.I)
 PAGES = {Entity.CUSTOMER: "Customer", Entity.SUPPLY_POINT: "SupplyPoint",
          Entity.METER: "Meter", Entity.READING: "MeterReading",
          Entity.INVOICE: "SalesInvoice", Entity.PAYMENT: "Payment"}
-_IBAN_RE = re.compile(r"\b[A-Z]{2}\d{2}[A-Z0-9]{11,30}\b")
 
 
 # --- value converters (SOAP text -> python) --------------------------------------------------
@@ -66,6 +50,16 @@ def _int_or_none(v: str) -> int | None:
 
 def _money(v: str) -> Decimal:
     return Decimal(v) if v else Decimal("0")
+
+
+def _coefficient(v: str) -> Decimal:
+    """Gas conversion coefficient C; absent or zero means no conversion (1)."""
+    c = Decimal(v) if v else Decimal(1)
+    return c if c > 0 else Decimal(1)
+
+
+def _corrector_digits(v: str) -> int:
+    return int(v) if v and int(v) > 0 else 9
 
 
 def _date(v: str) -> dt.date | None:
@@ -125,18 +119,25 @@ FIELDS: dict[Entity, list[tuple[str, str, Callable]]] = {
         ("mandate_reference", "Mandate_Reference", _s), ("mail_name", "Mail_Name", _s),
         ("mail_address", "Mail_Address", _s), ("mail_post_code", "Mail_Post_Code", _s),
         ("mail_city", "Mail_City", _s), ("mail_province", "Mail_County", _s),
-        ("activation_date", "Activation_Date", _date)],
+        ("activation_date", "Activation_Date", _date),
+        ("conversion_coefficient", "Conversion_Coefficient", _coefficient),
+        ("mandate_status", "Mandate_Status", _lower),
+        ("mandate_request_reference", "Mandate_Request_No", _s),
+        ("mandate_request_status", "Mandate_Request_Status", _lower),
+        ("mandate_reject_reason", "Mandate_Reject_Reason", _s)],
     Entity.METER: [
         ("serial", "Serial_No", _s), ("supply_point_code", "Supply_Point_No", _s),
         ("digits", "Digits", _int), ("has_corrector", "Has_Corrector", _bool),
         ("corrector_serial", "Corrector_Serial_No", _s),
-        ("installed_on", "Installation_Date", _date), ("removed_on", "Removal_Date", _date)],
+        ("installed_on", "Installation_Date", _date), ("removed_on", "Removal_Date", _date),
+        ("corrector_digits", "Corrector_Digits", _corrector_digits)],
     Entity.READING: [
         ("entry_no", "Entry_No", _int), ("supply_point_code", "Supply_Point_No", _s),
         ("meter_serial", "Meter_Serial_No", _s), ("reading_date", "Reading_Date", _date_req),
         ("value", "Reading_Value", _int), ("corrector_value", "Corrector_Value", _int_or_none),
         ("reading_type", "Reading_Type", _lower), ("source", "Source", _lower),
-        ("status", "Status", _lower), ("consumption", "Consumption", _int_or_none)],
+        ("status", "Status", _lower), ("consumption", "Consumption", _int_or_none),
+        ("status_reason", "Status_Reason", _s)],
     Entity.INVOICE: [
         ("number", "No", _s), ("customer_code", "Customer_No", _s),
         ("supply_point_code", "Supply_Point_No", _s), ("invoice_date", "Posting_Date", _date_req),
@@ -164,193 +165,12 @@ LINE_FIELDS = [("line_no", "Line_No", _int), ("description", "Description", _s),
                ("amount", "Line_Amount", _money), ("vat_percent", "VAT_Percent", _money)]
 
 
-def _mask(text: str) -> str:
-    return _IBAN_RE.sub(lambda m: m.group(0)[:4] + "****", text or "")
-
-
-# --- suds clients: one per service and process, cloned per thread ---------------------------
-
-_CLIENTS: dict[tuple, object] = {}
-_CLIENTS_LOCK = threading.Lock()
-
-
-def _auth_header(username: str, password: str) -> dict:
-    if not username:
-        return {}
-    token = base64.b64encode(f"{username}:{password}".encode()).decode()
-    return {"Authorization": f"Basic {token}"}
-
-
-def _base_client(wsdl_url: str, location: str, timeout: float, headers: dict,
-                 cache_dir: str | None):
-    key = (wsdl_url, tuple(sorted(headers.items())), cache_dir)
-    client = _CLIENTS.get(key)
-    if client is not None:
-        return client
-    with _CLIENTS_LOCK:
-        client = _CLIENTS.get(key)
-        if client is None:
-            from suds.cache import NoCache, ObjectCache
-            from suds.client import Client
-            from suds.transport.http import HttpTransport
-
-            class _Transport(HttpTransport):  # WSDL fetch with the auth header
-                def u2open(self, u2request, timeout=None):
-                    for k, v in headers.items():
-                        u2request.add_header(k, v)
-                    return super().u2open(u2request, timeout=timeout)
-
-            cache = ObjectCache(location=cache_dir, days=1) if cache_dir else NoCache()
-            client = Client(wsdl_url, cache=cache, timeout=timeout, transport=_Transport(),
-                            location=location, nosend=True, prettyxml=False)
-            _CLIENTS[key] = client
-    return client
-
-
-def _clone(base):
-    """`Client.clone()` without its deepcopy of the options.
-
-    suds-community 1.2.0's `clone()` dies with RecursionError on Python 3.11 (deepcopy of its
-    option "skins" hits `__getattr__` on half-built objects). Same as clone() otherwise: the
-    parsed WSDL is shared, the options are copied (but not the transport, which cannot be linked
-    to two option sets; we never send through it: requests are built with nosend=True and
-    POSTed by `NavGateway._call`).
-    """
-    from suds.client import Client, ServiceSelector
-    from suds.options import Options
-    from suds.properties import Unskin
-
-    class _Uninitialized(Client):
-        def __init__(self):  # noqa: D107 - skip Client.__init__ (no WSDL load)
-            pass
-
-    clone = _Uninitialized()
-    clone.options = Options()
-    Unskin(clone.options).update(
-        {k: v for k, v in Unskin(base.options).defined.items() if k != "transport"})
-    clone.wsdl = base.wsdl
-    clone.factory = base.factory
-    clone.service = ServiceSelector(clone, base.wsdl.services)
-    clone.sd = base.sd
-    clone.messages = dict(tx=None, rx=None)
-    return clone
-
-
-class NavGateway:
+class NavGateway(SoapClient):
     """BillingGateway for Dynamics NAV SOAP services at `base_url` (`.../WS/<Company>`)."""
 
-    def __init__(self, base_url: str, username: str = "", password: str = "",
-                 timeout: float = 10.0, page_size: int = 500,
-                 cache_dir: str | None = None) -> None:
-        self.base_url = base_url.rstrip("/")
-        self.timeout = float(timeout)
-        self.page_size = int(page_size)
-        self.cache_dir = cache_dir
-        self._headers = _auth_header(username, password)
-        self._local = threading.local()
-        self._opener = urllib.request.build_opener()
-
-    def __repr__(self) -> str:  # no credentials
-        return f"NavGateway({self.base_url!r})"
-
-    # --- plumbing --------------------------------------------------------------------------
     def _url(self, service: str) -> str:
         kind = "Codeunit" if service == CODEUNIT else "Page"
         return f"{self.base_url}/{kind}/{service}"
-
-    def _client(self, service: str, operation: str):
-        clients = getattr(self._local, "clients", None)
-        if clients is None:
-            clients = self._local.clients = {}
-        client = clients.get(service)
-        if client is None:
-            url = self._url(service)
-            try:
-                base = _base_client(url + "?wsdl", url, self.timeout, self._headers,
-                                    self.cache_dir)
-            except Exception as exc:  # noqa: BLE001 - classify everything
-                raise self._classify(exc, operation, service, "WSDL") from None
-            client = clients[service] = _clone(base)
-        return client
-
-    def _classify(self, exc: BaseException, operation: str, service: str,
-                  what: str = "") -> BillingError:
-        prefix = f"{what} " if what else ""
-        status = getattr(exc, "httpcode", None) or getattr(exc, "code", None)
-        if isinstance(exc, BillingError):
-            return exc
-        if isinstance(exc, urllib.error.HTTPError) or (
-                isinstance(status, int) and 100 <= status < 600):
-            return BillingError(FaultKind.HTTP, operation, f"{prefix}HTTP {status}",
-                                service=service, status=status)
-        reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
-        if isinstance(reason, (TimeoutError, socket.timeout)):
-            return BillingError(FaultKind.TIMEOUT, operation,
-                                f"{prefix}no answer within {self.timeout:g} s", service=service)
-        if isinstance(reason, (OSError, http.client.HTTPException)):
-            return BillingError(FaultKind.CONNECTION, operation,
-                                f"{prefix}cannot connect: {type(reason).__name__}",
-                                service=service, detail=_mask(str(reason)))
-        return BillingError(FaultKind.MALFORMED, operation,
-                            f"{prefix}unreadable answer: {type(exc).__name__}",
-                            service=service, detail=_mask(str(exc))[:500])
-
-    def _call(self, service: str, operation: str, /, **params) -> etree._Element:
-        """Build the request with suds, POST it, return the response element (Body's child)."""
-        client = self._client(service, operation)
-        try:
-            method = getattr(client.service, operation)
-            envelope = method(**params).envelope
-        except Exception as exc:  # noqa: BLE001 - a bad argument for the WSDL
-            raise BillingError(FaultKind.MALFORMED, operation,
-                               f"cannot build the request: {type(exc).__name__}",
-                               service=service, detail=_mask(str(exc))[:300]) from None
-        headers = {"Content-Type": "text/xml; charset=utf-8",
-                   "SOAPAction": f'"{self._soap_action(client, operation)}"', **self._headers}
-        req = urllib.request.Request(self._url(service), data=envelope, headers=headers)
-        try:
-            with self._opener.open(req, timeout=self.timeout) as resp:
-                status, body = resp.status, resp.read()
-        except urllib.error.HTTPError as exc:
-            status = exc.code
-            try:
-                body = exc.read()
-            except Exception:  # noqa: BLE001
-                body = b""
-        except Exception as exc:  # noqa: BLE001 - refused, reset, timeout, ...
-            raise self._classify(exc, operation, service) from None
-        return self._response(body, status, service, operation)
-
-    @staticmethod
-    def _soap_action(client, operation: str) -> str:
-        try:
-            port = client.wsdl.services[0].ports[0]
-            return port.methods[operation].soap.action.strip('"')
-        except (AttributeError, IndexError, KeyError):
-            return operation
-
-    def _response(self, body: bytes, status: int, service: str, operation: str):
-        root = None
-        if body:
-            try:
-                root = etree.fromstring(body, parser=_PARSER)
-            except etree.XMLSyntaxError:
-                root = None
-        soap_body = root.find(f"{{{SOAP_ENV}}}Body") if root is not None else None
-        fault = soap_body.find(f"{{{SOAP_ENV}}}Fault") if soap_body is not None else None
-        if fault is not None:
-            text = (fault.findtext("faultstring") or "").strip()
-            code = (fault.findtext("faultcode") or "").strip()
-            raise BillingError(FaultKind.FAULT, operation, _mask(text) or "SOAP fault",
-                               service=service, status=status, detail=_mask(code))
-        if status != 200:
-            raise BillingError(FaultKind.HTTP, operation, f"HTTP {status}", service=service,
-                               status=status)
-        if soap_body is None or len(soap_body) == 0:
-            raise BillingError(FaultKind.MALFORMED, operation,
-                               "the answer is not a SOAP envelope", service=service,
-                               status=status, detail=_mask(body[:200].decode("utf-8", "replace")))
-        return soap_body[0]
 
     # --- page reads ------------------------------------------------------------------------
     def _read_multiple(self, entity: Entity, filters: list[tuple[str, str]],
@@ -405,6 +225,31 @@ class NavGateway:
                                            page_size)
         return Page(records, key if len(records) >= page_size and key else None)
 
+    def read_deletions(self, since_version: int, until_version: int) -> list[DeletionRecord]:
+        """The Change Log Entry page (table 405), type Deletion, for customers (table 18) and
+        supply points (50100)."""
+        if int(until_version) <= int(since_version):
+            return []
+        out, bookmark = [], None
+        filters = [("Type_of_Change", "Deletion"), ("Table_No", "18|50100"),
+                   ("Row_Version", f"{int(since_version) + 1}..{int(until_version)}")]
+        while True:
+            resp = self._call("ChangeLogEntry", "ReadMultiple",
+                              filter=[{"Field": f, "Criteria": c} for f, c in filters],
+                              bookmarkKey=bookmark, setSize=self.page_size)
+            rows = [_children(el) for el in resp.iter("{*}ChangeLogEntry")]
+            try:
+                out += [DeletionRecord(Entity.CUSTOMER if r["Table_No"] == "18"
+                                       else Entity.SUPPLY_POINT, r["Primary_Key_Field_1_Value"],
+                                       int(r["Row_Version"]), r.get("Merged_Into", ""))
+                        for r in rows]
+            except (KeyError, ValueError):
+                raise BillingError(FaultKind.MALFORMED, "ReadMultiple", "unexpected change log "
+                                   "entry", service="ChangeLogEntry") from None
+            if len(rows) < self.page_size:
+                return out
+            bookmark = rows[-1].get("Key")
+
     def read_customer_bundle(self, customer_code: str) -> CustomerBundle | None:
         resp = self._call("Customer", "Read", No=customer_code)
         ns = resp.tag[:resp.tag.index("}") + 1] if resp.tag.startswith("{") else ""
@@ -436,7 +281,15 @@ class NavGateway:
             raise BillingError(FaultKind.MALFORMED, "GetInvoicePdf", "the PDF is not base64",
                                service=CODEUNIT) from None
 
-    def _write(self, operation: str, key: str, **params) -> etree._Element:
+    def _write(self, operation: str, key: str, **params):
+        """A codeunit write; NAV's "another user has modified the record" (the record changed
+        between the codeunit's read and its MODIFY) is tried once more: the codeunit reads the
+        record again, and the key keeps a write that did go through from applying twice."""
+        try:
+            return self._call(CODEUNIT, operation, idempotencyKey=key, **params)
+        except BillingError as exc:
+            if exc.kind is not FaultKind.FAULT or not _MODIFIED_RE.search(exc.message):
+                raise
         return self._call(CODEUNIT, operation, idempotencyKey=key, **params)
 
     def submit_reading(self, key: str, reading: ReadingSubmission) -> int:
@@ -472,6 +325,11 @@ class NavGateway:
     def revoke_mandate(self, key: str, supply_point_code: str) -> None:
         self._write("RevokeMandate", key, supplyPointNo=supply_point_code)
 
+    def set_mandate_status(self, key: str, supply_point_code: str, mandate_reference: str,
+                           status: str, reason: str = "") -> None:
+        self._write("SetMandateStatus", key, supplyPointNo=supply_point_code,
+                    mandateReference=mandate_reference, status=status, reason=reason)
+
     def create_contract(self, key: str, contract: ContractExport) -> ContractResult:
         c, m = contract, contract.mailing
         resp = self._write(
@@ -501,10 +359,25 @@ class NavGateway:
              "amount": str(ln.amount), "reason": ln.reason} for ln in lines])
         return _return_value(resp)
 
+    def commission_lines(self, period: str) -> list[CommissionLine]:
+        resp = self._call(CODEUNIT, "GetCommissionLines", period=period)
+        out = []
+        for el in resp:
+            if el.tag.rpartition("}")[2] != "return_value":
+                continue
+            v = _children(el)
+            try:
+                amount = Decimal(v.get("amount") or "0")
+            except InvalidOperation:
+                raise BillingError(FaultKind.MALFORMED, "GetCommissionLines", "an amount is not a number",
+                                   service=CODEUNIT) from None
+            out.append(CommissionLine(v.get("agentCode", ""), v.get("contractNo", ""), v.get("period", ""),
+                                      amount, v.get("reason", ""), v.get("batchNo", "")))
+        return out
+
 
 # --- XML helpers -------------------------------------------------------------------------------
 
-_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True)
 
 
 def _element_dict(el, cut: int) -> dict:

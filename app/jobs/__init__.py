@@ -74,10 +74,18 @@ def _contracts() -> dict:
     return check_invoiceable()
 
 
-def _mail() -> dict:
-    from app.services.mailing.mail import deliver_mail
+def _prospects() -> dict:
+    from app.services.sales.prospects import erase_due
 
-    return deliver_mail()
+    return erase_due()
+
+
+def _mail() -> dict:
+    from app.services.mailing.mail import deliver_mail, purge_contents
+
+    counts = deliver_mail()
+    purged = purge_contents()
+    return {**counts, "purged": purged} if purged else counts
 
 
 def _invoice_mail() -> dict:
@@ -115,6 +123,9 @@ JOBS: tuple[Job, ...] = (
     # Deadline reminders (F-32): hourly, idempotent (each message once per activity and date).
     Job("reminders", _reminders, lambda app: {"trigger": "cron", "minute": 5}, lease_seconds=600,
         title=_l("Deadline reminders")),
+    # Lost prospects' personal data erased after the retention period (F-17), nightly.
+    Job("prospects", _prospects, lambda app: {"trigger": "cron", "hour": 3, "minute": 40}, lease_seconds=600,
+        title=_l("Prospects: erasure of lost prospects' data")),
     # Nightly invoice e-mails (F-31): every 15 minutes inside the batch hours, so temporary
     # SMTP failures are retried the same night; each run builds the queue and sends what is due.
     Job("invoice_mail", _invoice_mail, _invoice_mail_trigger, lease_seconds=3600,

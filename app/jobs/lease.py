@@ -3,7 +3,8 @@
 A lease row per job: `holder` and `expires_at`. Taking it is one conditional UPDATE (atomic on
 SQLite and PostgreSQL). A crashed holder's lease is taken over once it expires. A scheduled run
 that finished keeps the lease, marked `done:<holder>`, until shortly before the next slot: other
-scheduler processes firing the same slot skip it, while a run started by hand may take it.
+scheduler processes firing the same slot skip it, while a run started by hand may take it. A
+lease whose holder was a process on this machine that no longer exists is free at once.
 """
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ from sqlalchemy.exc import IntegrityError
 from app.extensions import db
 from app.models import JobLease, JobRun
 from app.models.base import utcnow
-from app.services.core import request_id
+from app.services.core import metrics, request_id
+from app.services.core.queue import holder_is_dead
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +40,11 @@ def acquire(name: str, holder: str, seconds: int, *, take_finished: bool = False
     free = [JobLease.holder.is_(None), JobLease.expires_at < now]
     if take_finished:
         free.append(JobLease.holder.like(DONE + "%"))
+    current = db.session.scalar(sa.select(JobLease.holder).where(JobLease.name == name))
+    if current and not current.startswith(DONE) and holder_is_dead(current):
+        # Its holder was a process on this machine that no longer exists (killed mid-run): no
+        # need to wait for the lease to expire. Holders on other machines are trusted until then.
+        free.append(JobLease.holder == current)
     result = db.session.execute(
         sa.update(JobLease)
         .where(JobLease.name == name)
@@ -79,7 +86,9 @@ def run_with_lease(name: str, func: Callable[[], dict], holder: str, seconds: in
         db.session.rollback()
     if not acquire(name, holder, seconds, take_finished=hold is None):
         log.info("Job %s skipped: another process holds its lease", name)
+        metrics.observe_job(name, "busy", 0)
         return "busy"
+    started = time.perf_counter()
     run = JobRun(job_id=name, holder=holder, status="running")
     db.session.add(run)
     db.session.commit()
@@ -94,6 +103,7 @@ def run_with_lease(name: str, func: Callable[[], dict], holder: str, seconds: in
         counts, status, error = {}, "failed", f"{exc}\n{traceback.format_exc(limit=5)}"
     finally:
         request_id.reset(token)
+    metrics.observe_job(name, status, time.perf_counter() - started)
     until = None
     try:
         until = hold() if hold else previous_hold

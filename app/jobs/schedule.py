@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from flask import Flask
 
 from app.extensions import db
-from app.models import JobSchedule
+from app.models import JobSchedule, SchedulerHeartbeat
 from app.models.base import utcnow
 from app.services.core import settings
 
@@ -76,6 +76,20 @@ class ScheduleWatcher:
                             exc.__class__.__name__, self.app.config.get("SCHEDULER_CHECK_SECONDS"))
                 return
             self.publish()
+            self.beat()
+
+    def beat(self) -> None:
+        """Write this process's heartbeat (the system status page lists every scheduler)."""
+        try:
+            row = db.session.get(SchedulerHeartbeat, self.holder[:120])
+            if row is None:
+                row = SchedulerHeartbeat(holder=self.holder[:120], started_at=utcnow())
+                db.session.add(row)
+            row.beat_at = utcnow()
+            db.session.commit()
+        except sa.exc.SQLAlchemyError as exc:
+            db.session.rollback()
+            log.warning("Scheduler: heartbeat not written now (%s)", exc.__class__.__name__)
 
     def _reschedule(self) -> None:
         from app.jobs import make_trigger, trigger_kwargs

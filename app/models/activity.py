@@ -21,6 +21,7 @@ class ActivityKind(LabeledEnum):
     CREDENTIALS = "credentials", _l("Credentials change")
     COMPLAINT = "complaint", _l("Complaint")
     CONTRACT = "contract", _l("Contract")
+    FOLLOW_UP = "follow_up", _l("Prospect follow-up")
     GENERAL = "general", _l("General request")
 
     @property
@@ -51,6 +52,32 @@ class ActivityStatus(LabeledEnum):
     CANCELLED = "cancelled", _l("Cancelled")
 
 
+# Subjects the product writes are stored as keys ("@name" or "@name:argument") and translated
+# when shown, so a request reads in the language of whoever looks at it; people's own words
+# (a question, a subject typed by staff) are stored as typed.
+SUBJECT_KEY = "@"
+SUBJECT_TEXTS = {
+    "invoice_correction": _l("Correction of invoice %(number)s"),
+}
+
+
+def subject_key(name: str, argument: str = "") -> str:
+    """The stored form of a product-written subject: `subject_key("kind")`, `…("invoice_correction", "F-1")`."""
+    return f"{SUBJECT_KEY}{name}:{argument}" if argument else f"{SUBJECT_KEY}{name}"
+
+
+def subject_text(stored: str | None, kind: "ActivityKind | None" = None) -> str:
+    """A stored subject as shown in the current language (keys translated, free text as it is)."""
+    stored = stored or ""
+    if not stored.startswith(SUBJECT_KEY):
+        return stored
+    name, _, argument = stored[len(SUBJECT_KEY):].partition(":")
+    if name == "kind":
+        return str(kind.label) if kind is not None else ""
+    text = SUBJECT_TEXTS.get(name)
+    return str(text) % {"number": argument} if text is not None else stored
+
+
 class Activity(Model):
     """A request to the company: kind, who, what (payload), status, assignee, deadline."""
 
@@ -68,6 +95,8 @@ class Activity(Model):
     customer_id: Mapped[int | None] = mapped_column(sa.ForeignKey("customers.id"))
     supply_point_id: Mapped[int | None] = mapped_column(sa.ForeignKey("supply_points.id"), index=True)
     invoice_id: Mapped[int | None] = mapped_column(sa.ForeignKey("invoices.id"), index=True)
+    # A follow-up an agent planned on one of their prospects (F-17).
+    prospect_id: Mapped[int | None] = mapped_column(sa.ForeignKey("prospects.id"), index=True)
     subject: Mapped[str] = mapped_column(sa.String(200), default="")
     payload: Mapped[dict] = mapped_column(sa.JSON, default=dict)
     # Visitors' contact data for information requests (no customer record).
@@ -94,6 +123,19 @@ class Activity(Model):
 
     def __repr__(self) -> str:
         return f"#{self.id} {self.kind}"
+
+    @property
+    def subject_text(self) -> str:
+        """The subject in the current language (see `subject_text`)."""
+        return subject_text(self.subject, self.kind)
+
+    @property
+    def reference(self) -> str:
+        """The number a customer quotes: RIC-<year filed, in Italy>-<id, six digits>."""
+        from zoneinfo import ZoneInfo
+
+        year = (self.created_at or utcnow()).replace(tzinfo=dt.UTC).astimezone(ZoneInfo("Europe/Rome")).year
+        return f"RIC-{year}-{self.id or 0:06d}"
 
 
 class ActivityHistory(Model):
@@ -144,8 +186,13 @@ class Contact(Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[ContactKind] = mapped_column(enum_column(ContactKind), index=True)
+    # Who made the contact: back office, call center (phone) or an agent of the sales network.
+    channel: Mapped[Channel] = mapped_column(enum_column(Channel), default=Channel.BACK_OFFICE,
+                                             server_default=Channel.BACK_OFFICE.name)
     customer_id: Mapped[int | None] = mapped_column(sa.ForeignKey("customers.id"))
     activity_id: Mapped[int | None] = mapped_column(sa.ForeignKey("activities.id"), index=True)
+    # An agent's contact with one of their prospects (F-17).
+    prospect_id: Mapped[int | None] = mapped_column(sa.ForeignKey("prospects.id"), index=True)
     operator_id: Mapped[int | None] = mapped_column(sa.ForeignKey("ab_user.id"), index=True)
     subject: Mapped[str] = mapped_column(sa.String(200), default="")
     notes: Mapped[str] = mapped_column(sa.Text, default="")
@@ -160,3 +207,8 @@ class Contact(Model):
     customer = relationship("Customer")
     activity = relationship("Activity")
     operator = relationship("SportelloUser")
+
+    @property
+    def subject_text(self) -> str:
+        """The subject in the current language (see `subject_text`)."""
+        return subject_text(self.subject, self.kind)

@@ -8,6 +8,8 @@ from decimal import Decimal
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from app.i18n import lazy_pgettext as _p
+
 from .base import LabeledEnum, Model, Money, _l, enum_column, utcnow
 from .supply import PaymentMethod, Service, UseType
 
@@ -15,13 +17,13 @@ from .supply import PaymentMethod, Service, UseType
 class ContractStatus(LabeledEnum):
     DRAFT = "draft", _l("Draft")
     PROCESSING = "processing", _l("Processing")
-    VALIDATED = "validated", _l("Validated")
+    VALIDATED = "validated", _p("contract", "Validated")  # il contratto: Validato, Respinto
     APPROVED = "approved", _l("Approved")
     ACTIVATED = "activated", _l("Activated")
     IN_BILLING = "in_billing", _l("In billing, not invoiceable")
     INVOICEABLE = "invoiceable", _l("Invoiceable")
-    REJECTED = "rejected", _l("Rejected")
-    CANCELLED = "cancelled", _l("Cancelled")
+    REJECTED = "rejected", _p("contract", "Rejected")
+    CANCELLED = "cancelled", _p("contract", "Cancelled")
 
 
 class CommissionTrigger(LabeledEnum):
@@ -123,6 +125,13 @@ class Contract(Model):
     use_type: Mapped[UseType | None] = mapped_column(enum_column(UseType))
     pdr: Mapped[str] = mapped_column(sa.String(14), default="", index=True)
     pod: Mapped[str] = mapped_column(sa.String(16), default="", index=True)
+    # The customer's identifiers as the wizard entered them: searchable by the agent before
+    # billing has created the customer, and checked for duplicates across open contracts.
+    tax_code: Mapped[str] = mapped_column(sa.String(16), default="", index=True)
+    vat_number: Mapped[str] = mapped_column(sa.String(11), default="", index=True)
+    search_name: Mapped[str] = mapped_column(sa.String(330), default="", index=True)
+    # The contract whose new customer this one shares (dual fuel): billing creates them once.
+    customer_contract_id: Mapped[int | None] = mapped_column(sa.ForeignKey("contracts.id"), index=True)
     payment_method: Mapped[PaymentMethod | None] = mapped_column(enum_column(PaymentMethod))
     language: Mapped[str] = mapped_column(sa.String(5), default="it")
     reservation_number: Mapped[str] = mapped_column(sa.String(30), default="")
@@ -136,6 +145,7 @@ class Contract(Model):
 
     agent = relationship("Agent")
     customer = relationship("Customer")
+    customer_contract = relationship("Contract", remote_side="Contract.id")
     supply_point = relationship("SupplyPoint")
     history = relationship("ContractHistory", back_populates="contract",
                            order_by="ContractHistory.created_at", cascade="all, delete-orphan")
@@ -149,6 +159,16 @@ class Contract(Model):
     @draft.setter
     def draft(self, value: ContractDraft) -> None:
         self.data = value.to_json()
+
+    @property
+    def customer_name(self) -> str:
+        """The customer's name: billing's record once linked, else what the wizard entered."""
+        if self.customer is not None:
+            return self.customer.display_name
+        c = (self.data or {}).get("customer") or {}
+        if c.get("kind") == "company" and c.get("company_name"):
+            return c["company_name"]
+        return f"{c.get('last_name', '')} {c.get('first_name', '')}".strip()
 
     def __repr__(self) -> str:
         return self.number
@@ -187,6 +207,24 @@ class ContractDocument(Model):
     created_at: Mapped[dt.datetime] = mapped_column(sa.DateTime, default=utcnow)
 
     contract = relationship("Contract", back_populates="documents")
+
+
+class ContractSignedCopy(Model):
+    """The signed contract as uploaded (F-12): PDF, JPEG or PNG, its type found by parsing."""
+
+    __tablename__ = "contract_signed_copies"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    contract_id: Mapped[int] = mapped_column(sa.ForeignKey("contracts.id", ondelete="CASCADE"), index=True)
+    media_type: Mapped[str] = mapped_column(sa.String(40))  # application/pdf | image/jpeg | image/png
+    size: Mapped[int] = mapped_column(sa.Integer)
+    sha256: Mapped[str] = mapped_column(sa.String(64))
+    content: Mapped[bytes] = mapped_column(sa.LargeBinary, deferred=True)
+    uploaded_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("ab_user.id"))
+    uploaded_at: Mapped[dt.datetime] = mapped_column(sa.DateTime, default=utcnow)
+
+    contract = relationship("Contract")
+    uploaded_by = relationship("SportelloUser")
 
 
 class CommissionRule(Model):

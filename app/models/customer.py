@@ -41,6 +41,10 @@ class Customer(Model):
     billing_version: Mapped[int] = mapped_column(sa.BigInteger, default=0)
     synced_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime)
     created_at: Mapped[dt.datetime] = mapped_column(sa.DateTime, default=utcnow)
+    # Billing deleted (or archived) the customer: kept here with its history, portal account
+    # deactivated; `merged_into_code` when billing merged this duplicate into another customer.
+    archived_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime)
+    merged_into_code: Mapped[str] = mapped_column(sa.String(20), default="")
 
     supply_points = relationship("SupplyPoint", back_populates="customer", order_by="SupplyPoint.code")
     invoices = relationship("Invoice", back_populates="customer", lazy="dynamic")
@@ -50,6 +54,14 @@ class Customer(Model):
         if self.kind == CustomerKind.COMPANY and self.company_name:
             return self.company_name
         return f"{self.last_name} {self.first_name}".strip()
+
+    @property
+    def addressed_name(self) -> str:
+        """How the customer is addressed (greetings, e-mails): first name then last name, or
+        the company's name."""
+        if self.kind == CustomerKind.COMPANY and self.company_name:
+            return self.company_name
+        return " ".join(p for p in (self.first_name, self.last_name) if p) or self.display_name
 
     def __repr__(self) -> str:
         return f"{self.code} {self.display_name}"

@@ -135,6 +135,9 @@ class InvoiceDeliverySetting(Model):
     mode: Mapped[DeliveryMode] = mapped_column(enum_column(DeliveryMode), default=DeliveryMode.LINK)
     # Invoices issued before this date are never mailed (turning delivery on is not a backlog).
     active_since: Mapped[dt.date | None] = mapped_column(sa.Date)
+    # Invoice links e-mailed before this moment (UTC, whole seconds) no longer open the invoice:
+    # set when the customer turns invoice e-mail off or changes the addresses.
+    links_valid_after: Mapped[dt.datetime | None] = mapped_column(sa.DateTime)
     updated_at: Mapped[dt.datetime] = mapped_column(sa.DateTime, default=utcnow, onupdate=utcnow)
 
     supply_point = relationship("SupplyPoint")

@@ -46,7 +46,8 @@ class OutgoingMail(Model):
     template: Mapped[str] = mapped_column(sa.String(60))
     language: Mapped[str] = mapped_column(sa.String(5), default="it")
     recipients: Mapped[list] = mapped_column(sa.JSON)
-    context: Mapped[dict] = mapped_column(sa.JSON, default=dict)
+    # The values the text is rendered from; emptied (None) with `ics` after the retention days.
+    context: Mapped[dict | None] = mapped_column(sa.JSON, default=dict)
     ics: Mapped[str | None] = mapped_column(sa.Text)
     status: Mapped[str] = mapped_column(sa.String(12), default="pending")  # pending|sending|sent|failed
     attempts: Mapped[int] = mapped_column(sa.Integer, default=0)

@@ -38,3 +38,11 @@ class OutboxMessage(Model):
     delivered_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime)
 
     activity = relationship("Activity")
+
+    @property
+    def customer_label(self) -> str:
+        """Whose write this is: the request's customer, else the customer code it carries."""
+        customer = self.activity.customer if self.activity is not None else None
+        if customer is not None:
+            return f"{customer.display_name} ({customer.code})"
+        return str((self.payload or {}).get("customer_code", ""))

@@ -6,6 +6,8 @@ import datetime as dt
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from app.i18n import lazy_pgettext as _p
+
 from .base import LabeledEnum, Model, _l, enum_column, utcnow
 
 
@@ -24,7 +26,7 @@ class ReadingSource(LabeledEnum):
 class ReadingStatus(LabeledEnum):
     RECEIVED = "received", _l("Received")
     SENT = "sent", _l("Sent to billing")
-    VALID = "valid", _l("Validated")
+    VALID = "valid", _p("reading", "Validated")  # la lettura: Ricevuta, Validata, Respinta
     PENDING = "pending", _l("Being checked")
     REJECTED = "rejected", _l("Rejected")
 
@@ -50,6 +52,8 @@ class MeterReading(Model):
     source: Mapped[ReadingSource] = mapped_column(enum_column(ReadingSource))
     status: Mapped[ReadingStatus] = mapped_column(enum_column(ReadingStatus), default=ReadingStatus.VALID)
     consumption: Mapped[int | None] = mapped_column(sa.BigInteger)
+    # Billing's reason for a reading being checked (implausible) or rejected; empty otherwise.
+    status_reason: Mapped[str] = mapped_column(sa.String(250), default="")
     # Implausible consumption confirmed by the customer: the back office looks at it.
     flagged: Mapped[bool] = mapped_column(sa.Boolean, default=False)
     activity_id: Mapped[int | None] = mapped_column(sa.ForeignKey("activities.id"), index=True)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 
 import sqlalchemy as sa
 from sqlalchemy.ext.hybrid import hybrid_property
@@ -43,6 +44,13 @@ class MandateStatus(LabeledEnum):
     REVOKE_REQUESTED = "revoke_requested", _l("Revocation requested")
     REVOKED = "revoked", _l("Revoked")
     REJECTED = "rejected", _l("Rejected")
+    REPLACED = "replaced", _l("Replaced by a new mandate")
+
+
+def supply_name(service: "Service", address: str, city: str) -> str:
+    """How a customer names a supply point: its service and place, "Gas — Via Roma 1, Milano"."""
+    place = ", ".join(part for part in (address, city) if part)
+    return f"{service.label} — {place}" if place else str(service.label)
 
 
 class SupplyPoint(Model):
@@ -64,6 +72,10 @@ class SupplyPoint(Model):
     withdrawal_class: Mapped[str] = mapped_column(sa.String(10), default="")
     tariff_option: Mapped[str] = mapped_column(sa.String(40), default="")
     annual_consumption: Mapped[int] = mapped_column(sa.Integer, default=0)
+    # Gas: standard cubic metres (Smc) per m³ the meter counts, set by billing for the place
+    # (altitude, climate zone, supply pressure). 1 where a volume corrector does the conversion.
+    conversion_coefficient: Mapped[Decimal] = mapped_column(
+        sa.Numeric(9, 6), default=Decimal(1), server_default="1")
     status: Mapped[SupplyStatus] = mapped_column(enum_column(SupplyStatus), default=SupplyStatus.ACTIVE)
     payment_method: Mapped[PaymentMethod] = mapped_column(
         enum_column(PaymentMethod), default=PaymentMethod.POSTAL_SLIP)
@@ -73,6 +85,8 @@ class SupplyPoint(Model):
     activation_date: Mapped[dt.date | None] = mapped_column(sa.Date)
     billing_version: Mapped[int] = mapped_column(sa.BigInteger, default=0)
     synced_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime)
+    # Billing deleted the supply point: ceased and kept here with its history (F-53).
+    archived_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime)
 
     customer = relationship("Customer", back_populates="supply_points")
     meters = relationship("Meter", back_populates="supply_point", order_by="Meter.installed_on")
@@ -86,6 +100,11 @@ class SupplyPoint(Model):
     @classmethod
     def _point_code_expression(cls):
         return sa.func.coalesce(sa.func.nullif(cls.pdr, ""), sa.func.nullif(cls.pod, ""), cls.code)
+
+    @property
+    def display_name(self) -> str:
+        """Service and address, in the current language ("Gas — Via Roma 1, Milano")."""
+        return supply_name(self.service, self.address, self.city)
 
     def __repr__(self) -> str:
         return f"{self.code} {self.point_code}"
@@ -122,6 +141,8 @@ class Meter(Model):
     digits: Mapped[int] = mapped_column(sa.SmallInteger, default=5)
     has_corrector: Mapped[bool] = mapped_column(sa.Boolean, default=False)
     corrector_serial: Mapped[str] = mapped_column(sa.String(30), default="")
+    # The corrector's own counter has its own number of digits and passes zero on its own.
+    corrector_digits: Mapped[int] = mapped_column(sa.SmallInteger, default=9, server_default="9")
     installed_on: Mapped[dt.date | None] = mapped_column(sa.Date)
     removed_on: Mapped[dt.date | None] = mapped_column(sa.Date)
     billing_version: Mapped[int] = mapped_column(sa.BigInteger, default=0)
@@ -153,5 +174,12 @@ class DirectDebitMandate(Model):
     activity_id: Mapped[int | None] = mapped_column(sa.ForeignKey("activities.id"), index=True)
     created_at: Mapped[dt.datetime] = mapped_column(sa.DateTime, default=utcnow)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime)
+    # Why the back office or billing refused the mandate; when its state last changed.
+    rejection_reason: Mapped[str] = mapped_column(sa.String(500), default="")
+    status_changed_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime)
 
     supply_point = relationship("SupplyPoint")
+    activity = relationship("Activity")
+
+    def __repr__(self) -> str:
+        return self.reference

@@ -83,3 +83,13 @@ class JobSchedule(Model):
     trigger: Mapped[dict] = mapped_column(sa.JSON, default=dict)  # the trigger arguments in use
     holder: Mapped[str] = mapped_column(sa.String(120), default="")  # host:pid of the scheduler
     reported_at: Mapped[dt.datetime] = mapped_column(sa.DateTime, default=utcnow)
+
+
+class SchedulerHeartbeat(Model):
+    """A scheduler process's last sign of life, written at each of its periodic checks."""
+
+    __tablename__ = "scheduler_heartbeats"
+
+    holder: Mapped[str] = mapped_column(sa.String(120), primary_key=True)  # host:pid
+    started_at: Mapped[dt.datetime] = mapped_column(sa.DateTime, default=utcnow)
+    beat_at: Mapped[dt.datetime] = mapped_column(sa.DateTime, default=utcnow)

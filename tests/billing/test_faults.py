@@ -30,10 +30,10 @@ def test_refused_after_the_wsdl_was_loaded_and_basic_auth(sim_db, tmp_path):
         assert gw.read_changes(Entity.CUSTOMER, 0, None, 5).records
         anon = NavGateway(s.url, timeout=3)
         e = _err(anon.ping)
-        assert (e.kind, e.status) == (FaultKind.HTTP, 401)
+        assert (e.kind, e.status) == (FaultKind.AUTH, 401) and not e.retryable
         wrong = NavGateway(s.url, username="portal", password="nope", timeout=3)
         e = _err(wrong.ping)
-        assert e.kind is FaultKind.HTTP and "s3cret" not in str(e) and "nope" not in str(e)
+        assert e.kind is FaultKind.AUTH and "s3cret" not in str(e) and "nope" not in str(e)
     e = _err(gw.ping)  # server gone, WSDL already cached
     assert e.kind is FaultKind.CONNECTION
 
@@ -52,8 +52,15 @@ def test_timeout(sim):
 def test_soap_fault(sim, gateway):
     sim.control("fault")
     e = _err(gateway.read_changes, Entity.INVOICE, 0, None, 5)
-    assert (e.kind, e.status) == (FaultKind.FAULT, 500) and "locked" in e.message
+    assert (e.kind, e.status) == (FaultKind.FAULT, 500) and "not valid" in e.message
     assert not e.retryable
+
+
+def test_record_locked_by_another_user_is_transient(sim, gateway):
+    sim.control("lock", count=1)
+    e = _err(gateway.read_changes, Entity.INVOICE, 0, None, 5)
+    assert (e.kind, e.status) == (FaultKind.LOCKED, 500) and "locked by another user" in e.message
+    assert e.retryable
 
 
 @pytest.mark.parametrize("body", ["empty", "html"])
@@ -66,7 +73,7 @@ def test_http_500_without_soap_body(sim, gateway, body):
 def test_http_401(sim, gateway):
     sim.control("http401", count=1)
     e = _err(gateway.ping)
-    assert (e.kind, e.status) == (FaultKind.HTTP, 401)
+    assert (e.kind, e.status) == (FaultKind.AUTH, 401)
     gateway.ping()  # count=1: only one call failed
 
 
@@ -103,3 +110,19 @@ def test_stats_count_injected_failures(sim, gateway):
     calls = sim.stats()["calls"]
     assert calls["PortalServices.injected:garbage"] == 2
     assert calls["PortalServices.Ping"] == 1
+
+
+@pytest.mark.parametrize("times,delivered", [(1, True), (2, False)])
+def test_record_modified_by_another_user_is_retried_once(sim, gateway, times, delivered):
+    from app.billing.gateway import CustomerUpdate
+
+    code = gateway.read_changes(Entity.CUSTOMER, 0, None, 1).records[0].code
+    key = f"modified-{times}"
+    sim.control("modified", count=times, service="PortalServices")
+    if delivered:
+        gateway.update_customer(key, CustomerUpdate(code, phone="0611111"))
+        assert sim.stats()["applied_keys"].count(key) == 1
+    else:
+        e = _err(gateway.update_customer, key, CustomerUpdate(code, phone="0611111"))
+        assert e.kind is FaultKind.FAULT and "modified the record" in e.message
+        assert key not in sim.stats()["applied_keys"]

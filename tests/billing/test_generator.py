@@ -5,7 +5,7 @@ import json
 import re
 import sqlite3
 from collections import defaultdict
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
 import schwifty
@@ -96,22 +96,55 @@ def test_supply_points_valid(big):
 
 def test_meters_and_readings_consistent(big):
     meters = {r["Serial_No"]: r for r in big.execute("SELECT * FROM meter")}
+    points = {r["No"]: r for r in big.execute("SELECT * FROM supply_point")}
     assert {r["Digits"] for r in meters.values()} <= set(range(5, 9))
     assert any(r["Has_Corrector"] and r["Corrector_Serial_No"] for r in meters.values())
     chains = defaultdict(list)
     for r in big.execute("SELECT * FROM meter_reading ORDER BY Entry_No"):
         chains[r["Meter_Serial_No"]].append(r)
     types = set()
-    rollover = False
+    rollover = corrector_rollover = rejected = False
     for serial, reads in chains.items():
-        top = 10 ** meters[serial]["Digits"]
+        meter = meters[serial]
+        top, c_top = 10 ** meter["Digits"], 10 ** (meter["Corrector_Digits"] or 9)
+        point = points[meter["Supply_Point_No"]]
+        coefficient = Decimal(point["Conversion_Coefficient"])
+        base = None  # the last reading that counts: a rejected one never does
         for prev, cur in zip(reads, reads[1:]):
             assert cur["Reading_Date"] > prev["Reading_Date"]
-            assert cur["Reading_Value"] == (prev["Reading_Value"] + cur["Consumption"]) % top
-            rollover |= cur["Reading_Value"] < prev["Reading_Value"]
+        for cur in reads:
+            if cur["Status"] == "rejected":
+                assert cur["Consumption"] is None
+                rejected = True
+                continue
+            if base is not None:
+                m3 = (cur["Reading_Value"] - base["Reading_Value"]) % top
+                if meter["Has_Corrector"]:
+                    assert coefficient == 1
+                    assert cur["Consumption"] == (cur["Corrector_Value"] - base["Corrector_Value"]) % c_top
+                    corrector_rollover |= cur["Corrector_Value"] < base["Corrector_Value"]
+                elif point["Service"] == "gas":
+                    smc = (Decimal(m3) * coefficient).quantize(Decimal(1), ROUND_HALF_UP)
+                    assert cur["Consumption"] == int(smc)
+                else:
+                    assert cur["Consumption"] == m3
+                rollover |= cur["Reading_Value"] < base["Reading_Value"]
+            base = cur
         types |= {r["Reading_Type"] for r in reads}
     assert types == {"actual", "estimated", "self"}
-    assert rollover  # some meters are near roll-over
+    assert rollover and corrector_rollover and rejected  # some meters pass zero
+
+
+def test_gas_conversion_coefficients_are_realistic(big):
+    rows = big.execute("SELECT s.Service, s.Conversion_Coefficient AS c, m.Has_Corrector "
+                       "FROM supply_point s JOIN meter m ON m.Supply_Point_No = s.No").fetchall()
+    plain = [Decimal(r["c"]) for r in rows if r["Service"] == "gas" and not r["Has_Corrector"]]
+    assert plain and all(Decimal("0.85") < c < Decimal("1.06") for c in plain)
+    assert all(len(r["c"].split(".")[1]) == 6 for r in rows)
+    assert Decimal("0.98") < sorted(plain)[len(plain) // 2] < Decimal("1.04")  # mostly low land
+    assert any(c > Decimal("1.015") for c in plain) and any(c < Decimal("0.95") for c in plain)
+    assert len(set(plain)) > 5
+    assert all(Decimal(r["c"]) == 1 for r in rows if r["Service"] != "gas" or r["Has_Corrector"])
 
 
 def test_invoices_add_up_and_match_payments(big):

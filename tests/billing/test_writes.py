@@ -93,19 +93,47 @@ def test_update_mailing_address(gateway, db):
         ("c/o Studio Bianchi", "Via Po 3", "10121", "Torino", "TO")
 
 
-def test_mandate_request_and_revoke(gateway, db):
+def test_mandate_request_pending_then_active_then_revoked(gateway, sim, db):
     sp, cust = db.execute("SELECT No, Customer_No FROM supply_point WHERE Payment_Method = "
                           "'postal_slip' ORDER BY No LIMIT 1").fetchone()
     ref = gateway.request_mandate(key(), MandateRequest(sp, GOOD_IBAN, "Rossi", "Mario",
                                                         "RSSMRA70C15H501K", "Banca", "Roma 1",
                                                         "Via Roma 1", ""))
     assert ref.startswith("MND-")
+    # Billing registers the request as pending: no debit until the bank's answer.
     s = next(x for x in gateway.read_customer_bundle(cust).supply_points if x.code == sp)
-    assert (s.payment_method, s.iban, s.mandate_reference, s.account_holder) == \
-        ("sdd", GOOD_IBAN, ref, "Rossi Mario")
+    assert (s.payment_method, s.mandate_request_reference, s.mandate_request_status) == \
+        ("postal_slip", ref, "pending")
+    sim.control("mandate", supply_point=sp, status="active")
+    s = next(x for x in gateway.read_customer_bundle(cust).supply_points if x.code == sp)
+    assert (s.payment_method, s.iban, s.mandate_reference, s.account_holder, s.mandate_status) == \
+        ("sdd", GOOD_IBAN, ref, "Rossi Mario", "active")
     gateway.revoke_mandate(key(), sp)
     s = next(x for x in gateway.read_customer_bundle(cust).supply_points if x.code == sp)
-    assert (s.payment_method, s.iban, s.mandate_reference) == ("postal_slip", "", "")
+    assert (s.payment_method, s.iban, s.mandate_reference, s.mandate_status) == \
+        ("postal_slip", "", ref, "revoked")
+
+
+def test_mandate_rejected_with_reason_and_decided_by_the_portal(gateway, sim, db):
+    sp, cust = db.execute("SELECT No, Customer_No FROM supply_point WHERE Payment_Method = "
+                          "'sdd' ORDER BY No LIMIT 1").fetchone()
+    old = next(x for x in gateway.read_customer_bundle(cust).supply_points if x.code == sp)
+    ref = gateway.request_mandate(key(), MandateRequest(sp, "DE89370400440532013000", "Rossi", "Mario",
+                                                        "", "", "", "", "SPT-TEST-REJ"))
+    sim.control("mandate", supply_point=sp, status="rejected", reason="Firma mancante")
+    s = next(x for x in gateway.read_customer_bundle(cust).supply_points if x.code == sp)
+    assert (s.mandate_request_reference, s.mandate_request_status, s.mandate_reject_reason) == \
+        (ref, "rejected", "Firma mancante")
+    assert (s.payment_method, s.mandate_reference, s.mandate_status) == ("sdd", old.mandate_reference, "active")
+    # The portal's back office decides a pending one; a decided one is refused.
+    ref2 = gateway.request_mandate(key(), MandateRequest(sp, "DE89370400440532013000", "Rossi", "Mario",
+                                                         "", "", "", "", "SPT-TEST-ACC"))
+    gateway.set_mandate_status(key(), sp, ref2, "active")
+    s = next(x for x in gateway.read_customer_bundle(cust).supply_points if x.code == sp)
+    assert (s.mandate_reference, s.iban, s.mandate_request_status) == (ref2, "DE89370400440532013000", "active")
+    with pytest.raises(BillingError) as err:
+        gateway.set_mandate_status(key(), sp, ref, "active")
+    assert err.value.kind is FaultKind.FAULT
 
 
 def test_bad_iban_fault_does_not_leak_the_iban(gateway, db):

@@ -67,7 +67,7 @@ def test_F24_totals_and_groups_match_the_rows(rows):
     months = {r.key: r.count for r in rep.groups["month"]}
     assert months == {m: sum(a.created_at.strftime("%Y-%m") == m for a in acts)
                       for m in {a.created_at.strftime("%Y-%m") for a in acts}}
-    assert {r.label: r.count for r in rep.contacts} == {"Telefonata": 2, "Visita": 1}
+    assert {r.label: r.count for r in rep.contact_groups["kind"]} == {"Telefonata": 2, "Visita": 1}
 
 
 def test_F24_filters_combine(rows):

@@ -16,6 +16,7 @@ ALLOWED = [
     (S.NEW, "wait_billing", S.WAITING_BILLING, SYSTEM, False),
     *[(st, "assign", S.ASSIGNED, r, False) for st in (S.NEW, S.ASSIGNED, S.IN_PROGRESS) for r in (MANAGER, ADMIN)],
     *[(st, "reschedule", st, r, False) for st in (S.ASSIGNED, S.IN_PROGRESS) for r in (MANAGER, ADMIN)],
+    *[(S.NEW, "plan", S.ASSIGNED, r, True) for r in WORKERS],  # a follow-up planned for oneself
     *[(S.ASSIGNED, "start", S.IN_PROGRESS, r, True) for r in WORKERS + (MANAGER,)],
     *[(st, "close", S.CLOSED, r, True) for st in (S.ASSIGNED, S.IN_PROGRESS) for r in WORKERS + (MANAGER,)],
     (S.IN_PROGRESS, "close", S.CLOSED, MANAGER, False),  # a manager may close anyone's

@@ -49,7 +49,7 @@ def test_portal_register_login_reading_language_pdf(live_server, page, billing_s
     page.fill("#password", PASSWORD)
     page.press("#password", "Enter")
     page.wait_for_url("**/portal/home")
-    assert customer.display_name in page.content()
+    assert customer.addressed_name in page.content()  # greeted by first name, then last name
 
     page.goto(f"{live_server}/portal/supply/{sp.id}/reading")
     page.select_option("#meter", str(meter.id))

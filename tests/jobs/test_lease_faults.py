@@ -42,3 +42,40 @@ def test_a_run_left_running_by_a_dead_holder_is_marked_interrupted(app, db):
     statuses = [r.status for r in db.session.scalars(sa.select(JobRun).where(JobRun.job_id == "crashed")
                                                      .order_by(JobRun.id))]
     assert statuses == ["interrupted", "ok"]
+
+
+def _dead_pid() -> int:
+    import subprocess
+    import sys
+
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def test_a_lease_held_by_a_killed_process_on_this_machine_is_taken_over_at_once(app, db):
+    """A scheduler killed mid-run leaves a lease valid for its whole length: a process on the
+    same machine sees the holder is gone and takes over now, marking the run interrupted; a
+    live holder's lease, or one on another machine, is left alone until it expires."""
+    import datetime as dt
+    import os
+    import socket
+
+    from app.models.base import utcnow
+
+    here = socket.gethostname()
+    later = utcnow() + dt.timedelta(minutes=10)
+    db.session.add_all([
+        JobLease(name="killed", holder=f"{here}:{_dead_pid()}", expires_at=later),
+        JobLease(name="alive", holder=f"{here}:{os.getpid()}", expires_at=later),
+        JobLease(name="elsewhere", holder=f"other-host:{_dead_pid()}", expires_at=later),
+        JobRun(job_id="killed", holder=f"{here}:0", status="running"),
+    ])
+    db.session.commit()
+    assert lease.run_with_lease("killed", lambda: {}, "holder-b", 60) == "ok"
+    assert lease.run_with_lease("alive", lambda: {}, "holder-b", 60) == "busy"
+    assert lease.run_with_lease("elsewhere", lambda: {}, "holder-b", 60) == "busy"
+    db.session.rollback()
+    statuses = [r.status for r in db.session.scalars(sa.select(JobRun).where(JobRun.job_id == "killed")
+                                                     .order_by(JobRun.id))]
+    assert statuses == ["interrupted", "ok"]

@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from apscheduler.triggers.cron import CronTrigger
 from babel.dates import format_datetime
 
+from app.formatting import moment_pattern
 from app.models import JobSchedule
 from app.roles import ADMIN
 from app.services.core import settings
@@ -121,7 +122,7 @@ def test_F42_new_batch_hours_reach_the_running_scheduler_and_the_jobs_page(app, 
         login_as(ADMIN)
 
         def shown(hours):
-            return format_datetime(_nightly_next_run(hours), "short", tzinfo=ROME, locale="it")
+            return format_datetime(_nightly_next_run(hours), moment_pattern("it"), tzinfo=ROME, locale="it")
 
         _, _, by = _wait_for(client, (shown(first), "scheduler"), proc, log)
         assert f":{proc.pid}" in by  # planned by that very process

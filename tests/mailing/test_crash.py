@@ -87,7 +87,7 @@ def test_F31_batch_killed_mid_run_and_restarted_completes_with_counted_duplicate
     rows = db.session.scalars(sa.select(InvoiceEmailLog)).all()
     assert len(rows) == 120 and {r.outcome for r in rows} == {SendOutcome.SENT}
     deliveries = Counter((subject, rcpt) for _, subject, rcpts in sink.received for rcpt in rcpts)
-    expected = {(f"La tua fattura {inv.number} è disponibile", e) for _, _, inv, emails in data for e in emails}
+    expected = {(f"La tua bolletta {inv.number} è disponibile", e) for _, _, inv, emails in data for e in emails}
     assert set(deliveries) == expected  # everything arrived
     duplicates = sum(n - 1 for n in deliveries.values())
     assert duplicates <= uncertain  # only the in-flight addresses may have arrived twice

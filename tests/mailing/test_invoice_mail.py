@@ -119,9 +119,27 @@ def test_F31_temporary_refusals_after_n_messages_then_recovery_send_each_once(sm
     later = send_due(now=utcnow() + dt.timedelta(hours=2))
     assert later["sent"] == 6
     got = _deliveries(smtp_server)
-    expected = {(f"La tua fattura {inv.number} è disponibile", e) for _, _, inv, emails in data for e in emails}
+    expected = {(f"La tua bolletta {inv.number} è disponibile", e) for _, _, inv, emails in data for e in emails}
     assert set(got) == expected and set(got.values()) == {1}
     assert {r.outcome for r in _log(db)} == {SendOutcome.SENT}
+
+
+def test_F31_a_claim_takes_every_due_row_of_an_invoice_even_when_its_rows_are_apart(mailing_data, db):
+    """Rows of one invoice written apart (a recipient added later) are claimed together, so
+    its addresses get one message; the scan's limit never splits an invoice."""
+    (_, _, first, _), (_, _, second, _) = mailing_data(2)
+    limit = InvoiceDeliverySetting.MAX_RECIPIENTS
+    rows = [(first.id, "first-1@example.org")]
+    rows += [(second.id, f"second-{k}@example.org") for k in range(1, limit)]
+    rows += [(first.id, "first-2@example.org")]
+    for invoice_id, address in rows:  # one by one: the table holds them in this order
+        db.session.add(InvoiceEmailLog(invoice_id=invoice_id, email=address, mode=DeliveryMode.LINK))
+        db.session.flush()
+    db.session.commit()
+    ids = invoice_queue.claim("worker-1", utcnow(), messages=1)
+    db.session.commit()
+    claimed = db.session.scalars(sa.select(InvoiceEmailLog.email).where(InvoiceEmailLog.id.in_(ids))).all()
+    assert sorted(claimed) == ["first-1@example.org", "first-2@example.org"]
 
 
 def test_F31_permanent_refusal_of_one_address_fails_it_others_delivered(smtp_server, mailing_data, db):

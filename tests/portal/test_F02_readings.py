@@ -15,12 +15,14 @@ from tests.portal.conftest import make_account, portal_login, post_form
 TODAY = dt.date.today()
 
 
-def _post(client, sp, meter, value, date=None, corrector=None, confirm=False):
+def _post(client, sp, meter, value, date=None, corrector=None, confirm=False, rollover=False):
     data = {"meter": str(meter.id), "reading_date": (date or TODAY).isoformat(), "value": str(value)}
     if corrector is not None:
         data["corrector_value"] = str(corrector)
     if confirm:
         data["confirm"] = "y"
+    if rollover:
+        data["confirm_rollover"] = "y"
     return post_form(client, f"/portal/supply/{sp.id}/reading", data)
 
 
@@ -90,7 +92,11 @@ def test_F02_meter_roll_over_is_handled(client, db, customer_graph):
     db.session.commit()
     user = make_account(db, None, c)
     portal_login(client, user.username)
-    resp = _post(client, sp, m, 40)
+    offered = _post(client, sp, m, 40)
+    assert offered.status_code == 400
+    assert "passato lo zero: conferma" in offered.get_data(as_text=True)
+    assert _self_readings(db) == []
+    resp = _post(client, sp, m, 40, rollover=True)
     assert resp.status_code == 302
     assert "superato lo zero" in client.get(resp.location).get_data(as_text=True)
     assert _self_readings(db)[0].consumption == 90  # 9950 -> 9999 -> 0 -> 40

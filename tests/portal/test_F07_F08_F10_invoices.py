@@ -43,7 +43,8 @@ def test_F07_sort_and_page_links_keep_the_filters(client, db, logged_in):
     body = client.get(f"/portal/invoices?supply={sp.id}&year=2025&status=UNPAID&sort=amount&dir=desc"
                       ).get_data(as_text=True)
     # the sorted column offers the other direction, the others start descending; filters stay
-    assert f'href="{filtered}sort=amount&amp;dir=asc" aria-sort="descending"' in body
+    # aria-sort belongs to the header cell, not to its link
+    assert f'<th scope="col" aria-sort="descending"><a href="{filtered}sort=amount&amp;dir=asc">' in body
     assert f'href="{filtered}sort=number&amp;dir=desc"' in body
     assert f'href="{filtered}sort=amount&amp;dir=desc&amp;page=2" rel="next"' in body
     page2 = client.get(f"/portal/invoices?supply={sp.id}&year=2025&status=UNPAID&sort=amount&dir=desc&page=2"
@@ -52,7 +53,7 @@ def test_F07_sort_and_page_links_keep_the_filters(client, db, logged_in):
     assert f'href="{filtered}sort=amount&amp;dir=desc&amp;page=1" rel="prev"' in page2
     # an unknown sort key sorts by date and never reaches the links
     odd = client.get("/portal/invoices?sort=x%26page%3D9").get_data(as_text=True)
-    assert 'href="/portal/invoices?sort=date&amp;dir=asc" aria-sort="descending"' in odd
+    assert '<th scope="col" aria-sort="descending"><a href="/portal/invoices?sort=date&amp;dir=asc">' in odd
     assert "page=9" not in odd and "sort=x&amp;" not in odd
 
 
@@ -82,8 +83,10 @@ def test_F07_list_rows_where_paid_years_and_supply_filter(app, client, db, logge
     for year in (2026, 2025, 2024):
         assert f"<option>{year}</option>" in body or f"<option selected>{year}</option>" in body
     assert body.index("<option>2026") < body.index("<option>2024")
-    # both supply points offered by their point code (PDR for gas, POD for electricity)
-    assert f'value="{sp.id}">{sp.pdr}<' in body and f'value="{light.id}">IT001E12345678<' in body
+    # both supply points offered by service and address, not by a bare PDR/POD
+    assert f'value="{sp.id}">Gas metano — Via Roma 1, Roma<' in body
+    assert f'value="{light.id}">Energia elettrica — Via Roma 1, Roma<' in body
+    assert f">{sp.pdr}<" not in body and ">IT001E12345678<" not in body
     # balance of everything (7.50 + 30.00 left), the same on the home page, and of the
     # electricity supply only (30.00)
     assert "37,50" in body and "37,50" in client.get("/portal/home").get_data(as_text=True)
@@ -163,3 +166,108 @@ def test_F08_addresses_are_checked_by_email_validator(client, db, logged_in, smt
     idn = post_form(client, url, {"enabled": "y", "mode": "link", "addresses": "user@bücher.de"})
     assert idn.status_code == 302
     assert [r.email for r in db.session.scalar(sa.select(InvoiceDeliverySetting)).recipients] == ["user@bücher.de"]
+
+
+# --- what is owed: the "to pay" filter, the amount due, the detail's way back, clear filters ----
+
+def _invoice_table(body: str) -> list[dict[str, str]]:
+    """The invoice list's rows as {column header: cell text}."""
+    import lxml.html
+
+    table = lxml.html.fromstring(body).xpath('//table[contains(@class, "invoices")]')[0]
+    headers = [" ".join(th.text_content().replace("▼", "").replace("▲", "").split())
+               for th in table.xpath(".//thead//th")]
+    return [dict(zip(headers, (" ".join(td.text_content().split()) for td in tr.xpath("./td"))))
+            for tr in table.xpath(".//tbody/tr")]
+
+
+def _it(app, fn, *args):
+    with app.test_request_context(), force_locale("it"):
+        return fn(*args)
+
+
+def test_F07_partly_paid_invoice_is_in_the_unpaid_filter_with_its_amount_due(app, client, db, logged_in):
+    c, sp, paid = logged_in["customer"], logged_in["supply_point"], logged_in["invoice"]
+    today = dt.date.today()
+    partly = f.invoice(c, sp, invoice_date=today - dt.timedelta(days=20), due_date=today + dt.timedelta(days=10),
+                       amount=Decimal("300.00"), amount_paid=Decimal("30.29"), status=InvoiceStatus.PARTIALLY_PAID)
+    f.payment(partly, amount=Decimal("30.29"))
+    db.session.commit()
+    body = client.get("/portal/invoices?status=UNPAID").get_data(as_text=True).replace("\xa0", " ")
+    assert '<option value="UNPAID" selected>Da pagare</option>' in body
+    rows = _invoice_table(body)
+    assert [r["Numero"] for r in rows] == [partly.number]  # the paid one is left out
+    assert rows[0]["Ancora da pagare"] == "269,71 €" and rows[0]["Stato"] == "Pagata in parte"
+    # the count and the balance agree with the list
+    assert "Bollette trovate: 1" in body and "Saldo da pagare: <strong>269,71 €" in body
+    assert "Bollette trovate: 0" not in body
+    # "partially paid" alone is offered too, and "paid" keeps only the paid one
+    assert [r["Numero"] for r in _invoice_table(client.get("/portal/invoices?status=PARTIALLY_PAID")
+                                                 .get_data(as_text=True))] == [partly.number]
+    assert [r["Numero"] for r in _invoice_table(client.get("/portal/invoices?status=PAID")
+                                                 .get_data(as_text=True))] == [paid.number]
+
+
+def test_F07_invoice_list_shows_every_column(app, client, db, logged_in):
+    """Every column the product promises: number, date, amount, type, consumption, due date,
+    amount paid, where paid, status (and what is still due), by header and by value."""
+    from flask_babel import format_date
+
+    c, sp = logged_in["customer"], logged_in["supply_point"]
+    today = dt.date.today()
+    issued, due = today - dt.timedelta(days=40), today - dt.timedelta(days=5)
+    inv = f.invoice(c, sp, number="FT-COLS-1", invoice_date=issued, due_date=due, amount=Decimal("1234.50"),
+                    amount_paid=Decimal("1000.00"), status=InvoiceStatus.PARTIALLY_PAID,
+                    consumption=1520, unit="Smc")
+    f.payment(inv, amount=Decimal("1000.00"), paid_at="Tabaccheria Verdi, Milano")
+    db.session.commit()
+    rows = {r["Numero"]: r for r in _invoice_table(client.get("/portal/invoices").get_data(as_text=True))}
+    row = rows["FT-COLS-1"]
+    assert row == {
+        "Numero": "FT-COLS-1",
+        "Data": _it(app, format_date, issued),
+        "Importo": "1.234,50 €",
+        "Tipo": "Periodica",
+        "Consumo": "1.520 Smc",
+        "Scadenza": _it(app, format_date, due),
+        "Importo pagato": "1.000,00 €",
+        "Ancora da pagare": "234,50 €",
+        "Luogo di pagamento": "Tabaccheria Verdi, Milano",
+        "Stato": "Pagata in parte",
+        "PDF": "PDF",
+    }
+    assert issued.isoformat() not in row["Data"]
+    paid_row = rows[logged_in["invoice"].number]
+    assert paid_row["Stato"] == "Pagata" and paid_row["Ancora da pagare"] == "0,00 €"
+
+
+def test_F07_detail_shows_amount_due_and_leads_back_to_the_filtered_list(client, db, logged_in):
+    c, sp = logged_in["customer"], logged_in["supply_point"]
+    today = dt.date.today()
+    inv = f.invoice(c, sp, invoice_date=today - dt.timedelta(days=30), due_date=today + dt.timedelta(days=5),
+                    amount=Decimal("80.00"), amount_paid=Decimal("25.50"), status=InvoiceStatus.PARTIALLY_PAID)
+    db.session.commit()
+    listed = client.get(f"/portal/invoices?supply={sp.id}&status=UNPAID&sort=amount&dir=asc").get_data(as_text=True)
+    import lxml.html
+
+    link = next(a.get("href") for a in lxml.html.fromstring(listed).xpath('//table[contains(@class, "invoices")]//a')
+                if a.text_content() == inv.number)
+    detail = client.get(link).get_data(as_text=True).replace("\xa0", " ")
+    assert "Ancora da pagare</dt><dd><strong>54,50 €" in detail
+    assert "Gas metano — Via Roma 1, Roma" in detail
+    back = lxml.html.fromstring(detail).xpath('//a[@class="back"]')[0]
+    assert back.text_content().strip() == "← Torna alle bollette"
+    assert back.get("href") == f"/portal/invoices?supply={sp.id}&status=UNPAID&sort=amount&dir=asc"
+    # without a list behind it, back goes to the whole list; nothing else travels in the link
+    plain = lxml.html.fromstring(client.get(f"/portal/invoices/{inv.id}?back=next%3Dhttp%3A%2F%2Fevil")
+                                 .get_data(as_text=True))
+    assert plain.xpath('//a[@class="back"]')[0].get("href") == "/portal/invoices"
+
+
+def test_F07_empty_result_offers_to_clear_the_filters(client, db, logged_in):
+    body = client.get("/portal/invoices?status=UNPAID").get_data(as_text=True)  # only a paid one
+    assert "Nessuna bolletta corrisponde." in body
+    assert '<a href="/portal/invoices">Azzera i filtri</a>' in body
+    assert "<table" not in body and body.count("Azzera i filtri") == 1  # no empty table, one way out
+    whole = client.get("/portal/invoices").get_data(as_text=True)
+    assert "Azzera i filtri" not in whole and "Bollette trovate: 1" in whole

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from app.models import Activity, DirectDebitMandate
 from tests import factories as f
 from tests.conftest import csrf_token
-from tests.portal.conftest import make_account, portal_login, post_form
+from tests.portal.conftest import PASSWORD, make_account, portal_login, post_form
 
 PARAMS = {"sp_id", "invoice_id", "mandate_id", "activity_id"}
 
@@ -32,7 +32,8 @@ def two_customers(client, db, app):
     portal_login(b_client, user_b.username)
     post_form(b_client, f"/portal/invoices/{inv_b.id}/correction", {"reason": "Importo sbagliato, molto sbagliato"})
     post_form(b_client, f"/portal/supply/{sp_b.id}/direct-debit", {
-        "iban": "IT60X0542811101000000123456", "holder_last_name": "Verdibeta", "accept": "y"})
+        "iban": "IT60X0542811101000000123456", "holder_last_name": "Verdibeta", "accept": "y",
+        "current_password": PASSWORD})
     user_a = make_account(db, app, a)
     assert portal_login(client, user_a.username).status_code == 302
     ids = {"sp_id": sp_b.id, "invoice_id": inv_b.id,

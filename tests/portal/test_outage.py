@@ -73,7 +73,8 @@ def test_F52_outage_twenty_requests_arrive_once(client, db, billing_sim):
         assert resp.status_code == 302
     # 20: a direct debit mandate
     resp = post_form(client, f"/portal/supply/{sp.id}/direct-debit", {
-        "iban": "IT60X0542811101000000123456", "holder_last_name": "Rossi", "accept": "y"})
+        "iban": "IT60X0542811101000000123456", "holder_last_name": "Rossi", "accept": "y",
+        "current_password": PASSWORD})
     assert resp.status_code == 302
 
     assert db.session.scalar(sa.select(sa.func.count()).select_from(OutboxMessage)) == 20

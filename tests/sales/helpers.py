@@ -35,8 +35,12 @@ def supply_step(**kw) -> dict:
     n = next(_seq)
     values = {"service": "gas", "pdr": f"{88000000000000 + n:014d}", "pod": "", "address": "Via Verdi 2",
               "post_code": "00100", "city": "Roma", "province": "RM", "use_type": "domestic",
-              "withdrawal_class": "C1", "tariff_option": "Gas Casa Fisso", "annual_consumption": 1200,
+              "gas_use_category": "C1", "withdrawal_class": "1", "electricity_use": "", "voltage": "",
+              "committed_power": "", "tariff_option": "Gas Casa Fisso", "annual_consumption": 1200,
               "previous_supplier": "Vecchio Gas SpA"}
+    if kw.get("service") == "electricity":  # an electricity supply's own fields instead of gas's
+        values.update(gas_use_category="", withdrawal_class="", electricity_use="domestic_resident",
+                      voltage="230", committed_power="3,0")
     values.update(kw)
     return values
 

@@ -77,7 +77,7 @@ def test_F13_editing_after_processing_is_refused_with_a_message(state, client, t
     resp = client.get(f"/sales/contracts/{contract.id}/supply", follow_redirects=True)
     html = resp.get_data(as_text=True)
     assert "si può modificare solo finché è in lavorazione" in html
-    token = csrf_token(client.get("/sales/").get_data(as_text=True))
+    token = csrf_token(client.get("/sales/contracts/new").get_data(as_text=True))
     resp = client.post(f"/sales/contracts/{contract.id}/supply",
                        data={**supply_step(tariff_option="Gas Business"), "csrf_token": token, "save": "next"},
                        follow_redirects=True)

@@ -46,9 +46,11 @@ def test_F13_activated_contract_reaches_billing_and_becomes_invoiceable(app, bil
     assert sp.tariff_option == "Gas Casa Variabile"
     customer = db.session.get(Customer, sp.customer_id)
     assert customer.last_name == "Neri" and customer.code == contract.data["billing"]["customer_code"]
-    assert wf.check_invoiceable() == {"linked": 1, "invoiceable": 0}
+    # The alignment that brought the supply point linked the contract (sales' alignment hook).
     db.session.refresh(contract)
     assert contract.status == S.IN_BILLING and contract.supply_point_id == sp.id
+    assert contract.customer_id == customer.id
+    assert wf.check_invoiceable() == {"linked": 0, "invoiceable": 0}
 
     # The distributor's technical data arrive in billing; the next alignment brings them here.
     gateway().mark_invoiceable(f"distributor-{uuid.uuid4().hex}", sp_code)
@@ -111,3 +113,109 @@ def test_F13_new_customer_is_created_in_billing_in_their_language(billing_sim, d
     code = contract.data["billing"]["customer_code"]
     with sqlite3.connect(billing_sim.db_path) as conn:
         assert conn.execute("SELECT Language_Code FROM customer WHERE No = ?", (code,)).fetchone() == ("ENU",)
+
+
+def _dual_fuel(agent_user):
+    """Gas for a new customer, then electricity for the same customer found by the search."""
+    from app.services.sales import wizard as wiz
+
+    gas = entered_contract(agent_user, customer=customer_step(last_name="Riva", first_name="Carla",
+                                                              tax_code="BNCLRA85M41F205C"),
+                           supply=supply_step(pdr="97" + uuid.uuid4().int.__str__()[:12]))
+    [match] = wiz.search_customers(agent_user, "BNCLRA85M41F205C")
+    assert (match.kind, match.code) == ("contract", gas.number)
+    shared = wiz.attach_values(agent_user, contract_id=match.ref)
+    power = entered_contract(agent_user, customer=shared, supply=supply_step(
+        service="electricity", pdr="", pod="IT012E" + uuid.uuid4().int.__str__()[:8],
+        tariff_option="Luce Casa Monoraria"))
+    assert power.customer_contract_id == gas.id
+    return gas, power
+
+
+def _billing_customers(billing_sim, tax_code):
+    import sqlite3
+
+    with sqlite3.connect(billing_sim.db_path) as conn:
+        return [r[0] for r in conn.execute("SELECT No FROM customer WHERE Tax_Code = ?", (tax_code,))]
+
+
+def test_F11_dual_fuel_creates_one_customer_in_billing(billing_sim, db, make_user):
+    from app.services.sales import portfolio
+
+    assert align(full=True).status == "ok"
+    agent_user, _ = make_user(AGENT)
+    agent_for(agent_user)
+    gas, power = _dual_fuel(agent_user)
+    # The second contract is activated first: it waits for billing to create the customer.
+    _to_activated(power, make_user)
+    assert deliver_due()["delivered"] == 0
+    _to_activated(gas, make_user)
+    assert deliver_due()["delivered"] == 2  # the first brings the customer, the second then follows
+    db.session.expire_all()
+    gas, power = db.session.get(Contract, gas.id), db.session.get(Contract, power.id)
+    assert gas.status == power.status == S.IN_BILLING
+    code = gas.data["billing"]["customer_code"]
+    assert code and power.data["billing"]["customer_code"] == code
+    assert _billing_customers(billing_sim, "BNCLRA85M41F205C") == [code]
+    assert billing_sim.stats()["applied"].get("CreateContract") == 2
+    # After alignment the agent's portfolio shows one customer with two supply points.
+    assert align().status == "ok"  # the alignment links both contracts to their customer
+    db.session.expire_all()
+    assert all(db.session.get(Contract, c.id).customer_id for c in (gas, power))
+    customers = portfolio.customers(agent_user)
+    assert [c.code for c in customers] == [code]
+    points = portfolio.supply_points(agent_user)
+    assert sorted(sp.service.value for sp in points) == ["electricity", "gas"]
+    assert {sp.customer_id for sp in points} == {customers[0].id}
+
+
+def test_F11_dual_fuel_second_contract_uses_the_billing_customer_already_there(billing_sim, db, make_user):
+    assert align(full=True).status == "ok"
+    agent_user, _ = make_user(AGENT)
+    agent_for(agent_user)
+    gas, power = _dual_fuel(agent_user)
+    _to_activated(gas, make_user)
+    assert deliver_due()["delivered"] == 1
+    _to_activated(power, make_user)
+    assert wf.export_payload(power)["customer_code"] == gas.data["billing"]["customer_code"]
+    assert deliver_due()["delivered"] == 1
+    assert len(_billing_customers(billing_sim, "BNCLRA85M41F205C")) == 1
+
+
+def test_F11_dual_fuel_first_contract_rejected_the_second_brings_the_customer(billing_sim, db, make_user):
+    assert align(full=True).status == "ok"
+    agent_user, _ = make_user(AGENT)
+    agent_for(agent_user)
+    gas, power = _dual_fuel(agent_user)
+    _to_activated(power, make_user)
+    back_office, _ = make_user(BACK_OFFICE)
+    wf.transition(gas, "reject", back_office, "Documenti incompleti")
+    assert deliver_due()["delivered"] == 1
+    db.session.expire_all()
+    power = db.session.get(Contract, power.id)
+    assert power.status == S.IN_BILLING and power.customer_contract_id is None
+    assert _billing_customers(billing_sim, "BNCLRA85M41F205C") == [power.data["billing"]["customer_code"]]
+
+
+def test_F15_alignment_links_the_contract_and_the_agent_sees_the_customer_in_the_same_run(
+        app, billing_sim, db, make_user):
+    from app.services.sales import portfolio
+
+    assert align(full=True).status == "ok"
+    agent_user, _ = make_user(AGENT)
+    agent_for(agent_user)
+    contract = entered_contract(agent_user, customer=customer_step(last_name="Gialli", first_name="Marta",
+                                                                   tax_code="GLLMRT80A41H501X"))
+    _to_activated(contract, make_user)
+    assert deliver_due()["delivered"] == 1
+    assert portfolio.customers(agent_user) == []
+    assert align().status == "ok"  # no contracts job in between
+    db.session.expire_all()
+    contract = db.session.get(Contract, contract.id)
+    assert contract.customer_id is not None and contract.supply_point_id is not None
+    assert [c.last_name for c in portfolio.customers(agent_user)] == ["Gialli"]
+    # Billing reports the supply point active: the next alignment alone makes the contract invoiceable.
+    gateway().mark_invoiceable(f"distributor-{uuid.uuid4().hex}", contract.data["billing"]["supply_point_code"])
+    assert align().status == "ok"
+    db.session.expire_all()
+    assert db.session.get(Contract, contract.id).status == S.INVOICEABLE

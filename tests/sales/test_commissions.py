@@ -94,14 +94,14 @@ def test_F16_cancellation_after_export_claws_back_within_the_period(db, make_use
     wf.transition(c, "cancel", bo, "Recesso nei termini")
     rows = db.session.scalars(sa.select(Commission).where(Commission.contract_id == c.id)
                               .order_by(Commission.id)).all()
-    assert [(r.amount, r.status) for r in rows] == [(Decimal("50.00"), CS.RECONCILED), (Decimal("-50.00"), CS.REVERSED)]
+    assert [(r.amount, r.status) for r in rows] == [(Decimal("50.00"), CS.EXPORTED), (Decimal("-50.00"), CS.REVERSED)]
     assert commissions.statement(a, period).total == Decimal("0.00")
     # The claw-back line goes to billing with the next export.
     msg = commissions.export_period(period)
     assert [line["amount"] for line in msg.payload["lines"]] == ["-50.00"]
 
 
-def test_F16_export_reaches_billing_exactly_once_and_is_reconciled(db, make_user, billing_sim):
+def test_F16_export_reaches_billing_exactly_once_and_reconciles_when_figures_agree(db, make_user, billing_sim):
     a, b = _scenario(db, make_user)
     period = f"{TODAY:%Y-%m}"
     msg = commissions.export_period(period)
@@ -114,14 +114,16 @@ def test_F16_export_reaches_billing_exactly_once_and_is_reconciled(db, make_user
     batch = msg.result["batch"]
     assert batch.startswith("CB")
     rows = db.session.scalars(sa.select(Commission).where(Commission.status != CS.REVERSED)).all()
-    assert {(r.status, r.billing_batch) for r in rows} == {(CS.RECONCILED, batch)}
+    # A batch number alone reconciles nothing: billing's figures must agree.
+    assert {(r.status, r.billing_batch) for r in rows} == {(CS.EXPORTED, batch)}
     # A lost answer makes the outbox send again: billing applies the key once.
     msg.status = OutboxStatus.PENDING
     db.session.commit()
     assert deliver_due()["delivered"] == 1
     assert billing_sim.stats()["applied"].get("ExportCommissions") == 1
-    recon = commissions.reconciliation(period)
-    assert recon["reconciled"] == {"count": 4, "total": Decimal("165.00")}
+    recon = commissions.reconcile(period)
+    assert not recon.differences and recon.ours == recon.theirs == Decimal("165.00")
+    assert commissions.status_counts(period)["reconciled"] == {"count": 4, "total": Decimal("165.00")}
     assert db.session.scalar(sa.select(sa.func.count()).select_from(OutboxMessage).where(
         OutboxMessage.operation == "export_commissions")) == 1
 

@@ -39,7 +39,7 @@ def test_F11_tax_code_vat_iban_good():
     assert v.tax_code("rssmra80a01h501u") == TAX_CODE
     assert v.tax_code("BNCLRA85M41F205C") == "BNCLRA85M41F205C"
     assert v.vat_number(VAT) == VAT
-    assert v.iban("IT60 X054 2811 1010 0000 0123 456", country="IT") == IBAN
+    assert v.iban("IT60 X054 2811 1010 0000 0123 456") == IBAN
 
 
 @pytest.mark.parametrize("fn,value", [(v.tax_code, "RSSMRA80A01H501X"), (v.tax_code, "RSSMRA80A01H50"),
@@ -105,8 +105,13 @@ def test_F11_payment_form(app, db):
     assert _form(forms.PaymentForm, payment_step(method="postal_slip", iban="", holder=""), app)[0]
     ok, errors = _form(forms.PaymentForm, payment_step(iban="IT60X0542811101000000123457"), app)
     assert not ok and "IBAN" in errors["iban"][0]
-    ok, errors = _form(forms.PaymentForm, payment_step(iban="DE89370400440532013000"), app)
-    assert not ok and list(errors) == ["iban"]
+    # Any SEPA-zone account (F-06): a German IBAN is accepted, one outside SEPA refused.
+    ok, errors = _form(forms.PaymentForm, payment_step(iban="DE89 3704 0044 0532 0130 00"), app)
+    assert ok, errors
+    ok, errors = _form(forms.PaymentForm, payment_step(iban="BR1500000000000010932840814P2"), app)
+    assert not ok
+    assert list(errors) == ["iban"]
+    assert "SEPA" in errors["iban"][0]
     ok, errors = _form(forms.PaymentForm, payment_step(holder=""), app)
     assert not ok and list(errors) == ["holder"]
 

@@ -16,12 +16,14 @@ def _agent_client(client, login_as):
     return user
 
 
-def _new(client) -> int:
-    page = client.get("/sales/")
+def _new(client, customer: dict | None = None) -> int:
+    """A contract created by saving its first step (nothing exists before that)."""
+    page = client.get("/sales/contracts/new")
     assert page.status_code == 200
-    resp = client.post("/sales/contracts/new", data={"csrf_token": csrf_token(page.get_data(as_text=True))})
-    assert resp.status_code == 302
-    return int(re.search(r"/contracts/(\d+)/customer", resp.headers["Location"]).group(1))
+    data = {**(customer or customer_step()), "csrf_token": csrf_token(page.get_data(as_text=True)), "save": "next"}
+    resp = client.post("/sales/contracts/new", data=data)
+    assert resp.status_code == 302, resp.get_data(as_text=True)[:2000]
+    return int(re.search(r"/contracts/(\d+)/supply", resp.headers["Location"]).group(1))
 
 
 def _post_step(client, cid, step, values, save="next"):
@@ -50,7 +52,7 @@ def test_F11_wizard_every_step_to_documents(client, login_as, db):
     detail = client.get(f"/sales/contracts/{cid}").get_data(as_text=True)
     assert "In lavorazione" in detail
     docs = db.session.scalars(sa.select(ContractDocument).where(ContractDocument.contract_id == cid)).all()
-    assert sorted(d.kind for d in docs) == ["contract", "switching"]
+    assert sorted(d.kind for d in docs) == ["contract", "mandate", "switching"]  # SEPA: the F-06 mandate too
     pdf = client.get(f"/sales/contracts/{cid}/documents/{docs[0].id}.pdf")
     assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF")
 
@@ -61,14 +63,14 @@ def test_F11_errors_in_italian_next_to_the_field_and_input_kept(client, login_as
     resp = _post_step(client, cid, "customer", customer_step(tax_code="RSSMRA80A01H501X", post_code="12"))
     html = resp.get_data(as_text=True)
     assert resp.status_code == 200
-    assert re.search(r'id="tax_code-error">Il codice fiscale non è valido', html)
-    assert re.search(r'id="post_code-error">Il CAP', html)
+    assert re.search(r'id="tax_code-error"><span class="sr-only">Errore:</span> Il codice fiscale non è valido', html)
+    assert re.search(r'id="post_code-error"><span class="sr-only">Errore:</span> Il CAP', html)
     assert 'value="RSSMRA80A01H501X"' in html and 'value="Verdi"' in html  # nothing typed is lost
     _post_step(client, cid, "customer", customer_step())
     html = _post_step(client, cid, "supply", supply_step(service="electricity", pdr="",
                                                          pod="IT001E123", tariff_option="Luce Business")
                       ).get_data(as_text=True)
-    assert re.search(r'id="pod-error">Il POD', html)
+    assert re.search(r'id="pod-error"><span class="sr-only">Errore:</span> Il POD', html)
 
 
 def test_F11_english_user_gets_english_messages(client, login_as, db):
@@ -97,10 +99,13 @@ def test_F11_draft_is_saved_incomplete_and_resumed(client, login_as, db):
 
 
 def test_F11_existing_customer_found_and_chosen(client, login_as, db):
-    _agent_client(client, login_as)
+    user = _agent_client(client, login_as)
     cust = factories.customer(last_name="Bianchi", first_name="Anna", search_name="bianchi anna",
                               tax_code="BNCLRA85M41F205C")
     db.session.commit()
+    from tests.sales.helpers import contract_in
+
+    contract_in(ContractStatus.INVOICEABLE, wiz_agent(user), customer_id=cust.id)  # in the agent's portfolio
     cid = _new(client)
     for q in ("bianchi", "BNCLRA85M41F205C", cust.code):
         page = client.get(f"/sales/contracts/{cid}/customer?q={q}").get_data(as_text=True)
@@ -109,6 +114,12 @@ def test_F11_existing_customer_found_and_chosen(client, login_as, db):
     assert resp.headers["Location"].endswith("/supply")
     contract = db.session.get(Contract, cid)
     assert contract.customer_id == cust.id and contract.data["customer"]["last_name"] == "Bianchi"
+
+
+def wiz_agent(user):
+    from app.services.sales.contracts import agent_of
+
+    return agent_of(user)
 
 
 def test_F11_pages_need_login_and_a_sales_role(client, make_user, db):

@@ -44,7 +44,8 @@ def test_F42_mandate_names_the_creditor_and_its_identifier(db, customer_graph):
     db.session.add(m)
     db.session.flush()
     text = _text(render_mandate_pdf(m, "it"))
-    assert "Gas Nord S.p.A., Via Roma 1" in text and "IT66ZZZA1B2C3D4E5F6G7H8" in text
+    assert "Gas Nord S.p.A." in text and "Via Roma 1, 20121 Milano (MI)" in text
+    assert "IT66ZZZA1B2C3D4E5F6G7H8" in text
 
 
 def test_F42_gas_contract_freezes_the_identity_and_shows_the_emergency_number(db, make_user):

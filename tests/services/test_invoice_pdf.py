@@ -28,6 +28,6 @@ def test_F07_invoice_pdf_rendered_when_billing_has_none(db):
     graph = factories.billing_graph()
     data = invoice_pdf(graph["invoice"], ask_billing=False)
     text = _text(data)
-    assert graph["invoice"].number in text and "Fattura" in text and "Materia gas" in text
+    assert graph["invoice"].number in text and "Bolletta" in text and "Materia gas" in text
     english = _text(render_invoice_pdf(graph["invoice"], "en"))
-    assert "Invoice" in english and "Due date" in english
+    assert "Bill" in english and "Due date" in english

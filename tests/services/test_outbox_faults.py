@@ -91,3 +91,49 @@ def test_writes_waiting_longer_than_the_alert_age_are_reported_not_failed(billin
     assert "overdue" not in deliver_due()
     db.session.refresh(msg)
     assert msg.status == OutboxStatus.PENDING
+
+
+def test_F52_record_locked_in_nav_is_retried_and_delivered(billing_sim, db):
+    customer = _billing_customer(db)
+    msg = enqueue("update_customer", {"customer_code": customer.code, "phone": "063334444"})
+    db.session.commit()
+    billing_sim.control("lock", count=1)  # "The Customer table is locked by another user."
+    assert deliver_due() == {"delivered": 0, "retry": 1, "failed": 0}
+    db.session.refresh(msg)
+    assert msg.status == OutboxStatus.PENDING and "locked by another user" in msg.last_error
+    db.session.execute(sa.update(OutboxMessage).values(next_attempt_at=msg.created_at))
+    db.session.commit()
+    assert deliver_due()["delivered"] == 1
+    db.session.refresh(msg)
+    assert msg.status == OutboxStatus.DELIVERED
+    assert billing_sim.stats()["applied_keys"].count(msg.idempotency_key) == 1
+
+
+def test_F52_write_pending_48_hours_is_still_retried_and_shown_as_an_alert(billing_sim, db, client,
+                                                                           login_as):
+    import datetime as dt
+
+    from app.models.base import utcnow
+    from app.roles import BACK_OFFICE
+
+    customer = _billing_customer(db)
+    msg = enqueue("update_customer", {"customer_code": customer.code, "phone": "063335555"})
+    db.session.commit()
+    billing_sim.control("lock")  # locked for the whole weekend
+    # the clock moved on: queued 48 hours ago, tried many times since
+    db.session.execute(sa.update(OutboxMessage).values(created_at=utcnow() - dt.timedelta(hours=48),
+                                                       attempts=60))
+    db.session.commit()
+    assert deliver_due()["retry"] == 1
+    db.session.refresh(msg)
+    assert msg.status == OutboxStatus.PENDING and msg.attempts == 61
+    login_as(BACK_OFFICE)
+    home = client.get("/").get_data(as_text=True)
+    assert "1 scrittura in attesa della fatturazione da troppo tempo" in home
+    listed = client.get("/waitingoutboxview/list/").get_data(as_text=True)
+    assert f'/waitingoutboxview/show/{msg.id}' in listed
+    billing_sim.clear()
+    db.session.execute(sa.update(OutboxMessage).values(next_attempt_at=utcnow()))
+    db.session.commit()
+    assert deliver_due()["delivered"] == 1
+    assert "1 scrittura in attesa della fatturazione" not in client.get("/").get_data(as_text=True)

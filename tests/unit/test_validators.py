@@ -28,8 +28,10 @@ def test_iban(app):
         assert v.iban("it60 x054 2811 1010 0000 0123 456") == "IT60X0542811101000000123456"
         with pytest.raises(v.InvalidValue):
             v.iban("IT61X0542811101000000123456")
-        with pytest.raises(v.InvalidValue):
-            v.iban("DE89370400440532013000", country="IT")
+        # Any SEPA country; a valid IBAN outside the SEPA area is refused.
+        assert v.iban("DE89 3704 0044 0532 0130 00") == "DE89370400440532013000"
+        with pytest.raises(v.InvalidValue, match="SEPA"):
+            v.iban("BR1500000000000010932840814P2")
 
 
 @pytest.mark.parametrize("value", ["IT001E12345678", "IT012E00000001", "IT255E87654321A", "it020e12345678"])

@@ -6,6 +6,7 @@ from app.roles import AGENT, BACK_OFFICE, CALL_CENTER, MANAGER
 from app.services.sync.outbox import deliver_due, enqueue
 from tests import factories
 from tests.conftest import csrf_token
+from tests.security.fixtures_auth import staff_logout
 
 
 def _refused(db):
@@ -20,7 +21,7 @@ def test_F53_staff_see_refused_writes_and_retry(billing_sim, client, login_as, d
     assert deliver_due()["failed"] == 1
     login_as(BACK_OFFICE)
     page = client.get("/failedoutboxview/list/").get_data(as_text=True)
-    assert "update_customer" in page and "NO-SUCH" not in page.split("<table")[0]
+    assert "Modifica dati cliente" in page and "NO-SUCH" not in page.split("<table")[0]
     token = csrf_token(page)
     resp = client.post("/failedoutboxview/action_post",
                        data={"action": "retry", "rowid": [str(msg.id)], "csrf_token": token})
@@ -51,4 +52,4 @@ def test_F53_outbox_views_by_role(client, login_as, db):
     for role, expected in ((CALL_CENTER, 403), (AGENT, 403)):
         login_as(role)
         assert client.get("/outboxview/list/").status_code == expected
-        client.get("/logout/")
+        staff_logout(client)

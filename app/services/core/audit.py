@@ -7,13 +7,15 @@ from flask import has_request_context, request
 
 from app.extensions import db
 from app.models import AuditLog
+from app.services.core.masking import mask
 
 SENSITIVE_FIELDS = {"iban", "tax_code", "holder_tax_code", "password", "security_answer"}
+SECRETS = {"password", "security_answer"}  # never shown, not even their end
 
 
 def _mask(field: str, value: Any) -> Any:
     if field in SENSITIVE_FIELDS and isinstance(value, str) and value:
-        return "•" * max(len(value) - 4, 0) + value[-4:] if field != "password" else "•••"
+        return mask(value) if field not in SECRETS else "•••"
     return value
 
 

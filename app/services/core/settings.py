@@ -17,6 +17,9 @@ and reloads every value when it changed: a change made in any process reaches th
 the scheduler and the CLI at their next use, without a restart. A row written around `update()`
 (by hand in SQL) is seen once the stamp changes.
 
+A value never set is the entry's default, or the one the app's config names in
+`SETTINGS_DEFAULTS` ({key: value}: an installation's or the test suite's own defaults).
+
 Connections and secrets (database, SMTP, billing) are not settings: they stay in the
 environment (config.py). Rows `roles.defaults.*` in the same table are app.security's
 bookkeeping, not settings.
@@ -278,12 +281,47 @@ def phone_number(value: str) -> str:
     return text
 
 
+_ORIGIN = re.compile(r"^https?://[a-z0-9.-]+(:[0-9]{1,5})?$")
+
+
+def origins_list(value: str) -> str:
+    """Web origins, one per line: scheme, host and optional port, no path and no wildcard."""
+    origins = []
+    for item in value.split():
+        origin = item.strip().rstrip("/").lower()
+        if not _ORIGIN.match(origin):
+            raise validators.InvalidValue(_("%(origin)s is not an origin: write the scheme, the host and "
+                                            "the port if any, e.g. https://www.example.it.",
+                                            origin=item[:80]))
+        if origin not in origins:
+            origins.append(origin)
+    return "\n".join(origins)
+
+
+def origins(key: str) -> list[str]:
+    """The origins of a setting written by `origins_list`."""
+    return [o for o in (get(key) or "").split() if o]
+
+
 def rea_number(value: str) -> str:
     """An entry in the Italian companies register (REA): province code and number."""
     match = _REA.match(value.strip().upper())
     if not match:
         raise validators.InvalidValue(_l("Enter the province code and the number, e.g. MI-1234567."))
     return f"{match.group(1)}-{match.group(2)}"
+
+
+def staff_role_names(value: str) -> str:
+    """Staff role names separated by commas, as the roles are spelt."""
+    from app.roles import STAFF_ROLES
+
+    known = {r.casefold(): r for r in STAFF_ROLES}
+    names = [n.strip() for n in value.split(",") if n.strip()]
+    unknown = [n for n in names if n.casefold() not in known]
+    if unknown:
+        raise validators.InvalidValue(_l("Unknown role: %(names)s. Staff roles are: %(roles)s.",
+                                         names=", ".join(unknown), roles=", ".join(STAFF_ROLES)))
+    return ", ".join(dict.fromkeys(known[n.casefold()] for n in names))
 
 
 # --- the registry -----------------------------------------------------------------------------
@@ -355,6 +393,10 @@ REGISTRY = Registry(
         ("portal", _l("Customer portal")),
         ("reminders", _l("Deadline reminders")),
         ("queues", _l("Queues")),
+        ("security", _l("Security")),
+        ("contracts", _l("Contracts")),
+        ("sales", _l("Sales network")),
+        ("api", _l("Customers' API")),
     ],
     entries=[
         Entry("company_name", Text(120), "", "company", _l("Company name"),
@@ -391,6 +433,12 @@ REGISTRY = Registry(
               _l("Consumption plausibility factor"),
               _l("A self-reading whose consumption is more than this many times the expected one is "
                  "accepted only after the customer confirms it, and is flagged for the back office.")),
+        Entry("portal_refresh_minutes", Whole(1, 1440), 15, "portal",
+              _l("Refresh from billing after (minutes)"),
+              _l("When a customer opens the home page or the invoice list and their data came from "
+                 "billing longer ago than this, they are read again from billing first (waiting a "
+                 "few seconds at most; if billing does not answer, the page shows the data already "
+                 "here, with their age).")),
         Entry("reminder_days", Whole(0, 60), 2, "reminders", _l("Days before the deadline"),
               _l("The reminder e-mail of an assigned request goes out this many days before its "
                  "deadline; a message on the day follows. 0: the message on the day only.")),
@@ -398,10 +446,36 @@ REGISTRY = Registry(
               _l("Outbox claim timeout (minutes)"), _CLAIM_HELP),
         Entry("mail_claim_timeout_minutes", Whole(1, 1440), 10, "queues",
               _l("E-mail claim timeout (minutes)"), _CLAIM_HELP),
+        Entry("mail_retention_days", Whole(1, 3650), 90, "queues", _l("Keep e-mail contents (days)"),
+              _l("The contents of notification e-mails sent or refused (the values their text is written "
+                 "from, calendar invitations) are deleted this many days after they were queued; "
+                 "recipients, dates and outcomes stay in the send log.")),
         Entry("queue_alert_hours", Whole(1, 720), 24, "queues", _l("Alert after (hours)"),
               _l("A write for billing or an e-mail still waiting this long after it was queued is "
                  "reported in the job's log and counts (temporary failures are retried however long "
                  "it takes).")),
+        Entry("session_idle_minutes", Whole(5, 480), 30, "security", _l("Sign out after inactivity (minutes)"),
+              _l("A staff member or customer who opens no page for this long is signed out and "
+                 "signs in again.")),
+        Entry("session_absolute_hours", Whole(1, 72), 12, "security", _l("Longest session (hours)"),
+              _l("However active, a session ends this many hours after sign-in.")),
+        Entry("totp_required_roles", Text(200, staff_role_names), "Admin, Manager", "security",
+              _l("Roles that must use two-factor sign-in"),
+              _l("Staff with one of these roles (names separated by commas) sign in with a code from an "
+                 "authenticator app after the password, and enrol at their next sign-in. Other staff and "
+                 "customers may enrol if they wish. Empty: nobody is obliged.")),
+        Entry("signed_copy_max_mb", Whole(1, 50), 10, "contracts", _l("Signed copy: largest file (MB)"),
+              _l("The largest signed contract (PDF, JPEG or PNG) an agent or the back office may upload.")),
+        Entry("prospect_retention_days", Whole(1, 3650), 180, "sales", _l("Keep lost prospects' data (days)"),
+              _l("The personal data of a prospect lost this many days ago (names, phone, e-mail, tax "
+                 "code, notes) are erased every night; the anonymous row stays in the statistics.")),
+        Entry("api_token_days", Whole(1, 730), 365, "api", _l("Personal API tokens: validity (days)"),
+              _l("How long a personal API token a customer creates in the portal works; the customer "
+                 "may choose a shorter validity.")),
+        Entry("api_cors_origins", Text(1000, origins_list), "", "api", _l("Websites allowed to call the API"),
+              _l("Origins (scheme, host and port, e.g. https://www.example.it) whose pages may call the "
+                 "customers' API from the browser with a personal token; one per line or separated by "
+                 "spaces. Empty: none.")),
     ],
 )
 
@@ -440,10 +514,11 @@ def _load(reg: Registry) -> _Loaded:
                                    .where(Setting.key.in_([*reg.keys(), VERSION_KEY]))).all())
     version = rows.pop(VERSION_KEY, None)
     values = {}
+    defaults = current_app.config.get("SETTINGS_DEFAULTS") or {}  # an installation's own defaults
     for entry in reg:
         text = rows.get(entry.key)
         if text is None:
-            values[entry.key] = entry.default
+            values[entry.key] = defaults.get(entry.key, entry.default)
             continue
         try:
             values[entry.key] = entry.kind.load(text)

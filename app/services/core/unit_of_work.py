@@ -37,6 +37,17 @@ def unit_of_work():
         _DEPTH.reset(token)
 
 
+@contextlib.contextmanager
+def inside_caller():
+    """Run service functions as inner units of a caller that commits itself (an alignment
+    page's hooks): nothing in here commits or rolls back."""
+    token = _DEPTH.set(_DEPTH.get() + 1)
+    try:
+        yield
+    finally:
+        _DEPTH.reset(token)
+
+
 def transactional(fn: F) -> F:
     """Make `fn` a unit of work (see the module's docstring)."""
     @functools.wraps(fn)

@@ -20,6 +20,7 @@ from flask_babel import lazy_gettext as _l
 
 from app.extensions import db
 from app.models import Activity, ActivityHistory, ActivityKind, ActivityStatus, Channel
+from app.models.activity import subject_key
 from app.models.base import utcnow
 from app.permissions import has_permission, holders
 from app.roles import AGENT, BACK_OFFICE, CALL_CENTER, CREDIT_CHECK, CUSTOMER, MANAGER
@@ -79,6 +80,8 @@ TRANSITIONS: dict[tuple[ActivityStatus, str], Rule] = {
     **_rules(OPEN, "cancel", S.CANCELLED, (CANCEL_ANY,)),
     **_rules((S.NEW,), "withdraw", S.CANCELLED, customer=True),
     **_rules((S.CLOSED, S.REJECTED), "reopen", S.IN_PROGRESS, (REOPEN,)),
+    # A follow-up someone plans for themselves (an agent on a prospect, F-17): see `plan_own`.
+    **_rules((S.NEW,), "plan", S.ASSIGNED, (HANDLE,)),
 }
 
 ACTION_LABELS = {
@@ -87,6 +90,7 @@ ACTION_LABELS = {
     "start": _l("Taken in charge"), "close": _l("Closed"), "reject": _l("Rejected"),
     "cancel": _l("Cancelled"), "withdraw": _l("Withdrawn by the customer"),
     "reopen": _l("Reopened"), "note": _l("Note"), "reschedule": _l("New deadline"),
+    "plan": _l("Planned"),
 }
 
 
@@ -115,7 +119,7 @@ def create_activity(kind: ActivityKind, *, channel: Channel = Channel.WEB, custo
     """A new activity in status New, with its first history step (inside the caller's unit of work, or its own)."""
     activity = Activity(kind=kind, channel=channel, status=S.NEW, customer_id=customer_id,
                         supply_point_id=supply_point_id, invoice_id=invoice_id,
-                        subject=subject or str(kind.label), payload=payload or {},
+                        subject=subject or subject_key("kind"), payload=payload or {},
                         created_by_id=getattr(actor, "id", None), **fields)
     db.session.add(activity)
     db.session.flush()
@@ -245,6 +249,31 @@ def assign(activity: Activity, actor, assignee, deadline: dt.datetime, note: str
 
 
 @transactional
+def plan_own(actor, deadline: dt.datetime, *, kind: ActivityKind = ActivityKind.FOLLOW_UP,
+             channel: Channel = Channel.AGENT, subject: str = "", note: str = "", **fields) -> Activity:
+    """An activity `actor` plans for themselves with a deadline (naive UTC): assigned to them at
+    once, with the same invitation and reminders as an assignment."""
+    if not can_be_assigned(actor):
+        raise TransitionError(_l("You are not allowed to do this on this request."))
+    if deadline is None:
+        raise TransitionError(_l("A deadline is required."))
+    activity = create_activity(kind, channel=channel, subject=subject, actor=actor,
+                               assignee_id=actor.id, deadline=deadline, **fields)
+    transition(activity, "plan", actor, note)  # the planner is the assignee: `can_handle` applies
+    from flask import current_app
+
+    from app.services.crm.calendar import new_uid, sender_domain
+
+    activity.ical_uid = new_uid(f"activity-{activity.id}",
+                                sender_domain(current_app.config.get("MAIL_DEFAULT_SENDER", "")))
+    activity.ical_sequence = 0
+    db.session.flush()
+    db.session.refresh(activity, ["assignee"])
+    _queue_invitation(activity, activity.assignee, actor, REQUEST, "activity_assigned", note=note)
+    return activity
+
+
+@transactional
 def reschedule(activity: Activity, actor, deadline: dt.datetime, note: str = "") -> Activity:
     """A new deadline for an assigned activity: the invitation is updated (SEQUENCE + 1)."""
     if deadline is None:
@@ -278,7 +307,7 @@ def mail_context(activity: Activity, recipient, language: str, **extra) -> dict:
     with force_locale(language):
         return {
             "name": " ".join(p for p in (recipient.first_name, recipient.last_name) if p) or recipient.username,
-            "activity_id": activity.id, "subject": activity.subject or "",
+            "activity_id": activity.id, "subject": activity.subject_text,
             "kind": str(activity.kind.label), "status": str(activity.status.label),
             "customer": activity.customer.display_name if activity.customer else (activity.contact_name or ""),
             "deadline": format_datetime(activity.deadline, "short") if activity.deadline else "",
@@ -311,7 +340,7 @@ def _queue_invitation(activity: Activity, user, actor, method: str, template: st
     if method == CANCEL:
         context["ics_method"] = CANCEL
     start = activity.deadline or utcnow()
-    summary = f"#{activity.id} {context['kind']}: {activity.subject or ''}".strip()
+    summary = f"#{activity.id} {context['kind']}: {context['subject']}".strip()
     ics = build_ics(Invitation(uid=activity.ical_uid, sequence=activity.ical_sequence or 0,
                                summary=summary[:200], start=start,
                                description=f"{context['url']}\n{note or ''}".strip(),

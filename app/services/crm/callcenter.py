@@ -1,5 +1,5 @@
 """Call center (F-25): one search box for any identifier of a customer, the customer's requests,
-and a request opened while on the phone."""
+the invoices sent to them by e-mail (F-08's send log), and a request opened while on the phone."""
 from __future__ import annotations
 
 import re
@@ -7,7 +7,7 @@ import re
 import sqlalchemy as sa
 
 from app.extensions import db
-from app.models import Activity, ActivityKind, Channel, Customer, SupplyPoint
+from app.models import Activity, ActivityKind, Channel, Customer, Invoice, InvoiceEmailLog, SupplyPoint
 from app.services.crm import activities
 from app.services.core.unit_of_work import transactional
 
@@ -80,3 +80,11 @@ def open_request(customer: Customer, actor, kind: ActivityKind, subject: str, no
     if note.strip():
         activities.add_note(activity, actor, note.strip())
     return activity
+
+
+def invoice_mail_log(customer: Customer, limit: int = 20) -> list[InvoiceEmailLog]:
+    """The customer's latest invoice e-mails (F-08): to which address, how, with what outcome."""
+    return list(db.session.scalars(
+        sa.select(InvoiceEmailLog).join(Invoice, Invoice.id == InvoiceEmailLog.invoice_id)
+        .where(Invoice.customer_id == customer.id)
+        .order_by(InvoiceEmailLog.created_at.desc(), InvoiceEmailLog.id.desc()).limit(limit)))

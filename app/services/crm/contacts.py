@@ -13,7 +13,8 @@ from flask import current_app
 from flask_babel import force_locale, format_datetime, lazy_gettext as _l
 
 from app.extensions import db
-from app.models import Activity, Contact, ContactKind, Customer
+from app.models import Activity, Channel, Contact, ContactKind, Customer
+from app.models.activity import subject_key
 from app.services.core.audit import record
 from app.services.core.errors import DomainError
 from app.services.crm.calendar import (CANCEL, REQUEST, Invitation, Person, build_ics, new_uid,
@@ -29,8 +30,12 @@ class ContactError(DomainError):
 def create_contact(kind: ContactKind, operator, *, customer_id: int | None, subject: str,
                    notes: str = "", starts_at: dt.datetime | None = None,
                    ends_at: dt.datetime | None = None, location: str = "",
-                   activity_id: int | None = None, invite_customer: bool = False) -> Contact:
-    """File a contact; an appointment also sends its invitation. Times are naive UTC."""
+                   activity_id: int | None = None, invite_customer: bool = False,
+                   channel: Channel = Channel.BACK_OFFICE) -> Contact:
+    """File a contact, with or without a customer; an appointment also sends its invitation.
+
+    Times are naive UTC; `channel` says who made it (back office, phone, agent).
+    """
     from app.models.base import utcnow
 
     if activity_id is not None:
@@ -39,7 +44,10 @@ def create_contact(kind: ContactKind, operator, *, customer_id: int | None, subj
             raise ContactError(_l("The request does not belong to this customer."))
     if ends_at and starts_at and ends_at <= starts_at:
         raise ContactError(_l("The end must be after the start."))
-    contact = Contact(kind=kind, customer_id=customer_id, activity_id=activity_id,
+    if invite_customer and customer_id is None:
+        raise ContactError(_l("Without a customer there is nobody to invite: choose the customer or untick the invitation."),
+                           "invite_customer")
+    contact = Contact(kind=kind, channel=channel, customer_id=customer_id, activity_id=activity_id,
                       operator_id=getattr(operator, "id", None), subject=subject.strip(),
                       notes=notes.strip(), starts_at=starts_at or utcnow(), ends_at=ends_at,
                       location=location.strip(), cancelled=False)
@@ -55,7 +63,7 @@ def create_contact(kind: ContactKind, operator, *, customer_id: int | None, subj
     if activity_id is not None:
         from app.services.crm.activities import add_note
 
-        add_note(contact.activity, operator, f"{kind.label}: {contact.subject}\n{contact.notes}".strip())
+        add_note(contact.activity, operator, f"{kind.label}: {contact.subject_text}\n{contact.notes}".strip())
     return contact
 
 
@@ -97,8 +105,8 @@ def record_call(customer: Customer, operator, notes: str, *, subject: str = "",
     if not (notes or "").strip():
         raise ContactError(_l("Write what was said in the call."))
     return create_contact(ContactKind.PHONE_CALL, operator, customer_id=customer.id,
-                          subject=subject or str(_l("Phone call")), notes=notes,
-                          activity_id=activity_id)
+                          subject=subject or subject_key("kind"), notes=notes,
+                          activity_id=activity_id, channel=Channel.PHONE)
 
 
 def _invite(contact: Contact, actor, method: str, invite_customer: bool) -> None:
@@ -117,13 +125,13 @@ def _invite(contact: Contact, actor, method: str, invite_customer: bool) -> None
     organizer = Person(operator.email, f"{operator.first_name} {operator.last_name}".strip()) \
         if operator is not None and operator.email else None
     ics = build_ics(Invitation(uid=contact.ical_uid, sequence=contact.ical_sequence or 0,
-                               summary=contact.subject or str(contact.kind.label), start=contact.starts_at,
+                               summary=contact.subject_text or str(contact.kind.label), start=contact.starts_at,
                                end=contact.ends_at, description=contact.notes, location=contact.location,
                                organizer=organizer,
                                attendees=[Person(email, name) for email, name, _, _ in people]), method)
     for email, name, language, who in people:
         with force_locale(language):
-            context = {"name": name, "subject": contact.subject, "notes": contact.notes,
+            context = {"name": name, "subject": contact.subject_text, "notes": contact.notes,
                        "location": contact.location, "cancelled": method == CANCEL,
                        "starts_at": format_datetime(contact.starts_at, "short"),
                        "ends_at": format_datetime(contact.ends_at, "short") if contact.ends_at else "",

@@ -10,10 +10,13 @@ import datetime as dt
 from dataclasses import dataclass
 
 import sqlalchemy as sa
+from flask_babel import gettext as _
 
 from app.extensions import db
+from app.formatting import format_currency, format_decimal
 from app.models import (Activity, Contact, Contract, Customer, Invoice, InvoiceEmailLog,
                         MeterReading, OutgoingMail, Payment, SupplyPoint)
+from app.services.mailing.templates import status_title, title
 
 PER_KIND = 200
 
@@ -49,26 +52,26 @@ def customer_timeline(customer: Customer, limit: int = PER_KIND) -> list[Event]:
     for inv in db.session.scalars(sa.select(Invoice).where(Invoice.customer_id == cid)
                                   .order_by(Invoice.invoice_date.desc()).limit(limit)):
         events.append(Event(_at(inv.invoice_date), "invoice", inv.number,
-                            f"{inv.amount} € · {inv.invoice_type.label}", str(inv.status.label),
+                            f"{format_currency(inv.amount)} · {inv.invoice_type.label}", str(inv.status.label),
                             ("InvoiceView", inv.id)))
     for pay in db.session.scalars(sa.select(Payment).where(Payment.customer_id == cid)
                                   .order_by(Payment.payment_date.desc()).limit(limit)):
-        events.append(Event(_at(pay.payment_date), "payment", f"{pay.amount} €",
+        events.append(Event(_at(pay.payment_date), "payment", format_currency(pay.amount),
                             f"{pay.method.label} {pay.paid_at}".strip(), "", ("PaymentView", pay.id)))
     if point_ids:
         for r in db.session.scalars(sa.select(MeterReading).where(MeterReading.supply_point_id.in_(point_ids))
                                     .order_by(MeterReading.reading_date.desc()).limit(limit)):
-            events.append(Event(_at(r.reading_date), "reading", str(r.value),
+            events.append(Event(_at(r.reading_date), "reading", format_decimal(r.value),
                                 f"{r.reading_type.label} · {r.source.label}", str(r.status.label),
                                 ("MeterReadingView", r.id)))
     for a in db.session.scalars(sa.select(Activity).where(Activity.customer_id == cid)
                                 .order_by(Activity.created_at.desc()).limit(limit)):
-        events.append(Event(_at(a.created_at), "activity", f"#{a.id} {a.kind.label}", a.subject,
+        events.append(Event(_at(a.created_at), "activity", f"#{a.id} {a.kind.label}", a.subject_text,
                             str(a.status.label), ("ActivityView", a.id)))
     for c in db.session.scalars(sa.select(Contact).where(Contact.customer_id == cid)
                                 .order_by(Contact.starts_at.desc()).limit(limit)):
-        events.append(Event(_at(c.starts_at), "contact", f"{c.kind.label}: {c.subject}", c.notes,
-                            "×" if c.cancelled else "", ("ContactView", c.id)))
+        events.append(Event(_at(c.starts_at), "contact", f"{c.kind.label}: {c.subject_text}", c.notes,
+                            _("Cancelled") if c.cancelled else "", ("ContactView", c.id)))
     for k in db.session.scalars(sa.select(Contract).where(Contract.customer_id == cid)
                                 .order_by(Contract.created_at.desc()).limit(limit)):
         events.append(Event(_at(k.created_at), "contract", k.number,
@@ -85,7 +88,7 @@ def customer_timeline(customer: Customer, limit: int = PER_KIND) -> list[Event]:
         for mail in db.session.scalars(sa.select(OutgoingMail)
                                        .where(sa.cast(OutgoingMail.recipients, sa.Text).like(needle))
                                        .order_by(OutgoingMail.created_at.desc()).limit(limit)):
-            events.append(Event(_at(mail.sent_at or mail.created_at), "email", mail.template,
-                                ", ".join(mail.recipients or []), mail.status))
+            events.append(Event(_at(mail.sent_at or mail.created_at), "email", title(mail.template),
+                                ", ".join(mail.recipients or []), status_title(mail.status)))
     events.sort(key=lambda e: e.when, reverse=True)
     return events

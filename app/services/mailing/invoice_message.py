@@ -68,6 +68,7 @@ def message_groups(ids: list[int]) -> list[Group]:
         .where(InvoiceEmailLog.id.in_(ids)).order_by(Invoice.id, InvoiceEmailLog.id)).all()
     expiry = settings.get("invoice_link_expiry_days")
     our_name = settings.company()["name"]
+    signature = mail.signature()
     groups: dict[tuple[int, DeliveryMode], Group] = {}
     for (row_id, address, mode, attempts, message_id, inv_id, number, inv_date, due_date, amount,
          customer_id, language, kind, first, last, company, sp_code, pdr, pod) in rows:
@@ -82,7 +83,7 @@ def message_groups(ids: list[int]) -> list[Group]:
                 "invoice_date": _date(inv_date, loc), "due_date": _date(due_date, loc),
                 "amount": _money(amount, loc),
                 "supply_point": pdr or pod or sp_code or "",
-                "company": our_name,
+                "company": our_name, "signature": signature,
                 "portal_url": current_app.config["PUBLIC_BASE_URL"].rstrip("/") + "/portal/",
             }
             if mode == DeliveryMode.LINK:
@@ -115,7 +116,7 @@ def wire_address(address: str) -> str:
 
 
 def attachment_name(group: Group) -> str:
-    stem = "fattura" if group.language == "it" else "invoice"
+    stem = "bolletta" if group.language == "it" else "invoice"
     return f"{stem}-{''.join(c if c.isalnum() else '-' for c in group.number)}.pdf"
 
 

@@ -124,17 +124,20 @@ def claim(holder: str, now: dt.datetime, messages: int = CHUNK_MESSAGES) -> list
     on the last chunk of a night. SQLite has no row locks: one conditional UPDATE (only
     unclaimed due rows, candidates chosen inside the same statement) decides, and the
     database's single writer makes it atomic. PostgreSQL: SELECT ... FOR UPDATE SKIP LOCKED, so
-    workers get disjoint rows.
+    workers get disjoint rows; the scan picks the invoices, then every due row of each of them is
+    claimed, so an invoice whose rows straddle the scan's limit still gets one message.
     """
     if db.engine.dialect.name == "postgresql":
         limit = messages * InvoiceDeliverySetting.MAX_RECIPIENTS
+        seen = db.session.execute(
+            sa.select(InvoiceEmailLog.invoice_id).where(_due(now)).limit(limit)
+            .with_for_update(skip_locked=True)).scalars()
+        invoices = list(dict.fromkeys(seen))[:messages]
+        # The scan has no order, so an invoice's rows may straddle the limit: every due row of
+        # the chosen invoices is claimed, so its addresses get one message.
         rows = db.session.execute(
-            sa.select(InvoiceEmailLog.id, InvoiceEmailLog.invoice_id).where(_due(now)).limit(limit)
-            .with_for_update(skip_locked=True)).all()
-        if len(rows) == limit and rows[0].invoice_id != rows[-1].invoice_id:
-            # The last invoice may have more rows beyond the limit: leave it for the next claim,
-            # so its addresses get one message.
-            rows = [r for r in rows if r.invoice_id != rows[-1].invoice_id]
+            sa.select(InvoiceEmailLog.id).where(_due(now), InvoiceEmailLog.invoice_id.in_(invoices))
+            .with_for_update(skip_locked=True)).all() if invoices else []
         ids = [r.id for r in rows]
         if ids:
             db.session.execute(sa.update(InvoiceEmailLog).where(InvoiceEmailLog.id.in_(ids))

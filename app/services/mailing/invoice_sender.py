@@ -26,6 +26,7 @@ from app.models import Invoice, InvoiceEmailLog, SendOutcome
 from app.models.base import utcnow
 from app.services.mailing import mail
 from app.services.mailing.invoice_message import Group, Templates, build, message_groups, wire_address
+from app.services.core import metrics
 from app.services.core.queue import backoff, new_holder
 from app.services.mailing.invoice_queue import CHUNK_MESSAGES, DUE, MAX_TEMPORARY_IN_A_ROW, claim
 
@@ -304,4 +305,5 @@ def send_due(*, holder: str | None = None, now: dt.datetime | None = None,
             group = following
     finally:
         sender.close()
+        metrics.count_emails("invoice", counts)
     return dict(counts)

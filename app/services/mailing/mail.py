@@ -15,6 +15,7 @@ import smtplib
 import time
 import uuid
 from dataclasses import dataclass
+from typing import Callable
 from email.message import EmailMessage
 from functools import lru_cache
 from pathlib import Path
@@ -27,7 +28,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from app.extensions import db
 from app.models import MessageTemplate, OutgoingMail
 from app.models.base import utcnow
-from app.services.core import request_id, settings
+from app.services.core import metrics, request_id, settings
 from app.services.core.errors import ConnectionFailed
 from app.services.core.queue import Queue, backoff, new_holder
 from app.validators import ascii_address
@@ -36,6 +37,15 @@ log = logging.getLogger(__name__)
 
 EMAIL_DIR = Path(__file__).resolve().parents[2] / "templates" / "email"
 LANGUAGES = ("it", "en")
+
+# e-mail kind -> callable(context) giving the files a queued message of that kind carries
+# ((name, media type, bytes)), read when it is sent; registered by the areas above at start-up.
+ATTACHMENTS: dict[str, Callable[[dict], list[tuple[str, str, bytes]]]] = {}
+
+
+def attach_to(kind: str, loader) -> None:
+    """Register (or replace) the loader of the attachments of e-mails of `kind`."""
+    ATTACHMENTS[kind] = loader
 
 
 @dataclass
@@ -57,8 +67,11 @@ def _compile(source: str, html: bool):
 
 
 def default_template(name: str, language: str) -> tuple[str, str, str]:
-    """(subject, text, html) of the shipped default, falling back to Italian."""
-    for lang in (language, "it"):
+    """(subject, text, html) of the shipped default, falling back to Italian — unless the
+    configuration says `MAIL_TEMPLATE_FALLBACK = False` (tests): then a missing language is an
+    error, so a kind shipped without its English text cannot pass unnoticed."""
+    fallback = current_app.config.get("MAIL_TEMPLATE_FALLBACK", True)
+    for lang in (language, "it") if fallback else (language,):
         txt = EMAIL_DIR / f"{name}.{lang}.txt"
         if txt.exists():
             first, _, body = txt.read_text(encoding="utf-8").partition("\n")
@@ -67,7 +80,7 @@ def default_template(name: str, language: str) -> tuple[str, str, str]:
             html_path = EMAIL_DIR / f"{name}.{lang}.html"
             html = html_path.read_text(encoding="utf-8") if html_path.exists() else ""
             return first[len("Subject:"):].strip(), body.lstrip("\n"), html
-    raise LookupError(f"no e-mail template {name!r}")
+    raise LookupError(f"no e-mail template {name!r} in {language!r}")
 
 
 def template_names() -> list[str]:
@@ -89,17 +102,33 @@ def render_source(subject: str, text: str, html: str, context: dict) -> Rendered
                     html=_compile(html, True).render(**context) if html else "")
 
 
+def signature() -> dict[str, str]:
+    """The company's signature every message may end with (`{{ signature.name }}` …), from the
+    settings at the time the message is written."""
+    company = settings.company()
+    return {"name": company["name"], "address": company["address"], "vat_number": company["vat_number"],
+            "phone": company["customer_service_phone"], "pec": company["pec"]}
+
+
 def render(name: str, language: str, context: dict) -> Rendered:
     language = language if language in LANGUAGES else "it"
-    return render_source(*template_source(name, language), context)
+    return render_source(*template_source(name, language), {"signature": signature(), **context})
+
+
+# A context key naming the values that are kept only until the message leaves (a reset link's
+# token): they are wiped from the stored context once it is sent or refused.
+SECRET_KEYS = "_secret"
 
 
 def queue_mail(name: str, language: str, recipients: list[str], context: dict, *,
-               key: str | None = None, ics: str | None = None) -> OutgoingMail | None:
-    """Queue a message in the current transaction; a repeated key queues nothing."""
+               key: str | None = None, ics: str | None = None, secret: tuple[str, ...] = ()) -> OutgoingMail | None:
+    """Queue a message in the current transaction; a repeated key queues nothing. The values of
+    `secret` (context keys) are kept only until the message is sent or refused."""
     key = key or f"{name}-{uuid.uuid4().hex}"
     if db.session.scalar(sa.select(OutgoingMail.id).where(OutgoingMail.idempotency_key == key)):
         return None
+    if secret:
+        context = {**context, SECRET_KEYS: list(secret)}
     mail = OutgoingMail(idempotency_key=key, template=name, language=language,
                         recipients=list(recipients), context=context, ics=ics,
                         status="pending", next_attempt_at=utcnow(), request_id=request_id.current())
@@ -249,10 +278,20 @@ def _send_one(conn: smtplib.SMTP, mail: dict) -> str:
     `_Undeliverable`, or a rendering error."""
     rendered = render(mail["template"], mail["language"], mail["context"])
     recipients = _wire_recipients(conn, mail["recipients"])
+    loader = ATTACHMENTS.get(mail["template"])
     msg = build_message(rendered, recipients, ics=mail["ics"],
-                        ics_method=mail["context"].get("ics_method", "REQUEST"))
+                        ics_method=mail["context"].get("ics_method", "REQUEST"),
+                        attachments=loader(mail["context"]) if loader else ())
     send(conn, msg)
     return msg["Message-ID"]
+
+
+def _without_secrets(context: dict) -> dict | None:
+    """The stored context once the message has left: the secret values wiped (None: unchanged)."""
+    keys = context.get(SECRET_KEYS)
+    if not keys:
+        return None
+    return {k: ("" if k in keys else v) for k, v in context.items() if k != SECRET_KEYS}
 
 
 def _record(id_: int, **values) -> None:
@@ -289,13 +328,16 @@ def deliver_mail(limit: int = 200, *, budget: float = 25.0) -> dict:
                 mail = {"template": row.template, "language": row.language, "context": dict(row.context or {}),
                         "recipients": list(row.recipients or []), "ics": row.ics}
                 attempts = (row.attempts or 0) + 1
+                token = request_id.bind(row.request_id) if row.request_id else None  # the cause's id in the mail log
                 db.session.rollback()  # nothing written; no snapshot kept across the I/O
                 try:
                     if conn is None:
                         conn = smtp_connection()
                     message_id = _send_one(conn, mail)
                 except (PermanentRefusal, _Undeliverable) as exc:
-                    _record(id_, status="failed", attempts=attempts, error=str(exc)[:2000])
+                    wiped = _without_secrets(mail["context"])
+                    _record(id_, status="failed", attempts=attempts, error=str(exc)[:2000],
+                            **({"context": wiped} if wiped is not None else {}))
                     counts["failed"] += 1
                 except (smtplib.SMTPException, OSError) as exc:
                     conn = _close(conn)
@@ -305,14 +347,34 @@ def deliver_mail(limit: int = 200, *, budget: float = 25.0) -> dict:
                     conn = _close(conn) if isinstance(exc, UnicodeError) else conn
                     _retry(id_, attempts, f"{type(exc).__name__}: {exc}", counts)
                 else:
+                    wiped = _without_secrets(mail["context"])
                     _record(id_, status="sent", attempts=attempts, sent_at=utcnow(), message_id=message_id,
-                            error=None)
+                            error=None, **({"context": wiped} if wiped is not None else {}))
                     counts["sent"] += 1
+                    log.info("E-mail %s (%s) sent as %s", id_, mail["template"], message_id)
+                finally:
+                    if token is not None:
+                        request_id.reset(token)
                 ids.pop(0)
     finally:
         MAIL_QUEUE.give_back(ids)  # an error of our own stopped the run: what it held is due again
         _close(conn)
+        metrics.count_emails("mail", counts)
     return MAIL_QUEUE.report(counts, recovered, "E-mail")
+
+
+def purge_contents(now: dt.datetime | None = None) -> int:
+    """Empty the contents (rendering values, invitation) of e-mails sent or refused more than
+    `mail_retention_days` ago; the row keeps recipients, template, dates and outcome. Returns
+    how many rows were emptied."""
+    cutoff = (now or utcnow()) - dt.timedelta(days=settings.get("mail_retention_days"))
+    result = db.session.execute(
+        sa.update(OutgoingMail)
+        .where(OutgoingMail.status.in_(("sent", "failed")), OutgoingMail.created_at < cutoff,
+               sa.or_(OutgoingMail.context.is_not(None), OutgoingMail.ics.is_not(None)))
+        .values(context=sa.null(), ics=None).execution_options(synchronize_session=False))
+    db.session.commit()
+    return result.rowcount or 0
 
 
 def _retry(id_: int, attempts: int, error: str, counts: dict) -> None:

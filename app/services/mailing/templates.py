@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import sqlalchemy as sa
-from flask_babel import gettext as _
+from flask_babel import gettext as _, lazy_gettext as _l
 from jinja2 import TemplateError, TemplateSyntaxError, meta
 from jinja2.exceptions import SecurityError, UndefinedError
 
@@ -23,8 +23,33 @@ from app.services.core.unit_of_work import transactional
 
 FIELDS = ("subject", "body_text", "body_html")
 
+# What staff read for each e-mail kind (lists, timeline); a kind without a title shows its name.
+TITLES = {
+    "invoice_link": _l("Invoice by e-mail (link)"), "invoice_pdf": _l("Invoice by e-mail (PDF)"),
+    "activity_assigned": _l("Request assigned"), "activity_updated": _l("Request changed"),
+    "activity_cancelled": _l("Request no longer assigned"), "activity_reminder": _l("Deadline reminder"),
+    "activity_deadline": _l("Deadline today"), "appointment": _l("Appointment"),
+    "password_changed": _l("Password changed"), "password_reset": _l("Password reset"),
+    "email_changed": _l("E-mail address changed"), "iban_changed": _l("Bank account changed"),
+    "registration_confirmed": _l("Registration confirmed"),
+    "sign_in_locked": _l("Sign-in locked"),
+    "contract_signed": _l("Signed contract"),
+    "prospect_message": _l("Message to a prospect"),
+}
+# The send status of an outgoing e-mail.
+STATUS_TITLES = {"pending": _l("Queued"), "sending": _l("Sending"), "sent": _l("Sent"), "failed": _l("Refused")}
+
+
+def title(name: str) -> str:
+    """The translated title of an e-mail kind."""
+    return str(TITLES.get(name) or name.replace("_", " ").capitalize())
+
+
+def status_title(status: str) -> str:
+    return str(STATUS_TITLES.get(status) or status)
+
 _ACTIVITY = {"name": "Mario Rossi", "activity_id": 1234, "subject": "Bolletta di ottobre da verificare",
-             "kind": "Rettifica fattura", "status": "Assegnata", "customer": "Bianchi Anna",
+             "kind": "Rettifica bolletta", "status": "Assegnata", "customer": "Bianchi Anna",
              "deadline": "03/12/26, 16:00", "url": "https://sportello.example.it/activityview/show/1234",
              "note": "Verificare la lettura di settembre"}
 SAMPLES: dict[str, dict] = {
@@ -34,6 +59,18 @@ SAMPLES: dict[str, dict] = {
                     "location": "Via Roma 1, Torino", "cancelled": False, "starts_at": "03/12/26, 10:00",
                     "ends_at": "03/12/26, 11:00", "operator": "Mario Rossi", "customer": "Bianchi Anna"},
     "password_changed": {"name": "Anna Bianchi"},
+    "sign_in_locked": {"name": "Anna Bianchi", "username": "anna.bianchi", "minutes": 1},
+    "prospect_message": {"name": "Bianchi Anna", "subject": "La nostra offerta gas", "agent": "Mario Rossi",
+                         "body": "Come d'accordo, le invio i dettagli dell'offerta.",
+                         "agent_email": "mario.rossi@example.it", "agent_phone": "333 1234567"},
+    # Direct debit (F-06): the mandate's life as the customer is told of it.
+    **{kind: {"name": "Anna Bianchi", "supply_point": "00880000123456", "reference": "SPT-SP00000042-3F9A1C2B",
+              "iban": "••••••••••••••••••••••3456", "reason": "Il conto indicato non è abilitato all'addebito diretto"}
+       for kind in ("mandate_active", "mandate_rejected", "mandate_revoke_requested")},
+    "contract_signed": {"name": "Anna Bianchi", "number": "CT2026-000123", "signed_on": "02/12/2026", "copy_id": 1},
+    "request_received": {"name": "Anna Bianchi", "reference": "RIC-2026-001234",
+                         "kind": "Rettifica bolletta", "subject": "Rettifica della bolletta 2026/000123",
+                         "url": "https://sportello.example.it/portal/requests/1234"},
 }
 
 
@@ -60,6 +97,10 @@ class Entry:
     subject: str
     customized: bool
     updated_at: object = None
+
+    @property
+    def title(self) -> str:
+        return title(self.name)
 
 
 def languages() -> tuple[str, ...]:
@@ -100,6 +141,7 @@ def allowed_variables(name: str) -> set[str]:
 
 def sample_context(name: str) -> dict:
     context = {var: Sample(var.replace("_", " ")) for var in allowed_variables(name)}
+    context["signature"] = mail.signature()
     context.update(SAMPLES.get(name, {}))
     return context
 

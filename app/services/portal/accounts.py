@@ -22,6 +22,7 @@ from app.extensions import db
 from app.models import (Activity, ActivityKind, Customer, Invoice, SportelloUser)
 from app.models.base import utcnow
 from app.services.core.errors import DomainError
+from app.services.core import login_policy
 from app.services.core.sessions import end_other_sessions
 from app.services.core.unit_of_work import transactional
 
@@ -91,6 +92,11 @@ def contact_email(user: SportelloUser) -> str:
         if is_real_email(address):
             return address
     return ""
+
+
+def _addressed(user: SportelloUser) -> str:
+    customer = db.session.get(Customer, user.customer_id) if user.customer_id else None
+    return customer.addressed_name if customer else user.username
 
 
 def customer_user(customer_id: int) -> SportelloUser | None:
@@ -188,11 +194,11 @@ def register(data: Registration) -> SportelloUser:
     target = contact_email(user)
     if target:
         mail.queue_mail("registration_confirmed", user.language, [target],
-                        {"name": customer.display_name, "username": username},
+                        {"name": customer.addressed_name, "username": username},
                         key=f"registration_confirmed-{user.id}")
     if "email" in update and is_real_email(old_email):
         mail.queue_mail("email_changed", user.language, [old_email],
-                        {"name": customer.display_name, "email": email},
+                        {"name": customer.addressed_name, "email": email},
                         key=f"email_changed-registration-{user.id}")
     return user
 
@@ -209,21 +215,61 @@ def authenticate(username: str, password: str) -> SportelloUser | None:
         user = sm.find_user(email=login.lower())
     if user is None or not user.is_active or user.customer_id is None or not password:
         check_password_hash(_dummy_hash(), password or "")
-        log.info("Portal login failed")
+        first = sm.get_first_user()
+        if first is not None:
+            sm.noop_user_update(first)  # the same write a known account's failure costs
         return None
     if not check_password_hash(user.password or _dummy_hash(), password):
         sm.update_user_auth_stat(user, False)
-        log.info("Portal login failed for a customer account")
         return None
     sm.update_user_auth_stat(user, True)
     return user
 
 
+def closed_by_billing(username: str, password: str) -> bool:
+    """The right credentials of a portal account deactivated because billing deleted its
+    customer (the login page then says so instead of "wrong password")."""
+    sm = current_app.appbuilder.sm
+    login = (username or "").strip()
+    user = (sm.find_user(username=login) or sm.find_user(email=login.lower())) if login else None
+    if user is None or user.active or user.customer_id is None or not password:
+        return False
+    customer = db.session.get(Customer, user.customer_id)
+    return bool(customer is not None and customer.archived_at is not None
+                and check_password_hash(user.password or _dummy_hash(), password))
+
+
 # --- credentials ------------------------------------------------------------------------------
 
-def _require_password(user: SportelloUser, current: str) -> None:
-    if not check_password_hash(user.password or _dummy_hash(), current or ""):
+def reauthenticate(user: SportelloUser, current: str | None, what: str, code: str | None = None) -> None:
+    """The signed-in customer's current password, and a current code when they use two-factor
+    sign-in, asked before a sensitive change (`what`: password, username, question, email,
+    iban). A wrong one counts in the sign-in policy's per-account throttle, so the form is no
+    way round it; raises AccountError on the `current_password` (or `current_code`) field."""
+    from app.services.core import security_log, two_factor
+
+    if not current:
+        raise AccountError(_l("Type your current password to confirm this change."), "current_password")
+    verdict = login_policy.check(user.username)
+    if not verdict.allowed:
+        raise AccountError(_l("Too many wrong passwords: try again in %(minutes)s minutes.",
+                              minutes=verdict.minutes), "current_password")
+    if not check_password_hash(user.password or _dummy_hash(), current):
+        security_log.event("reauth_failed", user.username, area="portal", change=what)
+        login_policy.failed(user.username)
         raise AccountError(_l("The current password is not correct."), "current_password")
+    if two_factor.is_enrolled(user):
+        if not (code or "").strip():
+            raise AccountError(_l("Type the code from your authenticator app."), "current_code")
+        if two_factor.verify(user, code) is None:
+            security_log.event("reauth_failed", user.username, area="portal", change=what, factor="code")
+            login_policy.failed(user.username)
+            raise AccountError(_l("The code is not correct or has been used already: wait for the next one."),
+                               "current_code")
+
+
+def _require_password(user: SportelloUser, current: str, what: str = "password", code: str | None = None) -> None:
+    reauthenticate(user, current, what, code)
 
 
 def _credentials_activity(user: SportelloUser, what: str, **payload) -> None:
@@ -242,7 +288,7 @@ def _notify_password_changed(user: SportelloUser) -> None:
     if target:
         customer = db.session.get(Customer, user.customer_id)
         mail.queue_mail("password_changed", user.language or "it", [target],
-                        {"name": customer.display_name if customer else user.username})
+                        {"name": customer.addressed_name if customer else user.username})
 
 
 @transactional
@@ -252,8 +298,8 @@ def set_language(user: SportelloUser, language: str) -> None:
 
 
 @transactional
-def change_password(user: SportelloUser, current: str, new: str) -> None:
-    _require_password(user, current)
+def change_password(user: SportelloUser, current: str, new: str, code: str | None = None) -> None:
+    _require_password(user, current, code=code)
     user.password = _hash(new)
     user.changed_on = utcnow()
     end_other_sessions(user)
@@ -262,8 +308,8 @@ def change_password(user: SportelloUser, current: str, new: str) -> None:
 
 
 @transactional
-def change_username(user: SportelloUser, current: str, new: str) -> None:
-    _require_password(user, current)
+def change_username(user: SportelloUser, current: str, new: str, code: str | None = None) -> None:
+    _require_password(user, current, "username", code)
     new = new.strip()
     if new == user.username:
         return
@@ -275,8 +321,9 @@ def change_username(user: SportelloUser, current: str, new: str) -> None:
 
 
 @transactional
-def change_security_question(user: SportelloUser, current: str, question: str, answer: str) -> None:
-    _require_password(user, current)
+def change_security_question(user: SportelloUser, current: str, question: str, answer: str,
+                             code: str | None = None) -> None:
+    _require_password(user, current, "question", code)
     user.security_question = question.strip()
     user.security_answer_hash = hash_answer(answer)
     _credentials_activity(user, "security_question")
@@ -296,6 +343,15 @@ def _fingerprint(user: SportelloUser) -> str:
 
 def make_reset_token(user: SportelloUser) -> str:
     return _serializer().dumps({"u": user.id, "f": _fingerprint(user)})
+
+
+def token_account(token: str) -> str:
+    """The account a reset link was made for (signature checked, expiry not): for limits."""
+    try:
+        data = _serializer().loads(token)
+    except BadSignature:
+        return "-"
+    return str(data.get("u")) if isinstance(data, dict) else "-"
 
 
 def user_for_token(token: str) -> SportelloUser | None:
@@ -334,8 +390,8 @@ def request_reset(login: str, base_url: str) -> None:
         return
     token = make_reset_token(user)
     mail.queue_mail("password_reset", user.language or "it", [target],
-                    {"username": user.username, "link": f"{base_url.rstrip('/')}/reset/{token}",
-                     "minutes": RESET_MAX_AGE // 60})
+                    {"name": _addressed(user), "username": user.username, "link": f"{base_url.rstrip('/')}/reset/{token}",
+                     "minutes": RESET_MAX_AGE // 60}, secret=("link",))
 
 
 @transactional
@@ -353,9 +409,10 @@ def reset_with_web_code(username: str, web_code: str, answer: str, new_password:
     """For customers without e-mail: a web code from an invoice issued after registration."""
     user = _find_login(username)
     invoice = _invoice_by_web_code(web_code)
+    # Only for customers with no e-mail on file: the others get a link at their address.
     valid = (user is not None and invoice is not None and invoice.customer_id == user.customer_id
              and user.created_on is not None and invoice.invoice_date > user.created_on.date()
-             and not web_code_used(invoice))
+             and not web_code_used(invoice) and not contact_email(user))
     if not check_answer(user if valid else None, answer) or not valid:
         raise AccountError(RESET_FAILED, "answer")
     _set_new_password(user, "password_reset_web_code", web_code_invoice=invoice.number)
@@ -367,5 +424,6 @@ def _set_new_password(user: SportelloUser, what: str, **payload) -> None:
     user.changed_on = utcnow()
     user.fail_login_count = 0
     user.end_sessions()
+    login_policy.lift(user.username, user.email)  # the new password works from every address
     _credentials_activity(user, what, **payload)
     _notify_password_changed(user)

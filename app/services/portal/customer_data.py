@@ -10,7 +10,8 @@ import datetime as dt
 
 from app.extensions import db
 from app.models import ActivityKind, Customer, MailingAddress, SupplyPoint
-from app.services.portal.accounts import is_real_email
+from app.services.portal.accounts import is_real_email, reauthenticate
+from app.services.portal.requests import confirm_by_mail
 from app.services.core.unit_of_work import transactional
 
 PERSONAL_FIELDS = ("last_name", "first_name", "company_name", "tax_code", "vat_number",
@@ -23,8 +24,10 @@ class NothingChanged(Exception):
 
 
 @transactional
-def update_personal_data(user, customer: Customer, values: dict) -> dict:
-    """Apply the changed fields; returns {field: [old, new]}. Raises NothingChanged."""
+def update_personal_data(user, customer: Customer, values: dict, current_password: str | None = None,
+                         current_code: str | None = None) -> dict:
+    """Apply the changed fields; returns {field: [old, new]}. Raises NothingChanged; a new
+    e-mail on file needs the current password (AccountError otherwise, nothing saved)."""
     from app.services.core import audit
     from app.services.crm import activities
     from app.services.mailing import mail
@@ -41,6 +44,8 @@ def update_personal_data(user, customer: Customer, values: dict) -> dict:
     changes = {k: v for k, v in changes.items() if values[k] not in ("", None)}
     if not changes:
         raise NothingChanged()
+    if "email" in changes:
+        reauthenticate(user, current_password, "email", current_code)
     old_email = customer.email
     for key in changes:
         setattr(customer, key, values[key])
@@ -54,9 +59,10 @@ def update_personal_data(user, customer: Customer, values: dict) -> dict:
         value = values[key]
         export[key] = value.isoformat() if isinstance(value, dt.date) else value
     outbox.enqueue("update_customer", export, activity=activity, key=f"personal-{activity.id}")
+    confirm_by_mail(activity, user)
     audit.record("customer", customer.id, "update", changes, user)
     if "email" in changes:
-        name = customer.display_name
+        name = customer.addressed_name
         for address in {old_email, customer.email}:
             if is_real_email(address):
                 mail.queue_mail("email_changed", user.language or "it", [address],
@@ -109,6 +115,7 @@ def update_mailing_address(user, supply_point: SupplyPoint, values: dict) -> Mai
         supply_point_id=supply_point.id, actor=user, payload=dict(values))
     outbox.enqueue("update_mailing_address", {"supply_point_code": supply_point.code, **values},
                    activity=activity, key=f"mailing-{activity.id}")
+    confirm_by_mail(activity, user)
     audit.record("supply_point", supply_point.id, "mailing_address", changes, user)
     return ma
 

@@ -77,6 +77,10 @@ def save(user, supply_point: SupplyPoint, enabled: bool, mode: DeliveryMode,
                   "addresses": [r.email for r in setting.recipients]}
     if enabled and not setting.enabled:
         setting.active_since = utcnow().date()
+    if before["addresses"] and (not enabled or set(before["addresses"]) != set(addresses)):
+        # The links already e-mailed stop opening the invoice: they went to addresses the
+        # customer no longer wants invoices at (or to anyone, with delivery turned off).
+        setting.links_valid_after = utcnow().replace(microsecond=0)
     setting.enabled = enabled
     setting.mode = mode
     setting.recipients.clear()

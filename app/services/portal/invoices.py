@@ -1,5 +1,8 @@
 """The customer's invoice list (F-07): one page of invoices with filters, sort and totals.
 
+The status filter speaks of what is owed: "to pay" is every invoice not fully paid (partly
+paid ones included), by the same rule as the balance, so the list and the balance agree.
+
 It is the portal's busiest page, so it reads plain rows with three statements and no ORM
 objects: the totals per year (which also give the year filter, the number of matching invoices
 and the balance), the page itself, and the payments of the invoices on the page. The statements
@@ -15,20 +18,29 @@ from functools import lru_cache
 from typing import NamedTuple
 
 import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
 
 from app.extensions import db
-from app.models import Invoice, InvoiceStatus, InvoiceType, Payment, SupplyPoint
+from app.models import Invoice, InvoiceStatus, InvoiceType, Payment, SupplyPoint, supply_name
 
 PER_PAGE = 12
 _inv = Invoice.__table__.c
 _pay = Payment.__table__.c
 SORTS = {"date": _inv.invoice_date, "due": _inv.due_date, "amount": _inv.amount, "number": _inv.number}
-_COLUMNS = (_inv.id, _inv.number, _inv.invoice_date, _inv.amount, _inv.invoice_type,
-            _inv.consumption, _inv.unit, _inv.due_date, _inv.amount_paid, _inv.status)
 _YEAR = sa.extract("year", _inv.invoice_date)
 # What is left to pay on an invoice: the one rule behind every balance the customer sees.
 _UNPAID = _inv.status != InvoiceStatus.PAID
 _LEFT_TO_PAY = _inv.amount - _inv.amount_paid
+_AMOUNT_DUE = sa.case((_UNPAID, _LEFT_TO_PAY), else_=0).label("amount_due")
+_COLUMNS = (_inv.id, _inv.number, _inv.invoice_date, _inv.amount, _inv.invoice_type,
+            _inv.consumption, _inv.unit, _inv.due_date, _inv.amount_paid, _inv.status, _AMOUNT_DUE)
+
+# The status filter: URL value -> (label, condition). "UNPAID" is "to pay": partly paid too.
+STATUS_FILTERS = {
+    "UNPAID": (_l("To pay"), _UNPAID),
+    "PARTIALLY_PAID": (InvoiceStatus.PARTIALLY_PAID.label, _inv.status == InvoiceStatus.PARTIALLY_PAID),
+    "PAID": (InvoiceStatus.PAID.label, _inv.status == InvoiceStatus.PAID),
+}
 
 
 def _run(statement, params: dict):
@@ -40,7 +52,7 @@ def _run(statement, params: dict):
 class InvoiceFilter:
     supply_point_id: int | None = None
     year: int | None = None
-    status: InvoiceStatus | None = None
+    status: str | None = None  # a key of STATUS_FILTERS
     sort: str = "date"
     descending: bool = True
     page: int = 1
@@ -57,6 +69,7 @@ class InvoiceRow(NamedTuple):
     due_date: dt.date
     amount_paid: Decimal
     status: InvoiceStatus
+    amount_due: Decimal  # left to pay, 0 once paid
     paid_where: str  # places (or channels) of its payments, "" when none
 
 
@@ -68,10 +81,20 @@ class InvoicePage:
     pages: int
     years: list[int]  # every year with invoices, newest first
     balance: Decimal  # left to pay (of the chosen supply point, if any)
+    due: Decimal  # left to pay on the invoices matching the filter
+
+    @property
+    def first(self) -> int:
+        """Position of the page's first row in the whole list (1-based)."""
+        return (self.page - 1) * PER_PAGE + 1 if self.rows else 0
+
+    @property
+    def last(self) -> int:
+        return (self.page - 1) * PER_PAGE + len(self.rows)
 
 
 @lru_cache(maxsize=None)
-def _statements(by_supply: bool, by_year: bool, by_status: bool, sort: str, descending: bool):
+def _statements(by_supply: bool, by_year: bool, status: str | None, sort: str, descending: bool):
     """The totals-per-year and page statements for one shape of filter, built once: building
     a statement costs more than running it on an index."""
     own = _inv.customer_id == sa.bindparam("customer_id")
@@ -80,11 +103,13 @@ def _statements(by_supply: bool, by_year: bool, by_status: bool, sort: str, desc
     if by_year:
         matching += [_inv.invoice_date >= sa.bindparam("year_from"),
                      _inv.invoice_date < sa.bindparam("year_to")]
-    if by_status:
-        matching.append(_inv.status == sa.bindparam("status"))
+    if status in STATUS_FILTERS:
+        matching.append(STATUS_FILTERS[status][1])
     totals = (sa.select(_YEAR,
                         sa.func.sum(sa.case((sa.and_(sa.true(), *matching), 1), else_=0)),
                         sa.func.sum(sa.case((sa.and_(_UNPAID, *of_supply), _LEFT_TO_PAY), else_=0),
+                                    type_=sa.Numeric(14, 2)),
+                        sa.func.sum(sa.case((sa.and_(_UNPAID, *matching), _LEFT_TO_PAY), else_=0),
                                     type_=sa.Numeric(14, 2)))
               .where(own).group_by(_YEAR))
     column = SORTS.get(sort, _inv.invoice_date)
@@ -109,15 +134,17 @@ _PAYMENTS = sa.select(_pay.invoice_id, _pay.paid_at, _pay.method).where(
 
 
 def invoice_page(customer_id: int, flt: InvoiceFilter) -> InvoicePage:
-    params = {"customer_id": customer_id, "supply_point_id": flt.supply_point_id, "status": flt.status}
+    params = {"customer_id": customer_id, "supply_point_id": flt.supply_point_id}
     if flt.year:
         params.update(year_from=dt.date(flt.year, 1, 1), year_to=dt.date(flt.year + 1, 1, 1))
-    totals, page_stmt = _statements(bool(flt.supply_point_id), bool(flt.year), flt.status is not None,
+    totals, page_stmt = _statements(bool(flt.supply_point_id), bool(flt.year),
+                                    flt.status if flt.status in STATUS_FILTERS else None,
                                     flt.sort if flt.sort in SORTS else "date", flt.descending)
     per_year = _run(totals, params).all()
-    years = sorted((int(y) for y, _, _ in per_year), reverse=True)
-    total = sum(int(n or 0) for _, n, _ in per_year)
-    left = sum((Decimal(str(b or 0)) for _, _, b in per_year), Decimal("0")).quantize(Decimal("0.01"))
+    years = sorted((int(y) for y, _, _, _ in per_year), reverse=True)
+    total = sum(int(n or 0) for _, n, _, _ in per_year)
+    left = sum((Decimal(str(b or 0)) for _, _, b, _ in per_year), Decimal("0")).quantize(Decimal("0.01"))
+    due = sum((Decimal(str(d or 0)) for _, _, _, d in per_year), Decimal("0")).quantize(Decimal("0.01"))
 
     pages = max((total + PER_PAGE - 1) // PER_PAGE, 1)
     page = min(max(flt.page, 1), pages)
@@ -127,14 +154,26 @@ def invoice_page(customer_id: int, flt: InvoiceFilter) -> InvoicePage:
         for invoice_id, paid_at, method in _run(_PAYMENTS, {"ids": [r.id for r in rows]}):
             places.setdefault(invoice_id, set()).add(paid_at or str(method.label))
     return InvoicePage(rows=[InvoiceRow(*r, ", ".join(sorted(places.get(r.id, ())))) for r in rows],
-                       total=total, page=page, pages=pages, years=years, balance=left)
+                       total=total, page=page, pages=pages, years=years, balance=left, due=due)
 
 
-_SUPPLY_OPTIONS = (sa.select(SupplyPoint.__table__.c.id, SupplyPoint.point_code.label("point_code"))
-                   .where(SupplyPoint.__table__.c.customer_id == sa.bindparam("customer_id"))
-                   .order_by(SupplyPoint.__table__.c.code))
+_sp = SupplyPoint.__table__.c
+_SUPPLY_OPTIONS = (sa.select(_sp.id, _sp.service, _sp.address, _sp.city,
+                             SupplyPoint.point_code.label("point_code"))
+                   .where(_sp.customer_id == sa.bindparam("customer_id"))
+                   .order_by(_sp.code))
 
 
-def supply_point_options(customer_id: int) -> list:
-    """(id, point_code) of the customer's supply points, for the supply filter."""
-    return _run(_SUPPLY_OPTIONS, {"customer_id": customer_id}).all()
+class SupplyOption(NamedTuple):
+    id: int
+    name: str  # "Gas — Via Roma 1, Milano"
+    point_code: str
+
+
+def supply_point_options(customer_id: int) -> list[SupplyOption]:
+    """The customer's supply points for the supply filter, named by service and address (the
+    PDR/POD is added only where two would otherwise read the same)."""
+    rows = _run(_SUPPLY_OPTIONS, {"customer_id": customer_id}).all()
+    names = [supply_name(r.service, r.address, r.city) for r in rows]
+    return [SupplyOption(r.id, f"{name} ({r.point_code})" if names.count(name) > 1 else name, r.point_code)
+            for r, name in zip(rows, names)]

@@ -1,24 +1,34 @@
-"""Self-reported readings (F-02): congruity, meter roll-over, plausibility, export to billing.
+"""Self-reported readings (F-02) and consumption history (F-10): congruity, roll-over of the
+meter and of the volume corrector, plausibility, gas volumes, export to billing.
 
-A reading must be later than the meter's previous one and not in the future, and its value at
-least the previous value — unless the meter, which has a fixed number of digits, passed zero
-(roll-over): then the consumption is `value + 10**digits - previous`. A consumption far above
-the supply point's history (the `consumption plausibility factor` setting times the expected
-consumption for the period) is accepted only after the customer confirms it, and is flagged
-for the back office. The reading is stored at once and sent to billing through the outbox; the
-activity is executed automatically when billing has it (F-21).
+Gas volumes: a meter counts m³ at the place's conditions. Without a volume corrector the
+billed volume in standard cubic metres is m³ × the supply point's conversion coefficient C
+(set by billing, rounded half up to whole Smc); with a corrector fitted, C is 1 and the
+corrector's own difference is the volume in Smc. Electricity is counted in kWh, water in m³.
+
+A reading must be later than the meter's previous one that counts (a rejected reading never
+does: it is never the base of a consumption) and not in the future, and its value at least the
+previous value — unless the meter, which has a fixed number of digits, passed zero (roll-over):
+then the consumption is `value + 10**digits - previous`. The corrector has its own digits and
+passes zero on its own. A lower reading that could be a roll-over (the volume across zero is a
+believable consumption) is offered to the customer as "the meter passed zero: confirm", like a
+consumption far above the supply point's history (the `consumption plausibility factor`
+setting times the expected consumption for the period), which is accepted only after the
+customer confirms it and is flagged for the back office. The reading is stored at once and sent
+to billing through the outbox; the activity is executed automatically when billing has it (F-21).
 """
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
 
 import sqlalchemy as sa
 from flask_babel import format_date, lazy_gettext as _l
 
 from app.extensions import db
 from app.models import (ActivityKind, Meter, MeterReading, ReadingSource, ReadingStatus,
-                        ReadingType, SupplyPoint)
+                        ReadingType, Service, SupplyPoint)
 from app.services.core import settings
 from app.services.core.errors import DomainError
 from app.services.sync.outbox import after_delivery
@@ -31,12 +41,69 @@ class ReadingError(DomainError):
     default_field = "value"
 
 
-class NeedsConfirmation(Exception):
-    """The consumption looks implausible: the customer must confirm it."""
+@dataclass(frozen=True)
+class Units:
+    """Units the portal prints for a supply point: the meter's counter, the corrector's
+    counter (gas with a corrector only) and the consumption (the billed volume)."""
 
-    def __init__(self, consumption: int, expected: int):
+    reading: str
+    corrector: str
+    consumption: str
+
+
+_UNITS = {Service.GAS: Units("m³", "Smc", "Smc"), Service.ELECTRICITY: Units("kWh", "", "kWh"),
+          Service.WATER: Units("m³", "", "m³"), Service.LPG: Units("l", "", "l"),
+          Service.TELECOM: Units("", "", "")}
+
+
+def units(supply_point: SupplyPoint) -> Units:
+    """The units of the supply point's readings and consumption."""
+    return _UNITS.get(supply_point.service, Units("", "", ""))
+
+
+def coefficient(supply_point: SupplyPoint, meter: Meter | None = None) -> Decimal:
+    """The conversion coefficient C applied to the meter's m³ (1 outside gas or with a corrector)."""
+    if supply_point.service != Service.GAS or (meter is not None and meter.has_corrector):
+        return Decimal(1)
+    c = supply_point.conversion_coefficient
+    return Decimal(c) if c else Decimal(1)
+
+
+def billed_volume(supply_point: SupplyPoint, meter: Meter, counted: int) -> int:
+    """Volume billed for `counted` units of a meter without corrector: m³ × C, in whole Smc."""
+    return int((Decimal(counted) * coefficient(supply_point, meter))
+               .quantize(Decimal(1), ROUND_HALF_UP))
+
+
+def _corrector_top(meter: Meter) -> int:
+    return 10 ** (meter.corrector_digits or 9)
+
+
+def volume_between(supply_point: SupplyPoint, meter: Meter, base: MeterReading,
+                   value: int, corrector_value: int | None) -> int:
+    """The consumption from reading `base` to (value, corrector_value), across zero if need be:
+    the corrector's difference when both have one, else the meter's difference × C."""
+    if meter.has_corrector and corrector_value is not None and base.corrector_value is not None:
+        return (corrector_value - base.corrector_value) % _corrector_top(meter)
+    return billed_volume(supply_point, meter, (value - base.value) % 10 ** (meter.digits or 5))
+
+
+class NeedsConfirmation(Exception):
+    """The customer must confirm the reading: the meter or the corrector passed zero
+    (`rolled_over`, `corrector_rolled_over`), or the consumption looks implausible."""
+
+    def __init__(self, consumption: int, expected: int, *, rolled_over: bool = False,
+                 corrector_rolled_over: bool = False, implausible: bool = True,
+                 previous: MeterReading | None = None, unit: str = ""):
         super().__init__(f"{consumption} vs {expected}")
         self.consumption, self.expected = consumption, expected
+        self.rolled_over, self.corrector_rolled_over = rolled_over, corrector_rolled_over
+        self.implausible, self.previous, self.unit = implausible, previous, unit
+
+    @property
+    def roll_over(self) -> bool:
+        """The customer is asked to confirm that a counter passed zero."""
+        return self.rolled_over or self.corrector_rolled_over
 
 
 @dataclass
@@ -46,6 +113,8 @@ class Check:
     implausible: bool = False
     same_as_previous: bool = False
     expected: int | None = None
+    corrector_rolled_over: bool = False
+    previous: MeterReading | None = None
 
 
 def previous_reading(meter: Meter) -> MeterReading | None:
@@ -88,6 +157,9 @@ def check_reading(supply_point: SupplyPoint, meter: Meter, reading_date: dt.date
     if meter.has_corrector and corrector_value is None:
         raise ReadingError(_l("This meter has a volume corrector: enter its reading too."),
                            "corrector_value")
+    if meter.has_corrector and corrector_value >= _corrector_top(meter):
+        raise ReadingError(_l("The volume corrector has %(digits)d digits: the reading cannot be "
+                              "that long.", digits=meter.corrector_digits or 9), "corrector_value")
     prev = previous_reading(meter)
     if prev is None:
         return Check(consumption=None)
@@ -99,32 +171,43 @@ def check_reading(supply_point: SupplyPoint, meter: Meter, reading_date: dt.date
     expected = int(daily * days) if daily else None
     factor = settings.get("consumption plausibility factor")
     limit = max(expected * factor, 1) if expected is not None else None
-    rolled = False
-    if value < prev.value:
-        consumption = value + top - prev.value
-        # Roll-over only when the jump past zero is a believable consumption; otherwise the
-        # customer most likely typed a lower number than the last one.
-        believable = consumption <= limit if limit is not None else consumption <= top // 10
+    counted = (value - prev.value) % top
+    rolled = value < prev.value
+    # A counter may have passed zero only when the volume across zero is a believable
+    # consumption; otherwise the customer most likely typed a lower number than the last one.
+    if rolled:
+        across = billed_volume(supply_point, meter, counted)
+        believable = across <= limit if limit is not None else counted <= top // 10
         if not believable:
             raise ReadingError(_l("The reading is lower than the previous one (%(value)s on %(date)s).",
                                   value=prev.value, date=format_date(prev.reading_date)), "value")
-        rolled = True
-    else:
-        consumption = value - prev.value
-    if meter.has_corrector and prev.corrector_value is not None and corrector_value is not None \
-            and corrector_value < prev.corrector_value and not rolled:
-        raise ReadingError(_l("The corrector reading is lower than the previous one (%(value)s).",
-                              value=prev.corrector_value), "corrector_value")
+    corrector_rolled = False
+    with_corrector = meter.has_corrector and prev.corrector_value is not None
+    if with_corrector and corrector_value < prev.corrector_value:
+        across = (corrector_value - prev.corrector_value) % _corrector_top(meter)
+        # without history, the meter's own m³ tell what the corrector may have counted
+        believable = across <= limit if limit is not None else across <= 2 * counted + 100
+        if not believable:
+            raise ReadingError(_l("The corrector reading is lower than the previous one (%(value)s).",
+                                  value=prev.corrector_value), "corrector_value")
+        corrector_rolled = True
+    consumption = volume_between(supply_point, meter, prev, value,
+                                 corrector_value if with_corrector else None)
     implausible = limit is not None and consumption > limit
     return Check(consumption=consumption, rolled_over=rolled, implausible=implausible,
-                 same_as_previous=consumption == 0, expected=expected)
+                 same_as_previous=consumption == 0 and counted == 0, expected=expected,
+                 corrector_rolled_over=corrector_rolled, previous=prev)
 
 
 @transactional
 def submit_reading(user, supply_point: SupplyPoint, meter: Meter, reading_date: dt.date,
                    value: int, corrector_value: int | None = None, *,
-                   confirmed: bool = False) -> tuple[MeterReading, Check]:
-    """Store a self-reading, its activity and the outbox row; commit."""
+                   confirmed: bool = False,
+                   confirmed_rollover: bool = False) -> tuple[MeterReading, Check]:
+    """Store a self-reading, its activity and the outbox row; commit.
+
+    Raises NeedsConfirmation when a counter passed zero and `confirmed_rollover` is not set,
+    or when the consumption is implausible and `confirmed` is not set."""
     from app.services.crm import activities
     from app.services.sync import outbox
 
@@ -133,14 +216,21 @@ def submit_reading(user, supply_point: SupplyPoint, meter: Meter, reading_date: 
     if not meter.has_corrector:
         corrector_value = None
     check = check_reading(supply_point, meter, reading_date, value, corrector_value)
-    if check.implausible and not confirmed:
-        raise NeedsConfirmation(check.consumption, check.expected or 0)
+    rollover = check.rolled_over or check.corrector_rolled_over
+    if (rollover and not confirmed_rollover) or (check.implausible and not confirmed):
+        raise NeedsConfirmation(check.consumption, check.expected or 0,
+                                rolled_over=check.rolled_over,
+                                corrector_rolled_over=check.corrector_rolled_over,
+                                implausible=check.implausible and not confirmed,
+                                previous=check.previous, unit=units(supply_point).consumption)
     activity = activities.create_activity(
         ActivityKind.SELF_READING, customer_id=supply_point.customer_id,
         supply_point_id=supply_point.id, actor=user,
         payload={"meter": meter.serial, "reading_date": reading_date.isoformat(), "value": value,
                  "corrector_value": corrector_value, "consumption": check.consumption,
-                 "rolled_over": check.rolled_over, "flagged": check.implausible})
+                 "rolled_over": check.rolled_over,
+                 "corrector_rolled_over": check.corrector_rolled_over,
+                 "flagged": check.implausible})
     reading = MeterReading(supply_point_id=supply_point.id, meter_id=meter.id,
                            reading_date=reading_date, value=value, corrector_value=corrector_value,
                            reading_type=ReadingType.SELF, source=ReadingSource.CUSTOMER,
@@ -177,3 +267,37 @@ def history(supply_point: SupplyPoint, limit: int = 60) -> list[MeterReading]:
     return list(db.session.scalars(
         sa.select(MeterReading).where(MeterReading.supply_point_id == supply_point.id)
         .order_by(MeterReading.reading_date.desc(), MeterReading.id.desc()).limit(limit)))
+
+
+@dataclass
+class HistoryRow:
+    """One line of the consumption history: the reading and the consumption it counts
+    (None for the first reading of a meter and for a rejected one)."""
+
+    reading: MeterReading
+    consumption: int | None
+    counted: bool
+
+
+def consumption_history(supply_point: SupplyPoint, limit: int = 60) -> list[HistoryRow]:
+    """The readings newest first with the consumption each one counts (F-10).
+
+    A rejected reading counts nothing and is never the base of the next one: a reading not
+    yet in billing is counted here from its meter's previous reading that counts; billing's
+    own figure stands for the others."""
+    readings = history(supply_point, limit)
+    meters = {m.id: m for m in supply_point.meters}
+    base: dict[int | None, MeterReading] = {}
+    rows: list[HistoryRow] = []
+    for r in reversed(readings):
+        if r.status == ReadingStatus.REJECTED:
+            rows.append(HistoryRow(r, None, False))
+            continue
+        consumption = r.consumption
+        meter, prev = meters.get(r.meter_id), base.get(r.meter_id)
+        if r.billing_entry_no is None and meter is not None and prev is not None:
+            consumption = volume_between(supply_point, meter, prev, r.value, r.corrector_value)
+        base[r.meter_id] = r
+        rows.append(HistoryRow(r, consumption, True))
+    rows.reverse()
+    return rows

@@ -8,10 +8,11 @@ status, history and whether a write is still waiting for the billing system.
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask_babel import lazy_gettext as _l
+from flask_babel import force_locale, lazy_gettext as _l
 
 from app.extensions import db
 from app.models import Activity, ActivityKind, Invoice, OutboxMessage, OutboxStatus
+from app.models.activity import subject_key
 from app.services.core.errors import DomainError
 from app.services.core.unit_of_work import transactional
 
@@ -20,10 +21,39 @@ class RequestError(DomainError):
     """A request that can't be filed as asked."""
 
 
+def confirm_by_mail(activity: Activity, user=None, *, address: str = "", name: str = "",
+                    language: str | None = None) -> None:
+    """Queue the "we have received your request" e-mail with the request's reference number,
+    to the customer's address on file (or the one a visitor gave), in their language."""
+    from flask import current_app
+
+    from app.services.mailing import mail
+    from app.services.portal.accounts import contact_email
+
+    customer = activity.customer
+    if user is not None and getattr(user, "customer_id", None):
+        address = contact_email(user) or address
+        language = user.language or language
+    if not address:
+        return
+    language = language if language in mail.LANGUAGES else "it"
+    with force_locale(language):
+        context = {"name": (customer.addressed_name if customer else "") or name or address,
+                   "reference": activity.reference, "kind": str(activity.kind.label),
+                   "subject": "" if activity.kind == ActivityKind.INFORMATION_REQUEST
+                   or activity.subject_text == str(activity.kind.label) else activity.subject_text,
+                   "url": ""}
+    if customer is not None:
+        base = current_app.config.get("PUBLIC_BASE_URL", "").rstrip("/")
+        context["url"] = f"{base}/portal/requests/{activity.id}" if base else ""
+    mail.queue_mail("request_received", language, [address], context,
+                    key=f"request_received-{activity.id}")
+
+
 @transactional
 def information_request(*, name: str, question: str, email: str = "", phone: str = "",
                         postal_address: str = "", customer_id: int | None = None,
-                        user=None) -> Activity:
+                        user=None, language: str | None = None) -> Activity:
     from app.services.crm import activities
 
     name, question = name.strip(), question.strip()
@@ -36,6 +66,7 @@ def information_request(*, name: str, question: str, email: str = "", phone: str
         subject=question[:200], contact_name=name[:160], contact_email=email[:254],
         contact_phone=phone[:30],
         payload={"question": question, "postal_address": postal_address})
+    confirm_by_mail(activity, user, address=email, name=name, language=language)
     return activity
 
 
@@ -49,8 +80,9 @@ def invoice_correction(user, invoice: Invoice, reason: str) -> Activity:
     activity = activities.create_activity(
         ActivityKind.INVOICE_CORRECTION, customer_id=invoice.customer_id,
         supply_point_id=invoice.supply_point_id, invoice_id=invoice.id, actor=user,
-        subject=str(_l("Correction of invoice %(number)s", number=invoice.number)),
+        subject=subject_key("invoice_correction", invoice.number),
         payload={"invoice_number": invoice.number, "reason": reason})
+    confirm_by_mail(activity, user)
     return activity
 
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
+from app import validators
 from app.extensions import db
 from app.models import (Agent, Contract, ContractDraft, ContractHistory, ContractStatus, OutboxMessage,
                         SupplyPoint, SupplyStatus)
@@ -25,7 +26,7 @@ from app.models.base import utcnow
 from app.permissions import has_permission
 from app.roles import AGENT, BACK_OFFICE, CREDIT_CHECK, MANAGER
 from app.services.sync.outbox import after_delivery, enqueue
-from app.services.core.unit_of_work import transactional
+from app.services.core.unit_of_work import inside_caller, transactional
 
 log = logging.getLogger(__name__)
 
@@ -162,8 +163,7 @@ def transition(contract: Contract, action: str, actor=None, reason: str = "") ->
     now = utcnow()
     if rule.to in (S.REJECTED, S.CANCELLED):
         contract.rejection_reason = reason
-    if action == "submit" and contract.signed_on is None:
-        contract.signed_on = now.date()
+    # `signed_on` is set when the signed copy is uploaded (signed.py), never on submitting.
     db.session.add(ContractHistory(contract_id=contract.id, from_status=before, to_status=rule.to,
                                    action=action, reason=reason, actor_id=getattr(actor, "id", None),
                                    created_at=now))
@@ -179,13 +179,62 @@ def _side_effects(contract: Contract, action: str, before: ContractStatus, now: 
 
     if action == "activate":
         contract.activated_at = now
-        enqueue("create_contract", export_payload(contract), key=f"create_contract-{contract.number}")
+        if shared_customer_code(contract) is not None:  # else sent once billing holds the customer
+            _export(contract)
         commissions.earn(contract, "activation", now)
     elif action == "invoiceable":
         contract.invoiceable_at = now
         commissions.earn(contract, "invoiceable", now)
     elif action == "cancel":
         commissions.reverse(contract, now)
+    if contract.status in (S.REJECTED, S.CANCELLED):
+        _release_waiting(contract)
+
+
+# --- a customer shared by two contracts (dual fuel) --------------------------------------------
+
+def shared_customer_code(contract: Contract) -> str | None:
+    """Billing's number of the customer this contract shares with the contract that brought
+    them: "" when it shares none (or that contract will never reach billing), None while
+    billing has not created the customer yet (the export waits)."""
+    source = contract.customer_contract
+    if source is None or contract.draft.customer.get("mode") != "contract":
+        return ""
+    code = source.draft.billing.get("customer_code") or (source.customer.code if source.customer else "")
+    if code:
+        return code
+    if source.status in (S.REJECTED, S.CANCELLED):
+        return ""
+    return None
+
+
+def _export(contract: Contract) -> None:
+    enqueue("create_contract", export_payload(contract), key=f"create_contract-{contract.number}")
+
+
+def _waiting_for(source: Contract) -> list[Contract]:
+    """Activated contracts sharing `source`'s customer whose export waits for it."""
+    waiting = db.session.scalars(sa.select(Contract).where(
+        Contract.customer_contract_id == source.id, Contract.status == S.ACTIVATED).order_by(Contract.id)).all()
+    sent = set(db.session.scalars(sa.select(OutboxMessage.idempotency_key).where(
+        OutboxMessage.idempotency_key.in_([f"create_contract-{c.number}" for c in waiting])))) if waiting else set()
+    return [c for c in waiting if f"create_contract-{c.number}" not in sent]
+
+
+def _release_waiting(source: Contract) -> None:
+    """`source` will never reach billing: the first contract sharing its customer brings the
+    customer itself, the others now share that one's."""
+    followers = db.session.scalars(sa.select(Contract).where(
+        Contract.customer_contract_id == source.id, Contract.status.in_((S.DRAFT, *OPEN))).order_by(Contract.id)).all()
+    if not followers:
+        return
+    first, rest = followers[0], followers[1:]
+    first.customer_contract_id = None
+    first.draft = first.draft.with_step("customer", {**first.draft.customer, "mode": "new"}, complete=True)
+    for other in rest:
+        other.customer_contract_id = first.id
+    if first.status == S.ACTIVATED:
+        _export(first)
 
 
 def record_created(contract: Contract, actor) -> None:
@@ -206,7 +255,8 @@ def export_payload(contract: Contract) -> dict:
     d = contract.draft
     cust, supply, pay, mail = d.customer, d.supply, d.payment, d.mailing
     existing = cust.get("mode") == "existing"
-    customer_code = cust.get("customer_code", "") if existing else ""
+    customer_code = cust.get("customer_code", "") if existing else (shared_customer_code(contract) or "")
+    existing = existing or bool(customer_code)
     customer = {"customer_code": customer_code}
     if not existing:
         customer.update({k: cust.get(k, "") or "" for k in (
@@ -245,13 +295,20 @@ def _contract_created_in_billing(msg: OutboxMessage) -> None:
     contract.draft = contract.draft.with_billing(customer_code=result.get("customer_code", ""),
                                                  supply_point_code=result.get("supply_point_code", ""))
     transition(contract, "export", None, result.get("reservation_number", ""))
+    for follower in _waiting_for(contract):  # contracts for the same new customer: now theirs
+        _export(follower)
 
 
 @transactional
 def check_invoiceable() -> dict:
-    """After alignment: link contracts to the aligned records, move invoiceable ones on (job)."""
-    counts = {"linked": 0, "invoiceable": 0}
+    """Link contracts in billing to the aligned records, move invoiceable ones on (the job; the
+    alignment hook below does the same for the supply points each alignment brings)."""
     contracts = db.session.scalars(sa.select(Contract).where(Contract.status == S.IN_BILLING)).all()
+    return _link(contracts)
+
+
+def _link(contracts) -> dict:
+    counts = {"linked": 0, "invoiceable": 0}
     for contract in contracts:
         billing = contract.draft.billing
         sp = db.session.scalar(sa.select(SupplyPoint).where(
@@ -268,21 +325,80 @@ def check_invoiceable() -> dict:
     return counts
 
 
+def _point_filter(column, key: str):
+    """Rows whose code may be `key` (a LIKE on the code without spaces, upper-cased); the
+    caller keeps those whose `point_key` equals it (the POD's check character is optional)."""
+    compact = sa.func.upper(sa.func.replace(column, " ", ""))
+    return compact.like(key + "%")
+
+
+def _point_keys(pdr: str, pod: str) -> tuple[str, str]:
+    return validators.point_key(pdr), validators.point_key(pod)
+
+
+def point_active(pdr: str = "", pod: str = "") -> bool:
+    """True when the PDR/POD, however written, is a supply point already active with us."""
+    pdr_key, pod_key = _point_keys(pdr, pod)
+    if not (pdr_key or pod_key):
+        return False
+    column, key = (SupplyPoint.pdr, pdr_key) if pdr_key else (SupplyPoint.pod, pod_key)
+    codes = db.session.scalars(sa.select(column).where(_point_filter(column, key), SupplyPoint.status.in_(
+        (SupplyStatus.ACTIVE, SupplyStatus.NOT_INVOICEABLE, SupplyStatus.SUSPENDED)))).all()
+    return any(validators.point_key(code) == key for code in codes)
+def follow_alignment(records: list) -> None:
+    """Alignment hook: the contracts whose supply point this page brought are linked to their
+    billing customer and supply point (portfolio, timeline) in the same run, inside the page's
+    transaction; those billing reports active become invoiceable."""
+    codes = {r.code for r in records}
+    if not codes:
+        return
+    waiting = [c for c in db.session.scalars(sa.select(Contract).where(Contract.status == S.IN_BILLING))
+               if c.draft.billing.get("supply_point_code") in codes]
+    if waiting:
+        with inside_caller():
+            _link(waiting)
+
+
+def register_hooks() -> None:
+    """Follow each alignment's supply points (called once by `create_app`)."""
+    from app.services.sync.alignment import on_supply_points
+
+    on_supply_points("sales_contracts", follow_alignment)
+
+
 def point_in_use(pdr: str = "", pod: str = "", *, exclude_contract_id: int | None = None) -> str | None:
-    """Why a PDR/POD can't be contracted: already active with us or in another open contract."""
-    if not (pdr or pod):
-        return None
-    col_sp = SupplyPoint.pdr if pdr else SupplyPoint.pod
-    col_ct = Contract.pdr if pdr else Contract.pod
-    value = pdr or pod
-    active = db.session.scalar(sa.select(sa.func.count()).select_from(SupplyPoint).where(
-        col_sp == value, SupplyPoint.status.in_(
-            (SupplyStatus.ACTIVE, SupplyStatus.NOT_INVOICEABLE, SupplyStatus.SUSPENDED))))
-    if active:
+    """Why a PDR/POD can't be contracted (already active with us), else None.
+
+    Another open contract for the same point is not a refusal: `open_contracts_with` flags it."""
+    if point_active(pdr=pdr, pod=pod):
         return str(_l("This supply point is already active with us."))
-    stmt = sa.select(sa.func.count()).select_from(Contract).where(col_ct == value, Contract.status.in_(OPEN))
+    return None
+
+
+def open_contracts_with(*, pdr: str = "", pod: str = "", tax_code: str = "", vat_number: str = "",
+                        exclude_contract_id: int | None = None) -> list[Contract]:
+    """Other open contracts (draft included) for the same supply point or the same customer."""
+    pdr_key, pod_key = _point_keys(pdr, pod)
+    conditions = []
+    if pdr_key:
+        conditions.append(_point_filter(Contract.pdr, pdr_key))
+    if pod_key:
+        conditions.append(_point_filter(Contract.pod, pod_key))
+    tax_code, vat_number = (tax_code or "").strip().upper(), (vat_number or "").strip()
+    if tax_code:
+        conditions.append(Contract.tax_code == tax_code)
+    if vat_number:
+        conditions.append(Contract.vat_number == vat_number)
+    if not conditions:
+        return []
+    stmt = sa.select(Contract).where(sa.or_(*conditions), Contract.status.in_((S.DRAFT, *OPEN)))
     if exclude_contract_id:
         stmt = stmt.where(Contract.id != exclude_contract_id)
-    if db.session.scalar(stmt):
-        return str(_l("Another contract for this supply point is already being processed."))
-    return None
+    found = []
+    for other in db.session.scalars(stmt.order_by(Contract.id)):
+        same_point = ((pdr_key and validators.point_key(other.pdr) == pdr_key)
+                      or (pod_key and validators.point_key(other.pod) == pod_key))
+        same_customer = (tax_code and other.tax_code == tax_code) or (vat_number and other.vat_number == vat_number)
+        if same_point or same_customer:
+            found.append(other)
+    return found

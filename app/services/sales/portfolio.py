@@ -13,6 +13,7 @@ import re
 import sqlalchemy as sa
 from flask import abort
 
+from app import validators
 from app.extensions import db
 from app.models import Agent, Contract, ContractStatus, Customer, SupplyPoint
 from app.permissions import has_permission
@@ -61,11 +62,12 @@ def contracts(user, q: str = "", status: str = "", agent_id: int | None = None, 
     if q:
         compact = re.sub(r"\s", "", q).upper()
         like = f"%{q.lower()}%"
+        point = validators.point_key(q)
         stmt = stmt.outerjoin(Customer, Customer.id == Contract.customer_id).where(sa.or_(
-            Contract.number == compact, Contract.pdr == compact, Contract.pod == compact,
+            Contract.number == compact, Contract.pdr == point, Contract.pod.like(point + "%") if len(point) == 14 else Contract.pod == point,
+            Contract.tax_code == compact, Contract.vat_number == compact, Contract.search_name.like(like),
             Customer.code == compact, Customer.tax_code == compact, Customer.vat_number == compact,
-            Customer.search_name.like(like),
-            sa.func.lower(sa.cast(Contract.data, sa.String)).like(like)))
+            Customer.search_name.like(like)))
     if status and status in ContractStatus.__members__:
         stmt = stmt.where(Contract.status == ContractStatus[status])
     return list(db.session.scalars(stmt.order_by(Contract.created_at.desc(), Contract.id.desc()).limit(limit)))

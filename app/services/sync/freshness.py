@@ -1,4 +1,6 @@
-"""Freshness of the customer's data (F-51): a refresh from billing at login, short timeout.
+"""Freshness of the customer's data (F-51): a refresh from billing with a short timeout, at login
+and on demand (a page opened on a copy older than the `portal_refresh_minutes` setting, or the
+customer's "refresh" link).
 
 When billing answers, everything of the customer is upserted (`alignment.apply_bundle`); when
 it does not, pages keep working from the local copy and say how old it is.
@@ -6,19 +8,23 @@ it does not, pages keep working from the local copy and say how old it is.
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import logging
+from functools import lru_cache
 
+import sqlalchemy as sa
 from flask import current_app
 
 from app.billing.gateway import BillingError
 from app.extensions import db
-from app.models import Customer
+from app.models import Customer, SyncState
+from app.models.base import utcnow
 
 log = logging.getLogger(__name__)
 
 
 def _quick_gateway():
-    """The configured gateway with the short login timeout (shares its clients)."""
+    """The configured gateway with the short timeout of a customer's refresh (shares its clients)."""
     from app.services.sync.gateway import gateway
 
     gw = gateway()
@@ -28,22 +34,79 @@ def _quick_gateway():
     return gw
 
 
+# After billing did not answer a refresh, pages of this process stop asking it for a while, so
+# that during an outage customers don't each wait for the timeout (a customer's "refresh" still asks).
+QUIET_AFTER_FAILURE = dt.timedelta(minutes=1)
+_FAILED_AT = "freshness_failed_at"
+
+
+def billing_recently_unanswered() -> bool:
+    """True when a refresh found billing silent less than QUIET_AFTER_FAILURE ago."""
+    failed = current_app.extensions.get(_FAILED_AT)
+    return failed is not None and utcnow() - failed < QUIET_AFTER_FAILURE
+
+
 def refresh_customer(customer: Customer) -> bool:
     """Refresh the customer's local copy from billing; False when billing did not answer."""
     from app.services.sync.alignment import apply_bundle
 
+    code, customer_id = customer.code, customer.id
     try:
-        bundle = _quick_gateway().read_customer_bundle(customer.code)
+        bundle = _quick_gateway().read_customer_bundle(code)
     except BillingError as exc:
-        log.info("Login refresh of %s skipped: billing %s", customer.code, exc.kind.value)
+        log.info("Refresh of %s skipped: billing %s", code, exc.kind.value)
+        current_app.extensions[_FAILED_AT] = utcnow()
         db.session.rollback()
         return False
+    current_app.extensions.pop(_FAILED_AT, None)
     if bundle is None:
         return False
     try:
+        # The whole copy of the customer now agrees with billing, changed or not: their age
+        # starts again (apply_bundle commits it with the records).
+        db.session.execute(sa.update(Customer.__table__).where(Customer.__table__.c.id == customer_id)
+                           .values(synced_at=utcnow()))
         apply_bundle(bundle)
-    except Exception:  # noqa: BLE001 - a refresh must never break the login
-        log.exception("Login refresh of %s failed while saving", customer.code)
+    except Exception:  # noqa: BLE001 - a refresh must never break the page that asked for it
+        log.exception("Refresh of %s failed while saving", code)
         db.session.rollback()
         return False
     return True
+
+
+@lru_cache(maxsize=None)
+def _as_of_statement():
+    """customer.synced_at, and when the last alignment went through every entity (then every
+    customer's copy agrees with billing as of then); built once."""
+    from app.services.sync.alignment import ORDER
+
+    cust, state = Customer.__table__.c, SyncState.__table__.c
+    entities = [e.value for e in ORDER]
+    aligned = sa.select(sa.func.min(state.last_success_at)).where(state.entity.in_(entities))
+    complete = sa.select(sa.func.count()).select_from(SyncState.__table__).where(
+        state.entity.in_(entities), state.last_success_at.is_not(None))
+    return sa.select(cust.synced_at, aligned.scalar_subquery(), complete.scalar_subquery()).where(
+        cust.id == sa.bindparam("id"))
+
+
+def data_as_of(customer_id: int) -> dt.datetime | None:
+    """Since when (UTC) the customer's local copy is known to agree with billing; None: never."""
+    from app.services.sync.alignment import ORDER
+
+    row = db.session.connection().execute(_as_of_statement(), {"id": customer_id}).first()
+    if row is None:
+        return None
+    synced, aligned, complete = row
+    if complete < len(ORDER):
+        aligned = None
+    return max([t for t in (synced, aligned) if t is not None], default=None)
+
+
+def is_stale(as_of: dt.datetime | None, now: dt.datetime | None = None) -> bool:
+    """True when a copy of that age is older than the `portal_refresh_minutes` setting."""
+    from app.services.core import settings
+
+    if as_of is None:
+        return True
+    limit = dt.timedelta(minutes=int(settings.get("portal_refresh_minutes")))
+    return (now or utcnow()) - as_of > limit

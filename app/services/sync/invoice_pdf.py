@@ -17,17 +17,20 @@ from app.models import Invoice
 from app.services.core import settings
 from app.services.core.pdf import render_pdf
 from app.services.core.unit_of_work import transactional
+from app.services.sync.bill import build_bill
 
 log = logging.getLogger(__name__)
 
 
 def render_invoice_pdf(invoice: Invoice, language: str = "it") -> bytes:
-    """Render the invoice template with xhtml2pdf (about 0.2 s of CPU per page)."""
-    with force_locale(language if language in ("it", "en") else "it"):
-        html = render_template("pdf/invoice.html", invoice=invoice, customer=invoice.customer,
-                               supply_point=invoice.supply_point, lines=invoice.lines,
-                               payments=invoice.payments, company=settings.company())
-    return render_pdf(html, f"invoice {invoice.number}")
+    """Render the product's own bill (pdf/invoice.html, the content from `bill.build_bill`)
+    with xhtml2pdf (about 0.3 s of CPU per two-page bill)."""
+    language = language if language in ("it", "en") else "it"
+    with force_locale(language):
+        bill = build_bill(invoice)
+        html = render_template("pdf/invoice.html", bill=bill, invoice=invoice, customer=invoice.customer,
+                               supply_point=invoice.supply_point, company=settings.company())
+    return render_pdf(html, f"invoice {invoice.number}", language=language)
 
 
 # Loaded with the invoice in one query: the stored copy and what a rendering needs besides

@@ -22,7 +22,7 @@ import sqlalchemy as sa
 
 from app.billing.gateway import (BillingError, BillingGateway, CommissionLine, ContractExport,
                                  CustomerUpdate, FaultKind, MailingAddress, MandateRequest,
-                                 ReadingSubmission)
+                                 ReadingSubmission, collect_warnings)
 from app.extensions import db
 from app.models import Activity, OutboxMessage, OutboxStatus
 from app.models.base import utcnow
@@ -90,6 +90,13 @@ def _revoke_mandate(gw, key, p):
     return {}
 
 
+@handler("set_mandate_status")
+def _set_mandate_status(gw, key, p):
+    gw.set_mandate_status(key, p["supply_point_code"], p["mandate_reference"], p["status"],
+                          p.get("reason", ""))
+    return {}
+
+
 @handler("create_contract")
 def _create_contract(gw, key, p):
     p = dict(p)
@@ -143,6 +150,14 @@ def _jsonable(value):
 
 
 OUTBOX_QUEUE = Queue(OutboxMessage, OutboxStatus.PENDING, OutboxStatus.DELIVERING)
+
+
+def waiting_too_long(now: dt.datetime | None = None):
+    """The condition of writes still being retried although queued longer than the alert age
+    (setting `queue_alert_hours`): an alert for staff; they keep being retried."""
+    cutoff = (now or utcnow()) - dt.timedelta(hours=settings.get("queue_alert_hours"))
+    return sa.and_(OutboxMessage.status.in_((OutboxStatus.PENDING, OutboxStatus.DELIVERING)),
+                   OutboxMessage.created_at < cutoff)
 
 
 def deliver_due(gw: BillingGateway | None = None, *, limit: int = 200, holder: str = "",
@@ -213,17 +228,27 @@ def _deliver_one(gw: BillingGateway, id_: int) -> str:
     """Deliver one claimed row; its outcome is written in a transaction after the call."""
     row = db.session.get(OutboxMessage, id_)
     operation, key, payload = row.operation, row.idempotency_key, dict(row.payload)
+    # The request that queued the write names its billing call and what its outcome queues
+    # (an e-mail): one id from the customer's click to billing (logs, rows).
+    token = request_id.bind(row.request_id) if row.request_id else None
     db.session.rollback()  # no transaction stays open while billing is called
     error, permanent, reason, result = None, False, None, None
     try:
-        result = HANDLERS[operation](gw, key, payload)
-    except BillingError as exc:
-        error, permanent, reason = exc, exc.kind is FaultKind.FAULT, str(exc.kind.value)
-    except Exception as exc:  # a handler's own error: this row fails, the others go on
-        log.exception("Outbox %s (%s) could not be delivered", id_, operation)
-        error, permanent, reason = exc, True, "error"
-    with unit_of_work():  # the outcome and what its hooks change, in one commit
-        return _record_outcome(id_, error, permanent, reason, result)
+        try:
+            with collect_warnings() as warnings:
+                result = HANDLERS[operation](gw, key, payload)
+            if warnings:  # accepted with warnings (SAP type W): kept on the row for staff
+                result = {**result, "billing_warnings": [f"{w.code}: {w.message}" for w in warnings]}
+        except BillingError as exc:
+            error, permanent, reason = exc, exc.kind is FaultKind.FAULT, str(exc.kind.value)
+        except Exception as exc:  # a handler's own error: this row fails, the others go on
+            log.exception("Outbox %s (%s) could not be delivered", id_, operation)
+            error, permanent, reason = exc, True, "error"
+        with unit_of_work():  # the outcome and what its hooks change, in one commit
+            return _record_outcome(id_, error, permanent, reason, result)
+    finally:
+        if token is not None:
+            request_id.reset(token)
 
 
 def _record_outcome(id_: int, error, permanent: bool, reason: str | None, result) -> str:

@@ -8,7 +8,13 @@ from flask_babel import lazy_gettext as _l
 from markupsafe import Markup, escape
 
 from app.models import AuditLog
+from app.models.base import LabeledEnum
 from app.roles import MANAGER, READ
+from app.services.crm import activities as activity_steps
+from app.services.sales import contracts as contract_steps
+from app.services.sales import prospects as prospect_steps
+
+from app.views.display import EMPTY, choice, label_of, readable
 
 from .base import ReadOnlyView
 from .crm import datetime_formatter
@@ -16,11 +22,49 @@ from .crm import datetime_formatter
 ROLE_GRANTS = {MANAGER: {"AuditLogView": READ}}
 
 
+ENTITY_LABELS = {"activity": _l("Request"), "contact": _l("Contact"), "contract": _l("Contract"),
+                 "customer": _l("Customer"), "supply_point": _l("Supply point"),
+                 "commission_export": _l("Commissions export"), "message_template": _l("Message template"),
+                 "setting": _l("Setting"), "prospect": _l("Prospect")}
+ACTION_LABELS = {**prospect_steps.AUDIT_ACTION_LABELS, **contract_steps.ACTION_LABELS, **activity_steps.ACTION_LABELS, "assignment": _l("Assignment"), "deadline": _l("Deadline"), "export": _l("Export"),
+                 "cancel": _l("Cancellation"), "create": _l("Creation"), "reschedule": _l("New date"),
+                 "edit": _l("Change"), "update": _l("Change"), "reset": _l("Default restored"),
+                 "portal_registration": _l("Portal registration"), "invoice_email": _l("Invoice by e-mail"),
+                 "mailing_address": _l("Mailing address"), "mandate_request": _l("Direct debit request"),
+                 "mandate_revoke": _l("Direct debit revocation")}
+
+
+def _audited_enums() -> dict[str, list]:
+    """Field name -> the enums of the audited models' columns of that name (stored values are
+    the members' values)."""
+    from app.models import Activity, Contact, Contract, Customer, Prospect, ProspectConsent, SupplyPoint
+
+    out: dict[str, list] = {}
+    for model in (Contract, Activity, Customer, SupplyPoint, Contact, Prospect, ProspectConsent):
+        for column in model.__table__.columns:
+            enum_cls = getattr(column.type, "enum_class", None)
+            if enum_cls is not None and issubclass(enum_cls, LabeledEnum):
+                out.setdefault(column.key, []).append(enum_cls)
+    return out
+
+
+_ENUMS = _audited_enums()
+
+
+def _value(field: str, value):
+    """A stored value as it reads: a state by its label, a date by locale, nothing as "—"."""
+    for enum_cls in _ENUMS.get(field, ()):
+        if value in {m.value for m in enum_cls}:
+            return str(enum_cls(value).label)
+    return readable(value, key=field)
+
+
 def changes_formatter(value):
+    """Each field changed, its label, before → after (values as stored: sensitive ones masked)."""
     if not value:
-        return ""
-    rows = "".join(f"<tr><th>{escape(k)}</th><td>{escape('' if v[0] is None else v[0])}</td>"
-                   f"<td>→ {escape('' if v[1] is None else v[1])}</td></tr>"
+        return EMPTY
+    rows = "".join(f"<tr><th scope=\"row\">{escape(label_of(k))}</th><td>{escape(_value(k, v[0]))}</td>"
+                   f"<td>→ {escape(_value(k, v[1]))}</td></tr>"
                    for k, v in sorted(value.items()) if isinstance(v, (list, tuple)) and len(v) == 2)
     return Markup(f'<table class="table table-condensed audit-changes">{rows}</table>')
 
@@ -37,7 +81,8 @@ class AuditLogView(ReadOnlyView):
     label_columns = {"created_at": _l("When"), "actor_label": _l("Who"), "actor": _l("User"),
                      "entity_type": _l("Data"), "entity_id": _l("Record"), "action": _l("Change"),
                      "changes": _l("Values (before → after)"), "ip_address": _l("IP address")}
-    formatters_columns = {"created_at": datetime_formatter, "changes": changes_formatter}
+    formatters_columns = {"created_at": datetime_formatter, "changes": changes_formatter,
+                          "entity_type": choice(ENTITY_LABELS), "action": choice(ACTION_LABELS)}
 
 
 def register(appbuilder) -> None:

@@ -1,48 +1,57 @@
 """Base classes and formatters shared by the back-office (FAB) views."""
 from __future__ import annotations
 
-from flask import abort, request
+from flask import abort, request, url_for
 from flask_appbuilder import ModelView
 from flask_appbuilder.baseviews import expose
 from flask_appbuilder.security.decorators import has_access
 
-from app.formatting import format_currency
-from app.models.base import LabeledEnum
-from app.permissions import can_see
-from app.roles import BANK_DATA, TAX_CODE
+from app.services.core.masking import mask, sensitive_kind
+from app.views.display import column_formatter, money, wrap
+
+money_formatter = money
 
 
-def mask(value: str, keep: int = 4) -> str:
-    """Hide all but the last `keep` characters."""
-    if not value:
-        return ""
-    return "•" * max(len(value) - keep, 0) + value[-keep:]
+class ReadableColumns:
+    """Every column of a list or detail page formatted by its type (app.views.display): no
+    `None`, enum value, boolean, dict or UTC time reaches the page. A view's own
+    `formatters_columns` still apply (empty results shown as "—"), except on sensitive columns
+    (IBAN, tax code): masked on every list, in clear on a detail page only for the roles
+    holding the permission of their kind. `list_formatters_columns` apply to lists only."""
+
+    list_formatters_columns: dict | None = None
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        shown = dict(self.formatters_columns or {})
+        listed = {**shown, **(self.list_formatters_columns or {})}
+        model = self.datamodel.obj
+
+        def build(columns, own: dict, clear: bool) -> dict:
+            out = {}
+            for col in columns:
+                if sensitive_kind(col.split(".")[-1]) or col not in own:
+                    out[col] = column_formatter(model, col, clear=clear)
+                else:
+                    out[col] = wrap(own[col])
+            return out
+
+        list_formatters = build(self.list_columns, listed, clear=False)
+        show_formatters = build(self.show_columns, shown, clear=True)
+        self.formatters_columns = show_formatters
+        self.list_widget = _with_formatters(self.list_widget, list_formatters)
+        self.show_widget = _with_formatters(self.show_widget, show_formatters)
 
 
-def iban_formatter(value):
-    return value if can_see(BANK_DATA) else mask(value or "")
+def _with_formatters(widget_cls, formatters: dict):
+    """The widget class, rendering with `formatters` (lists and details differ in masking)."""
+    def __init__(self, **kwargs):
+        kwargs["formatters_columns"] = formatters
+        widget_cls.__init__(self, **kwargs)
+    return type(widget_cls.__name__, (widget_cls,), {"__init__": __init__})
 
 
-def tax_code_formatter(value):
-    return value if can_see(TAX_CODE) else mask(value or "", 3)
-
-
-def money_formatter(value):
-    return "" if value is None else format_currency(value, "EUR")
-
-
-def _enum_label_formatter(enum_cls):
-    def fmt(value):
-        if value in (None, ""):
-            return ""
-        try:
-            return enum_cls(value).label
-        except ValueError:
-            return value
-    return fmt
-
-
-class SecureModelView(ModelView):
+class SecureModelView(ReadableColumns, ModelView):
     """A ModelView whose actions only ever touch rows the view itself would show.
 
     FAB hands `action` / `action_post` rows hidden by `base_filters`; here every pk is loaded
@@ -51,21 +60,38 @@ class SecureModelView(ModelView):
 
     page_size = 25
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        # FAB prints an enum's value; show the translated label of our enums instead.
-        formatters = dict(self.formatters_columns or {})
-        for column in self.datamodel.obj.__table__.columns:
-            enum_cls = getattr(column.type, "enum_class", None)
-            if enum_cls and issubclass(enum_cls, LabeledEnum) and column.key not in formatters:
-                formatters[column.key] = _enum_label_formatter(enum_cls)
-        self.formatters_columns = formatters
-
     def _get_visible_or_404(self, pk):
         item = self.datamodel.get(self._deserialize_pk_if_composite(pk), self._base_filters)
         if item is None:
             abort(404)
         return item
+
+    def landing_url(self, item, *fallback_views: str) -> str:
+        """Where a step taken on `item` lands: its page in this view while the view still shows
+        it (a queue shows one state only), else its page in the first of `fallback_views` that
+        shows it and the user may open, else this view's list."""
+        pk = self.datamodel.get_pk_value(item)
+        if self.datamodel.get(pk, self._base_filters) is not None:
+            return url_for(f"{self.endpoint}.show", pk=pk)
+        views = {v.__class__.__name__: v for v in self.appbuilder.baseviews}
+        for name in fallback_views:
+            view = views.get(name)
+            if view is not None and self.appbuilder.sm.has_access("can_show", view.class_permission_name) \
+                    and view.datamodel.get(pk, view._base_filters) is not None:
+                return url_for(f"{view.endpoint}.show", pk=pk)
+        return url_for(f"{self.endpoint}.list")
+
+    def show_action_allowed(self, name: str, item) -> bool:
+        """Whether the record's page offers action `name` for `item` now (its state)."""
+        return True
+
+    def _get_show_widget(self, pk, item, widgets=None, actions=None, show_fieldsets=None):
+        widgets = super()._get_show_widget(pk, item, widgets, actions, show_fieldsets)
+        # A record's page offers only the actions its state allows (FAB offers every one).
+        offered = actions or self.actions
+        widgets["show"].template_args["actions"] = {
+            n: a for n, a in offered.items() if a.single and self.show_action_allowed(n, item)}
+        return widgets
 
     @expose("/action/<string:name>/<pk>", methods=["GET", "POST"])
     def action(self, name, pk):
@@ -96,5 +122,5 @@ class ReadOnlyView(SecureModelView):
     base_permissions = ["can_list", "can_show"]
 
 
-__all__ = ["SecureModelView", "ReadOnlyView", "iban_formatter", "tax_code_formatter",
-           "money_formatter", "mask", "has_access"]
+__all__ = ["SecureModelView", "ReadOnlyView", "ReadableColumns", "money_formatter", "mask",
+           "has_access"]

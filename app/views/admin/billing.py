@@ -1,18 +1,23 @@
 """Back-office views of the billing data (local copy): list, search, show."""
 from __future__ import annotations
 
+from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import lazy_gettext as _l
+from markupsafe import Markup
+from wtforms import SelectField
 
-from app.models import (Customer, Invoice, InvoiceLine, Meter, MeterReading, Payment,
+from app.models import (ApiToken, Customer, Invoice, InvoiceLine, Meter, MeterReading, Payment,
                         SupplyPoint)
 
 from app.roles import BACK_OFFICE, CALL_CENTER, CREDIT_CHECK, MANAGER, READ
 
-from .base import ReadOnlyView, iban_formatter, money_formatter, tax_code_formatter
+from app.formatting import format_moment
+
+from .base import ReadOnlyView, money_formatter
 
 _ALL = ("CustomerView", "SupplyPointView", "MeterView", "MeterReadingView", "InvoiceView",
-        "PaymentView")
+        "PaymentView", "ApiTokenView")
 ROLE_GRANTS = {
     MANAGER: {v: READ for v in _ALL},
     BACK_OFFICE: {v: READ for v in _ALL},
@@ -92,15 +97,55 @@ class MeterView(ReadOnlyView):
                      "removed_on": _l("Removed on")}
 
 
-class SupplyPointView(ReadOnlyView):
+def archived_mark(value) -> Markup | str:
+    """The "Archived" mark of a customer or supply point billing deleted (F-53), with when."""
+    if not value:
+        return ""
+    return Markup('<span class="label label-warning archived-mark">%s</span> <small>%s</small>') % (
+        _l("Archived"), format_moment(value))
+
+
+class ArchivedFilter(BaseFilter):
+    """Archived (deleted or merged in billing) or not: the search form's yes/no choice."""
+
+    name = _l("is")
+    arg_name = "arc"
+
+    def apply(self, query, value):
+        column = getattr(self.model, self.column_name)
+        if value == "yes":
+            return query.filter(column.isnot(None))
+        if value == "no":
+            return query.filter(column.is_(None))
+        return query
+
+
+def _archived_choice():
+    return SelectField(_l("Archived"), choices=[("yes", _l("Archived")), ("no", _l("Not archived"))])
+
+
+class _ArchivedSearch:
+    """`archived_at` searched by the yes/no ArchivedFilter instead of FAB's date filters."""
+
+    def _init_properties(self):
+        super()._init_properties()
+        only = [ArchivedFilter("archived_at", self.datamodel)]
+        self._filters._search_filters["archived_at"] = self._filters._all_filters["archived_at"] = only
+
+
+class SupplyPointView(_ArchivedSearch, ReadOnlyView):
     datamodel = SQLAInterface(SupplyPoint)
     list_title = show_title = _l("Supply points")
-    list_columns = ["code", "customer", "service", "pdr", "pod", "city", "use_type", "status"]
+    list_columns = ["code", "customer", "service", "pdr", "pod", "city", "use_type", "status",
+                    "archived_at"]
     show_columns = ["code", "customer", "service", "pdr", "pod", "address", "post_code", "city",
                     "province", "use_type", "withdrawal_class", "tariff_option",
                     "annual_consumption", "status", "activation_date", "payment_method", "iban",
-                    "account_holder", "mandate_reference", "mailing_address", "synced_at"]
-    search_columns = ["code", "pdr", "pod", "service", "status", "city", "use_type"]
+                    "account_holder", "mandate_reference", "mailing_address", "synced_at",
+                    "archived_at"]
+    search_columns = ["code", "pdr", "pod", "service", "status", "city", "use_type", "archived_at"]
+    search_form_extra_fields = {"archived_at": _archived_choice()}
+    formatters_columns = {"archived_at": archived_mark}
     base_order = ("code", "asc")
     related_views = [MeterView, MeterReadingView, InvoiceView]
     label_columns = {"code": _l("Code"), "customer": _l("Customer"), "service": _l("Service"),
@@ -112,21 +157,42 @@ class SupplyPointView(ReadOnlyView):
                      "activation_date": _l("Activation date"), "payment_method": _l("Payment"),
                      "iban": _l("IBAN"), "account_holder": _l("Account holder"),
                      "mandate_reference": _l("Mandate reference"),
-                     "mailing_address": _l("Mailing address"), "synced_at": _l("Aligned at")}
-    formatters_columns = {"iban": iban_formatter}
+                     "mailing_address": _l("Mailing address"), "synced_at": _l("Aligned at"),
+                     "archived_at": _l("Archived")}
 
 
-class CustomerView(ReadOnlyView):
+class ApiTokenView(ReadOnlyView):
+    """Customers' personal API tokens (F-61): names, scopes and dates; never the secret."""
+
+    datamodel = SQLAInterface(ApiToken)
+    list_title = show_title = _l("Personal API tokens")
+    list_columns = ["customer", "name", "prefix", "scope", "created_at", "expires_at", "last_used_at",
+                    "revoked_at"]
+    show_columns = ["customer", "user", "name", "prefix", "scope", "created_at", "expires_at",
+                    "last_used_at", "revoked_at"]
+    search_columns = ["name", "prefix", "scope", "created_at", "expires_at", "revoked_at"]
+    base_order = ("created_at", "desc")
+    label_columns = {"customer": _l("Customer"), "user": _l("Account"), "name": _l("Name"),
+                     "prefix": _l("Begins with"), "scope": _l("Allows"), "created_at": _l("Created"),
+                     "expires_at": _l("Expires"), "last_used_at": _l("Last used"),
+                     "revoked_at": _l("Revoked")}
+
+
+class CustomerView(_ArchivedSearch, ReadOnlyView):
     datamodel = SQLAInterface(Customer)
     list_title = show_title = _l("Customers")
-    list_columns = ["code", "display_name", "tax_code", "vat_number", "city", "phone", "email"]
+    list_columns = ["code", "display_name", "tax_code", "vat_number", "city", "phone", "email",
+                    "archived_at"]
     show_columns = ["code", "kind", "last_name", "first_name", "company_name", "tax_code",
                     "vat_number", "birth_date", "address", "post_code", "city", "province",
-                    "phone", "email", "language", "synced_at"]
-    search_columns = ["code", "search_name", "tax_code", "vat_number", "email", "phone", "city"]
+                    "phone", "email", "language", "synced_at", "archived_at", "merged_into_code"]
+    search_columns = ["code", "search_name", "tax_code", "vat_number", "email", "phone", "city",
+                      "archived_at"]
+    search_form_extra_fields = {"archived_at": _archived_choice()}
+    formatters_columns = {"archived_at": archived_mark}
     order_columns = ["code", "city"]
     base_order = ("code", "asc")
-    related_views = [SupplyPointView, InvoiceView, PaymentView]
+    related_views = [SupplyPointView, InvoiceView, PaymentView, ApiTokenView]
     label_columns = {"code": _l("Customer code"), "display_name": _l("Name"), "kind": _l("Kind"),
                      "last_name": _l("Last name"), "first_name": _l("First name"),
                      "company_name": _l("Company name"), "search_name": _l("Name"),
@@ -134,8 +200,8 @@ class CustomerView(ReadOnlyView):
                      "birth_date": _l("Date of birth"), "address": _l("Address"),
                      "post_code": _l("Post code"), "city": _l("City"), "province": _l("Province"),
                      "phone": _l("Phone"), "email": _l("E-mail"), "language": _l("Language"),
-                     "synced_at": _l("Aligned at")}
-    formatters_columns = {"tax_code": tax_code_formatter}
+                     "synced_at": _l("Aligned at"), "archived_at": _l("Archived"),
+                     "merged_into_code": _l("Merged in billing into")}
 
 
 def register(appbuilder) -> None:
@@ -152,3 +218,5 @@ def register(appbuilder) -> None:
                         category=billing)
     appbuilder.add_view(PaymentView, "Payments", label=_l("Payments"), icon="fa-eur", category=billing)
     appbuilder.add_view_no_menu(InvoiceLineView)
+    appbuilder.add_view(ApiTokenView, "Personal API tokens", label=_l("Personal API tokens"), icon="fa-key",
+                        category=billing)

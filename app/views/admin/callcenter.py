@@ -20,14 +20,14 @@ from wtforms.validators import DataRequired, Length, Optional
 from app.extensions import db
 from app.models import ActivityKind, Channel, ContactKind, Customer
 from app.models.activity import AUTOMATIC_KINDS
-from app.permissions import can_see
-from app.roles import BACK_OFFICE, CALL_CENTER, CREDIT_CHECK, MANAGER, TAX_CODE
+from app.roles import BACK_OFFICE, CALL_CENTER, CREDIT_CHECK, MANAGER
 from app.services.crm import activities as activity_svc
 from app.services.crm import callcenter
 from app.services.crm import contacts as svc
 from app.services.crm.timeline import customer_timeline
 
-from .base import mask
+from app.services.core.masking import mask
+from .contacts import contact_channel
 from .crm import local_to_utc
 
 SEARCH = ("can_search",)
@@ -80,9 +80,8 @@ class CallCenterView(BaseView):
         results = callcenter.find_customers(q) if q else []
         if q and len(results) == 1 and request.args.get("go") != "0":
             return redirect(url_for(".customer", customer_id=results[0].id))
-        clear = can_see(TAX_CODE) if results else False  # one permission check, not one per row
-        return self.render_template("admin/callcenter.html", q=q, results=results,
-                                    masked=lambda v: v if clear else mask(v or "", 3),
+        # Search results are a list: tax codes masked for every role (full on the detail page).
+        return self.render_template("admin/callcenter.html", q=q, results=results, masked=mask,
                                     title=_("Call center"))
 
     def _customer_or_404(self, customer_id: int) -> Customer:
@@ -93,7 +92,7 @@ class CallCenterView(BaseView):
 
     def _forms(self, customer, call=None, contact=None, new=None):
         open_requests = callcenter.customer_requests(customer)
-        choices = [(0, "—")] + [(a.id, f"#{a.id} {a.kind.label}: {a.subject}") for a in open_requests]
+        choices = [(0, "—")] + [(a.id, f"#{a.id} {a.kind.label}: {a.subject_text}") for a in open_requests]
         call = call or CallForm(prefix="call")
         contact = contact or ContactForm(prefix="contact")
         call.activity.choices = contact.activity.choices = choices
@@ -108,6 +107,8 @@ class CallCenterView(BaseView):
         sm = self.appbuilder.sm
         return self.render_template("admin/callcenter_customer.html", customer=customer,
                                     requests=requests_, call=call, contact=contact, new=new,
+                                    invoice_mails=callcenter.invoice_mail_log(customer),
+                                    can_file=sm.has_access("can_file", "ContactView"),
                                     can_record=sm.has_access("can_record", self.class_permission_name),
                                     can_open=sm.has_access("can_show", "ActivityView"),
                                     can_timeline=sm.has_access("can_show", "CustomerTimelineView"),
@@ -151,7 +152,8 @@ class CallCenterView(BaseView):
                                notes=form.notes.data or "", starts_at=local_to_utc(form.starts_at.data),
                                ends_at=local_to_utc(form.ends_at.data), location=form.location.data or "",
                                activity_id=form.activity.data or None,
-                               invite_customer=bool(form.invite_customer.data))
+                               invite_customer=bool(form.invite_customer.data),
+                               channel=contact_channel(current_user))
         except svc.ContactError as exc:
             db.session.rollback()
             form.ends_at.errors = [str(exc)]

@@ -16,7 +16,7 @@ from flask_appbuilder.baseviews import expose
 from flask_appbuilder.models.sqla.filters import FilterEqual, FilterEqualFunction
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.security.decorators import has_access, permission_name
-from flask_babel import gettext as _, lazy_gettext as _l
+from flask_babel import gettext as _, lazy_gettext as _l, ngettext
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import TextAreaField
@@ -42,12 +42,26 @@ ROLE_GRANTS = {
                   "ActivationQueueView": READ + WORK + ("activate",)},
     CREDIT_CHECK: {"ContractView": READ + WORK + ("approve",),
                    "CreditCheckQueueView": READ + WORK + ("approve",)},
-    AGENT: {"MyContractView": READ + ("can_document", "discard")},
+    AGENT: {"MyContractView": READ + ("can_work", "can_document", "discard")},
 }
 for _role in (MANAGER, BACK_OFFICE, CREDIT_CHECK, AGENT):
     ROLE_GRANTS[_role]["Sales pages"] = ("menu_access",)
+ROLE_GRANTS[MANAGER]["Commission reconciliation"] = ("menu_access",)
 # Actions people take on the contract page (the others are the system's).
 PEOPLE_ACTIONS = ("validate", "approve", "activate", "reject", "cancel", "discard")
+
+
+def _done_message(name: str, n: int) -> str:
+    """The bulk result, grammatical in every language ("1 contratto attivato")."""
+    if name == "validate":
+        return ngettext("%(num)d contract validated.", "%(num)d contracts validated.", n)
+    if name == "approve":
+        return ngettext("Credit approved for %(num)d contract.", "Credit approved for %(num)d contracts.", n)
+    if name == "activate":
+        return ngettext("%(num)d contract activated.", "%(num)d contracts activated.", n)
+    if name == "discard":
+        return ngettext("%(num)d draft discarded.", "%(num)d drafts discarded.", n)
+    return ngettext("%(num)d contract changed.", "%(num)d contracts changed.", n)
 
 
 class ReasonForm(FlaskForm):
@@ -67,14 +81,16 @@ class ContractView(SecureModelView):
     list_title = _l("Contracts")
     show_title = _l("Contract")
     show_template = "admin/contracts_show.html"
-    list_columns = ["number", "created_at", "agent", "service", "use_type", "pdr", "pod", "status"]
+    list_columns = ["number", "customer_name", "created_at", "agent", "service", "use_type", "pdr", "pod",
+                    "status"]
     show_columns = ["number", "status", "agent", "service", "use_type", "pdr", "pod", "payment_method",
                     "language", "customer", "supply_point", "reservation_number", "rejection_reason",
                     "signed_on", "activated_at", "invoiceable_at", "created_at", "updated_at"]
     search_columns = ["number", "status", "agent", "service", "use_type", "pdr", "pod", "created_at"]
     order_columns = ["number", "created_at", "status"]
     base_order = ("created_at", "desc")
-    label_columns = {"number": _l("Contract"), "created_at": _l("Entered on"), "agent": _l("Agent"),
+    label_columns = {"number": _l("Contract"), "customer_name": _l("Customer"),
+                     "created_at": _l("Entered on"), "agent": _l("Agent"),
                      "service": _l("Service"), "use_type": _l("Use type"), "pdr": _l("PDR"),
                      "pod": _l("POD"), "status": _l("Status"), "payment_method": _l("Payment"),
                      "language": _l("Language"), "customer": _l("Customer"),
@@ -113,16 +129,9 @@ class ContractView(SecureModelView):
             flash(str(exc), "danger")
         else:
             flash(_("Done: %(action)s.", action=svc.ACTION_LABELS.get(name, name)), "success")
-        return redirect(self._after_work(contract))
-
-    def _after_work(self, contract) -> str:
-        """Where a workflow step lands: the contract's page in this view while it still shows it
-        (a queue shows only one state), else its page among all contracts, else this list."""
-        if self.datamodel.get(contract.id, self._base_filters) is not None:
-            return url_for(f"{self.endpoint}.show", pk=contract.id)
-        if self.appbuilder.sm.has_access("can_show", "ContractView"):
-            return url_for("ContractView.show", pk=contract.id)
-        return url_for(f"{self.endpoint}.list")
+        # The contract's page in this view while it still shows it (a queue shows one state),
+        # else its page among all contracts, else this list.
+        return redirect(self.landing_url(contract, "ContractView"))
 
     @expose("/document/<pk>/<int:doc_id>", methods=["GET"])
     @has_access
@@ -147,21 +156,22 @@ class ContractView(SecureModelView):
                 db.session.rollback()
                 refused += 1
         if done:
-            flash(_("%(n)s contracts: %(action)s.", n=done, action=svc.ACTION_LABELS[name]), "success")
+            flash(_done_message(name, done), "success")
         if refused:
-            flash(_("%(n)s contracts were left unchanged (state or role does not allow it).", n=refused),
-                  "warning")
+            flash(ngettext("%(num)d contract was left unchanged (its state or your role does not allow it).",
+                           "%(num)d contracts were left unchanged (their state or your role does not allow it).",
+                           refused), "warning")
         return redirect(url_for(f"{self.endpoint}.list"))
 
-    @action("validate", _l("Validate"), confirmation=None, icon="fa-check", multiple=True, single=True)
+    @action("validate", _l("Validate"), confirmation=None, icon="fa-check", multiple=True, single=False)
     def validate_action(self, items):
         return self._bulk(items, "validate")
 
-    @action("approve", _l("Approve credit"), confirmation=None, icon="fa-thumbs-up", multiple=True, single=True)
+    @action("approve", _l("Approve credit"), confirmation=None, icon="fa-thumbs-up", multiple=True, single=False)
     def approve_action(self, items):
         return self._bulk(items, "approve")
 
-    @action("activate", _l("Activate"), confirmation=None, icon="fa-bolt", multiple=True, single=True)
+    @action("activate", _l("Activate"), confirmation=None, icon="fa-bolt", multiple=True, single=False)
     def activate_action(self, items):
         return self._bulk(items, "activate")
 
@@ -169,12 +179,12 @@ class ContractView(SecureModelView):
 class MyContractView(ContractView):
     """The contracts the logged-in agent entered (read, documents, discard drafts)."""
 
-    base_permissions = ["can_list", "can_show", "can_document"]
+    base_permissions = ["can_list", "can_show", "can_work", "can_document"]
     list_title = _l("My contracts")
     base_filters = [["agent_id", FilterEqualFunction, _agent_id_of_user]]
     search_columns = ["number", "status", "service", "pdr", "pod", "created_at"]
 
-    @action("discard", _l("Discard draft"), confirmation=None, icon="fa-trash", multiple=True, single=True)
+    @action("discard", _l("Discard draft"), confirmation=None, icon="fa-trash", multiple=True, single=False)
     def discard_action(self, items):
         return self._bulk(items, "discard")
 
@@ -281,6 +291,8 @@ def register(appbuilder) -> None:
     appbuilder.add_view(ActivationQueueView, "Contracts to activate", label=_l("Contracts to activate"),
                         icon="fa-bolt", category=sales)
     appbuilder.add_view(CommissionView, "Commissions", label=_l("Commissions"), icon="fa-eur", category=sales)
+    appbuilder.add_link("Commission reconciliation", href="/sales/commissions/reconciliation",
+                        label=_l("Commission reconciliation"), icon="fa-balance-scale", category=sales)
     appbuilder.add_view(CommissionRuleView, "Commission rules", label=_l("Commission rules"),
                         icon="fa-sliders", category=sales)
     appbuilder.add_view(AgentView, "Agents", label=_l("Agents"), icon="fa-id-badge", category=sales)

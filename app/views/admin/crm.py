@@ -12,24 +12,27 @@ import datetime as dt
 from flask import abort, flash, redirect, request, url_for
 from flask_appbuilder.actions import action
 from flask_appbuilder.baseviews import expose
+from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.models.sqla.filters import FilterEqual, FilterEqualFunction
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.security.decorators import has_access, permission_name
-from flask_babel import format_datetime, gettext as _, lazy_gettext as _l
+from flask_babel import gettext as _, lazy_gettext as _l, ngettext
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from markupsafe import Markup, escape
 from wtforms import DateTimeLocalField, HiddenField, SelectField, TextAreaField
 from wtforms.validators import Length, Optional
 
 from app.extensions import db
 from app.models import Activity, ActivityStatus, SportelloUser
-from app.permissions import can_see
-from app.roles import AGENT, BACK_OFFICE, BANK_DATA, CALL_CENTER, CREDIT_CHECK, MANAGER, READ, TAX_CODE
+from app.roles import AGENT, BACK_OFFICE, CALL_CENTER, CREDIT_CHECK, MANAGER, READ
 from app.services.crm import activities as svc
+from app.services.crm import queues
 from app.services.crm.calendar import ROME
 
-from .base import SecureModelView, mask
+from app.formatting import format_moment
+from app.views.display import EMPTY, mapping
+
+from .base import SecureModelView
 
 WORK = ("can_work", "take_in_charge")
 ROLE_GRANTS = {
@@ -39,6 +42,12 @@ ROLE_GRANTS = {
     CREDIT_CHECK: {"MyActivityView": READ + WORK},
     AGENT: {"MyActivityView": READ + WORK},
 }
+# The work queues (start page, F-20): everyone's for those who dispatch, one's own for all.
+for _role in (MANAGER, BACK_OFFICE):
+    ROLE_GRANTS[_role].update({v: READ + WORK for v in ("NewActivityView", "OverdueActivityView",
+                                                        "DueTodayActivityView")})
+for _role in (MANAGER, BACK_OFFICE, CALL_CENTER, CREDIT_CHECK, AGENT):
+    ROLE_GRANTS[_role].update({v: READ + WORK for v in ("MyOverdueActivityView", "MyDueTodayActivityView")})
 
 # Actions people take from the detail page (the others are the system's or the customer's).
 STAFF_ACTIONS = ("assign", "reschedule", "start", "close", "reject", "cancel", "reopen")
@@ -49,22 +58,13 @@ BUTTON_LABELS = {"assign": _l("Assign"), "reschedule": _l("Change the deadline")
 
 
 def datetime_formatter(value):
-    return format_datetime(value, "short") if value else ""
+    return format_moment(value) if value else EMPTY
 
 
 def payload_formatter(value):
-    """The request's data as a small table; bank data and tax codes masked by role."""
-    if not value:
-        return ""
-    rows = []
-    for key, item in sorted(value.items()):
-        text = item if isinstance(item, str) else str(item)
-        if "iban" in key and not can_see(BANK_DATA):
-            text = mask(text)
-        elif "tax_code" in key and not can_see(TAX_CODE):
-            text = mask(text, 3)
-        rows.append(f"<tr><th>{escape(key)}</th><td>{escape(text)}</td></tr>")
-    return Markup('<table class="table table-condensed">' + "".join(rows) + "</table>")
+    """The request's data as label/value lines (a detail page): bank data and tax codes in
+    clear only for the roles that may see them."""
+    return mapping(value, clear=True) if value else EMPTY
 
 
 def local_to_utc(value: dt.datetime | None) -> dt.datetime | None:
@@ -114,10 +114,11 @@ class ActivityView(SecureModelView):
     list_title = _l("Requests")
     show_title = _l("Request")
     show_template = "admin/activity_show.html"
-    list_columns = ["id", "created_at", "kind", "channel", "customer", "subject", "status",
+    # Subjects written by the product are stored as keys: lists and pages show them translated.
+    list_columns = ["id", "created_at", "kind", "channel", "customer", "subject_text", "status",
                     "assignee", "deadline"]
-    show_columns = ["id", "kind", "channel", "status", "customer", "supply_point", "invoice",
-                    "subject", "contact_name", "contact_email", "contact_phone", "payload",
+    show_columns = ["id", "reference", "kind", "channel", "status", "customer", "supply_point", "invoice",
+                    "subject_text", "contact_name", "contact_email", "contact_phone", "payload",
                     "assignee", "deadline", "created_by", "created_at", "updated_at", "closed_at"]
     search_columns = ["status", "kind", "channel", "assignee", "deadline", "created_at", "subject"]
     order_columns = ["id", "created_at", "deadline", "status", "kind"]
@@ -126,6 +127,7 @@ class ActivityView(SecureModelView):
     search_form_query_rel_fields = {"assignee": [["customer_id", FilterEqual, None]]}
     label_columns = {"id": _l("No."), "created_at": _l("Received"), "kind": _l("Kind"),
                      "channel": _l("Channel"), "customer": _l("Customer"), "subject": _l("Subject"),
+                     "subject_text": _l("Subject"), "reference": _l("Reference"),
                      "status": _l("Status"), "assignee": _l("Assignee"), "deadline": _l("Deadline"),
                      "supply_point": _l("Supply point"), "invoice": _l("Invoice"),
                      "contact_name": _l("Contact name"), "contact_email": _l("Contact e-mail"),
@@ -193,7 +195,7 @@ class ActivityView(SecureModelView):
             flash(str(exc), "danger")
             return redirect(url_for(f"{self.endpoint}.show", pk=activity.id))
         flash(_("Saved: %(step)s.", step=svc.ACTION_LABELS.get(name, name)), "success")
-        return redirect(url_for(f"{self.endpoint}.show", pk=activity.id))
+        return redirect(self.landing_url(activity, "MyActivityView", "ActivityView"))
 
     @action("take_in_charge", _l("Take in charge"), confirmation=None, icon="fa-hand-paper-o",
             multiple=True, single=False)
@@ -209,10 +211,12 @@ class ActivityView(SecureModelView):
                 db.session.rollback()
                 refused += 1
         if done:
-            flash(_("%(n)s requests taken in charge.", n=done), "success")
+            flash(ngettext("%(num)d request taken in charge.", "%(num)d requests taken in charge.", done),
+                  "success")
         if refused:
-            flash(_("%(n)s requests could not be taken in charge (not assigned to you or not in that state).",
-                    n=refused), "warning")
+            flash(ngettext("%(num)d request could not be taken in charge (not assigned to you or not in "
+                           "that state).", "%(num)d requests could not be taken in charge (not assigned to "
+                           "you or not in that state).", refused), "warning")
         return redirect(url_for(f"{self.endpoint}.list"))
 
 
@@ -229,6 +233,37 @@ class MyActivityView(ActivityView):
     base_order = ("deadline", "asc")
 
 
+class QueueFilter(BaseFilter):
+    """A base filter that applies a queue's SQL condition (`app.services.crm.queues`): the list
+    then holds exactly the rows the start page counts."""
+
+    name = "queue"
+
+    def apply(self, query, value):
+        return query.filter(value())
+
+
+def _mine(condition):
+    return lambda: queues.assigned_to(current_user, condition())
+
+
+def _queue_view(name: str, base: type, title, condition, order=("deadline", "asc")) -> type:
+    """A list of the activities in one work queue (the start page links it)."""
+    return type(name, (base,), {"__doc__": f"Work queue: {name}.", "list_title": title,
+                                "base_filters": [["id", QueueFilter, condition]], "base_order": order})
+
+
+NewActivityView = _queue_view("NewActivityView", ActivityView, _l("New requests to assign"),
+                              queues.new_requests, ("created_at", "asc"))
+OverdueActivityView = _queue_view("OverdueActivityView", ActivityView, _l("Requests overdue"), queues.overdue)
+DueTodayActivityView = _queue_view("DueTodayActivityView", ActivityView, _l("Requests due today"),
+                                   queues.due_today)
+MyOverdueActivityView = _queue_view("MyOverdueActivityView", MyActivityView, _l("My requests overdue"),
+                                    _mine(queues.overdue))
+MyDueTodayActivityView = _queue_view("MyDueTodayActivityView", MyActivityView, _l("My requests due today"),
+                                     _mine(queues.due_today))
+
+
 def _user_label(user) -> str:
     name = f"{user.first_name} {user.last_name}".strip()
     return f"{name} ({user.username})" if name else user.username
@@ -239,5 +274,12 @@ def register(appbuilder) -> None:
     appbuilder.add_view(MyActivityView, "My requests", label=_l("My requests to handle"),
                         icon="fa-inbox", category=crm, category_label=_l("CRM"),
                         category_icon="fa-tasks")
-    appbuilder.add_view(ActivityView, "Requests", label=_l("All requests"), icon="fa-tasks",
-                        category=crm)
+    menu = ((MyOverdueActivityView, "My requests overdue", "fa-exclamation-circle"),
+            (MyDueTodayActivityView, "My requests due today", "fa-clock-o"),
+            (ActivityView, "Requests", "fa-tasks"),
+            (NewActivityView, "New requests", "fa-inbox"),
+            (OverdueActivityView, "Requests overdue", "fa-exclamation-triangle"),
+            (DueTodayActivityView, "Requests due today", "fa-calendar-check-o"))
+    for view, name, icon in menu:
+        label = _l("All requests") if view is ActivityView else view.list_title
+        appbuilder.add_view(view, name, label=label, icon=icon, category=crm)

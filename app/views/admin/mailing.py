@@ -41,13 +41,13 @@ class InvoiceDeliverySettingView(ReadOnlyView):
 class InvoiceEmailLogView(ReadOnlyView):
     datamodel = SQLAInterface(InvoiceEmailLog)
     list_title = show_title = _l("Invoice e-mails: send log")
-    list_columns = ["invoice", "email", "mode", "outcome", "attempts", "sent_at", "error"]
+    list_columns = ["invoice", "invoice.customer", "email", "mode", "outcome", "attempts", "sent_at", "error"]
     show_columns = ["invoice", "email", "mode", "outcome", "attempts", "created_at", "sent_at",
                     "next_attempt_at", "claimed_by", "message_id", "error"]
     search_columns = ["invoice", "email", "outcome", "mode", "sent_at", "created_at"]
     base_order = ("created_at", "desc")
     formatters_columns = {"error": _short}
-    label_columns = {"invoice": _l("Invoice"), "email": _l("Address"), "mode": _l("Mode"),
+    label_columns = {"invoice": _l("Invoice"), "invoice.customer": _l("Customer"), "email": _l("Address"), "mode": _l("Mode"),
                      "outcome": _l("Outcome"), "attempts": _l("Attempts"), "created_at": _l("Queued"),
                      "sent_at": _l("Sent"), "next_attempt_at": _l("Next attempt"),
                      "claimed_by": _l("Process"), "message_id": _l("Message-ID"), "error": _l("Error")}

@@ -16,8 +16,17 @@ from app.roles import MANAGER
 from app.services.crm import stats as svc
 from app.services.crm.activities import assignable_users_query
 from app.views.charts import bar_chart
+from app.views.input_guard import ascii_int
 
 ROLE_GRANTS = {MANAGER: {"StatisticsView": ("can_show", "can_export")}}
+
+
+def _user_id(value) -> int:
+    """A user id from the form: ASCII digits that fit the database (ValueError otherwise)."""
+    number = value if isinstance(value, int) else ascii_int(value)
+    if number is None:
+        raise ValueError(value)
+    return number
 
 
 class StatsForm(FlaskForm):
@@ -26,7 +35,7 @@ class StatsForm(FlaskForm):
 
     date_from = DateField(_l("Received from"), validators=[Optional()])
     date_to = DateField(_l("Received until"), validators=[Optional()])
-    operator = SelectField(_l("Operator"), coerce=int, validate_choice=False, validators=[Optional()])
+    operator = SelectField(_l("Operator"), coerce=_user_id, validate_choice=False, validators=[Optional()])
     kind = SelectField(_l("Kind"), validators=[Optional()])
     status = SelectField(_l("Status"), validators=[Optional()])
     channel = SelectField(_l("Channel"), validators=[Optional()])
@@ -68,10 +77,16 @@ class StatisticsView(BaseView):
                   "operator": _("By operator"), "month": _("By month of receipt")}
         charts = {dim: bar_chart([r.label for r in rows], [r.count for r in rows], title=titles[dim])
                   for dim, rows in rep.groups.items() if rows}
-        contacts_chart = bar_chart([r.label for r in rep.contacts], [r.count for r in rep.contacts],
-                                   title=_("Contacts by kind")) if rep.contacts else None
+        contact_titles = {"kind": _("Contacts by kind"), "channel": _("Contacts by channel"),
+                          "operator": _("Contacts by operator"), "month": _("Contacts by month")}
+        contact_headers = {"kind": _("Kind"), "channel": _("Channel"), "operator": _("Operator"),
+                           "month": _("Month")}
+        contact_charts = {dim: bar_chart([r.label for r in rows], [r.count for r in rows],
+                                         title=contact_titles[dim])
+                          for dim, rows in rep.contact_groups.items() if rows}
         return self.render_template("admin/statistics.html", form=form, report=rep, titles=titles,
-                                    charts=charts, contacts_chart=contacts_chart,
+                                    charts=charts, contact_titles=contact_titles, contact_headers=contact_headers,
+                                    contact_charts=contact_charts,
                                     query=request.query_string.decode(), title=_("Statistics"))
 
     @expose("/csv")

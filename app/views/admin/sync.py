@@ -8,6 +8,8 @@ from app.models import SyncRun, SyncState
 
 from app.roles import MANAGER, READ
 
+from app.views.display import STATUS_LABELS, TRIGGER_LABELS, choice
+
 from .base import ReadOnlyView
 
 ROLE_GRANTS = {MANAGER: {"SyncStateView": READ, "SyncRunView": READ}}
@@ -35,6 +37,7 @@ class SyncRunView(ReadOnlyView):
     label_columns = {"started_at": _l("Started"), "finished_at": _l("Finished"),
                      "trigger": _l("Started by"), "full": _l("Full"), "status": _l("Outcome"),
                      "counts": _l("Records"), "error": _l("Error")}
+    formatters_columns = {"status": choice(STATUS_LABELS), "trigger": choice(TRIGGER_LABELS)}
 
 
 def register(appbuilder) -> None:

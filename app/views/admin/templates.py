@@ -69,6 +69,7 @@ class MessageTemplateView(BaseView):
             preview, _errors = svc.check(name, svc.source(name, language))
         return self.render_template("admin/template_edit.html", form=form, name=name, language=language,
                                     preview=preview, variables=sorted(svc.allowed_variables(name)),
+                                    kind_title=svc.title(name),
                                     title=_("Message template")), status
 
     @staticmethod

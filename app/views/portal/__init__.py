@@ -7,24 +7,32 @@ from __future__ import annotations
 
 import datetime as dt
 from functools import wraps
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
-from flask import (Blueprint, abort, current_app, has_request_context, redirect, request, session,
-                   url_for)
+from flask import (Blueprint, abort, current_app, g, has_request_context, redirect, render_template,
+                   request, url_for)
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from app.extensions import db
 from app.i18n import locale_id
-from app.models import (Activity, Customer, DirectDebitMandate, Invoice, Meter, MeterReading,
+from app.views import markup
+from app.views.input_guard import MAX_DB_INT, ascii_int
+from app.services.sync.freshness import data_as_of
+from app.models import (Activity, ApiToken, DirectDebitMandate, Invoice, Meter, MeterReading,
                         SupplyPoint)
 
 bp = Blueprint("portal", __name__, url_prefix="/portal")
+bp.add_app_template_filter(markup.cards, "cards")
+bp.add_app_template_global(markup.failed_forms, "failed_forms")
 
 # model -> how it belongs to a customer (a column, or a join through the supply point)
 _OWNER = {
     SupplyPoint: lambda cid: SupplyPoint.customer_id == cid,
     Invoice: lambda cid: Invoice.customer_id == cid,
     Activity: lambda cid: Activity.customer_id == cid,
+    ApiToken: lambda cid: ApiToken.customer_id == cid,
     Meter: lambda cid: Meter.supply_point.has(SupplyPoint.customer_id == cid),
     MeterReading: lambda cid: MeterReading.supply_point.has(SupplyPoint.customer_id == cid),
     DirectDebitMandate: lambda cid: DirectDebitMandate.supply_point.has(SupplyPoint.customer_id == cid),
@@ -42,9 +50,8 @@ def get_owned_or_404(model, id_):
     cid = current_customer_id()
     if cid is None or model not in _OWNER:
         abort(404)
-    try:
-        id_ = int(id_)
-    except (TypeError, ValueError):
+    id_ = id_ if isinstance(id_, int) else ascii_int(str(id_) if id_ is not None else None)
+    if id_ is None or id_ > MAX_DB_INT:
         abort(404)
     obj = db.session.scalar(sa.select(model).where(model.id == id_, _OWNER[model](cid)))
     if obj is None:
@@ -67,21 +74,52 @@ def customer_required(view):
 def _no_store(response):
     response.headers["Cache-Control"] = "no-store"
     response.headers["Pragma"] = "no-cache"
-    # Nothing from other hosts, no inline scripts: the pages need none.
-    response.headers.setdefault(
-        "Content-Security-Policy",
-        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-        "form-action 'self'; base-uri 'self'; object-src 'none'")
+    # The Content-Security-Policy (no inline scripts or styles here) comes from app.views.headers.
     return response
+
+
+def _is_portal_request() -> bool:
+    """A request to a portal page, or to a portal address that matches no page."""
+    return has_request_context() and (request.blueprint == "portal" or request.path == bp.url_prefix
+                                      or request.path.startswith(bp.url_prefix + "/"))
 
 
 @bp.app_context_processor
 def _portal_context():
-    if not has_request_context() or request.blueprint != "portal":
+    if not _is_portal_request():
         return {}  # e-mails, PDFs and other areas' pages
+    if g.get("portal_without_database"):  # the error page of a failure, maybe the database's own
+        return {"portal_urls": _layout_urls(), "portal_language": locale_id(), "portal_customer_id": None,
+                "data_as_of": None, "portal_greeting": greeting}
     cid = current_customer_id()
     return {"portal_urls": _layout_urls(), "portal_language": locale_id(), "portal_customer_id": cid,
-            "data_as_of": _data_as_of(cid) if cid else None}
+            "data_as_of": _data_as_of(cid) if cid else None, "portal_greeting": greeting,
+            "two_factor_enrolled": _two_factor_enrolled}
+
+
+def _two_factor_enrolled() -> bool:
+    """Does the signed-in customer use two-factor sign-in (forms then ask a current code)?"""
+    from flask_login import current_user
+
+    from app.services.core import two_factor
+
+    return bool(current_customer_id()) and two_factor.is_enrolled(current_user)
+
+
+ROME = ZoneInfo("Europe/Rome")
+
+
+def greeting(customer, now: dt.datetime | None = None) -> str:
+    """"Good morning, Anna Bianchi": by the time of day in Italy, first name then last name
+    (a company by its name). `now` is an aware datetime (default: now)."""
+    hour = (now or dt.datetime.now(dt.UTC)).astimezone(ROME).hour
+    if 5 <= hour < 13:
+        text = _l("Good morning, %(name)s")
+    elif 13 <= hour < 18:
+        text = _l("Good afternoon, %(name)s")
+    else:
+        text = _l("Good evening, %(name)s")
+    return str(text) % {"name": customer.addressed_name}
 
 
 # The layout's links take no arguments: they are built once per mount point of the app.
@@ -97,19 +135,71 @@ def _layout_urls() -> dict[str, str]:
     if urls is None:
         urls = {name: url_for(endpoint) for name, endpoint in _LAYOUT_LINKS.items()}
         urls["stylesheet"] = url_for("static", filename="portal/portal.css")
+        urls["script"] = url_for("static", filename="portal/portal.js")
         built[request.script_root] = urls
     return urls
 
 
-_SYNCED_AT = sa.select(Customer.__table__.c.synced_at).where(Customer.__table__.c.id == sa.bindparam("id"))
-
-
 def _data_as_of(customer_id: int):
-    """When this customer's data last came from billing (login refresh or alignment)."""
-    synced = db.session.connection().execute(_SYNCED_AT, {"id": customer_id}).scalar()
-    refreshed = session.get("refreshed_at")
-    refreshed = dt.datetime.fromisoformat(refreshed) if refreshed else None
-    return max([t for t in (synced, refreshed) if t is not None], default=None)
+    """When this customer's data last agreed with billing (a refresh or an alignment)."""
+    return data_as_of(customer_id)
 
 
-from . import auth, pages  # noqa: E402,F401  (routes)
+# --- the portal's own error pages: its layout, its language, a way back ------------------------
+
+_ERRORS = {
+    400: (_l("The request could not be understood"),
+          _l("The page received data it cannot use. Go back, reload the page and try again.")),
+    404: (_l("Page not found"),
+          _l("The page you asked for does not exist or is no longer available. It may have been moved, "
+             "or the address may have a typing mistake.")),
+    429: (_l("Too many attempts"),
+          _l("You have tried this too many times in a short while. For your safety, please wait a few "
+             "minutes and try again.")),
+    500: (_l("Something went wrong"),
+          _l("We could not complete your request because of a problem on our side. Nothing has been "
+             "changed: please try again in a few minutes.")),
+}
+
+
+def _error_page(code: int, error):
+    if not _is_portal_request():
+        return error  # other areas keep their own pages
+    if code == 500:
+        g.portal_without_database = True
+        try:
+            db.session.rollback()
+        except Exception:  # noqa: BLE001 - the database may be the very thing that failed
+            pass
+    title, text = _ERRORS[code]
+    text = getattr(error, "user_text", None) or text  # a refusal that says what was wrong
+    home = url_for("portal.index")
+    response = current_app.make_response((render_template("portal/error.html", code=code, title=title,
+                                                          text=text, home_url=home), code))
+    response.headers["Cache-Control"] = "no-store"  # the rate limiter adds its Retry-After
+    return response
+
+
+# Registered on the blueprint: the staff's app-wide handlers hand every customer URL, matched or
+# not, to these (app/views/admin/errors.py).
+@bp.errorhandler(400)
+def _bad_request(error):
+    return _error_page(400, error)
+
+
+@bp.errorhandler(404)
+def _not_found(error):
+    return _error_page(404, error)
+
+
+@bp.errorhandler(429)
+def _too_many(error):
+    return _error_page(429, error)
+
+
+@bp.errorhandler(500)
+def _server_error(error):  # Flask has logged the exception already
+    return _error_page(500, error)
+
+
+from . import auth, data, pages  # noqa: E402,F401  (routes)

@@ -9,16 +9,20 @@ from flask_babel import gettext as _, refresh
 from flask_login import current_user, login_user, logout_user
 
 from app.extensions import db, limiter
+from app.i18n import locale_id
 from app.models import Customer
 from app.models.base import utcnow
+from app.services.core import login_policy, security_log, settings, two_factor
 from app.services.portal import accounts, requests as customer_requests
 from app.services.sync import freshness
+from app.views import sign_in, two_factor as tf
+from app.views.sign_in import start_session
 
 from . import bp, current_customer_id, customer_required
 from .forms import (ConfirmForm, InformationRequestForm, LanguageForm, LoginForm,
                     RegistrationForm, ResetForm, ResetRequestForm, WebCodeResetForm)
 
-LOGIN_LIMIT = "10 per 5 minutes"
+LOGIN_LIMIT = "60 per minute"  # a flood brake; wrong passwords: app.services.core.login_policy
 REGISTER_LIMIT = "10 per hour"
 RESET_LIMIT = "5 per 15 minutes"
 INFO_LIMIT = "5 per hour"
@@ -55,27 +59,131 @@ def login():
     if current_customer_id():
         return redirect(url_for("portal.home"))
     form = LoginForm()
+    status = 200
     if form.validate_on_submit():
-        user = accounts.authenticate(form.username.data, form.password.data)
-        if user is None:
+        verdict = login_policy.check(form.username.data)
+        user = accounts.authenticate(form.username.data, form.password.data) if verdict.allowed else None
+        if not verdict.allowed:
+            form.password.errors = [_("Too many failed sign-in attempts: try again in %(minutes)s minutes.",
+                                      minutes=verdict.minutes)]
+            status = 429
+        elif user is None and accounts.closed_by_billing(form.username.data, form.password.data):
+            form.password.errors = [_("Your customer record has been closed, so this account "
+                                      "is no longer active. Please contact us for any question.")]
+        elif user is None:
+            login_policy.failed(form.username.data)
             form.password.errors = [_("Wrong username or password.")]
         else:
-            locale = session.get("locale")
-            session.clear()  # a new session at login (no fixation)
-            if locale:
-                session["locale"] = locale
-            login_user(user)  # the user_logged_in signal stores the session version
-            if user.language in ("it", "en"):
-                session["locale"] = user.language
-                refresh()
-            customer = db.session.get(Customer, user.customer_id)
-            if customer is not None and freshness.refresh_customer(customer):
-                session["refreshed_at"] = utcnow().isoformat()
-            else:
-                flash(_("The billing system is not answering right now: you are seeing the "
-                        "data we already have."), "warning")
-            return redirect(_safe_next(request.args.get("next")))
-    return render_template("portal/login.html", form=form)
+            login_policy.succeeded(form.username.data)
+            start_session()  # a new session at login (no fixation)
+            if two_factor.is_enrolled(user):
+                sign_in.await_second_factor(user.id, _safe_next(request.args.get("next")), "portal")
+                security_log.event("signin_password_accepted", user.username, area="portal", next_step="code")
+                return redirect(url_for("portal.login_code"))
+            return _signed_in(user, _safe_next(request.args.get("next")))
+    return render_template("portal/login.html", form=form), status
+
+
+def _signed_in(user, next_url: str, factor: str | None = None):
+    sign_in.end_pending()
+    login_user(user)  # the user_logged_in signal stores the session version
+    security_log.event("signin_succeeded", user.username, area="portal",
+                       **({"second_factor": factor} if factor else {}))
+    if user.language in ("it", "en"):
+        session["locale"] = user.language
+        refresh()
+    customer = db.session.get(Customer, user.customer_id)
+    if customer is None or not freshness.refresh_customer(customer):
+        session["refresh_tried_at"] = utcnow().isoformat()  # pages don't retry at once
+        flash(_("The billing system is not answering right now: you are seeing the "
+                "data we already have."), "warning")
+    return redirect(next_url)
+
+
+def _page(template: str, status: int = 200, **ctx):
+    return render_template(template, layout="portal/base.html", area="portal", **ctx), status, \
+        {"Cache-Control": "no-store"}
+
+
+@bp.route("/login/code", methods=["GET", "POST"])
+@_post_only(LOGIN_LIMIT)
+def login_code():
+    """The second step of the sign-in, for customers who enrolled."""
+    user = sign_in.pending_user("portal")
+    if user is None or not two_factor.is_enrolled(user):
+        return redirect(url_for("portal.login"))
+    form = tf.CodeForm()
+    status = 200
+    if form.validate_on_submit():
+        kind, error, status = tf.check_code(user, form.code.data, "portal")
+        if kind:
+            if kind == "recovery":
+                flash(_("You signed in with a recovery code: %(left)s are left. Create new ones "
+                        "on the two-factor sign-in page if few remain.",
+                        left=two_factor.recovery_codes_left(user)), "warning")
+            return _signed_in(user, sign_in.pending_next(url_for("portal.home")), kind)
+        form.code.errors = [error]
+    return _page("two_factor/code.html", status, form=form)
+
+
+@bp.route("/account/two-factor", methods=["GET"])
+@customer_required
+def two_factor_page():
+    """Optional for customers: set it up, new recovery codes, turn it off."""
+    return _two_factor_page()
+
+
+def _two_factor_page(form=None, what: str = "", status: int = 200):
+    user = current_user
+    return _page("two_factor/manage.html", status, enrolled=two_factor.is_enrolled(user), required=False,
+                 left=two_factor.recovery_codes_left(user),
+                 renew_form=form if what == "recovery-codes" else tf.ReauthForm(prefix="rc", formdata=None),
+                 off_form=form if what == "off" else tf.ReauthForm(prefix="off", formdata=None),
+                 enrol_url=url_for("portal.two_factor_enrol"), action_url="portal.two_factor_change")
+
+
+@bp.route("/account/two-factor/enrol", methods=["GET", "POST"])
+@customer_required
+def two_factor_enrol():
+    user = current_user
+    if two_factor.is_enrolled(user):
+        return redirect(url_for("portal.two_factor_page"))
+    form = tf.EnrolForm()
+    status = 200
+    if form.validate_on_submit():
+        errors = tf.reauthenticate(user, form.current_password.data, None, "portal", "two_factor")
+        if not errors:
+            codes = two_factor.confirm_enrolment(user, form.code.data)
+            if codes:
+                return _page("two_factor/recovery_codes.html", codes=codes,
+                             next_url=url_for("portal.two_factor_page"))
+            login_policy.failed(user.username)
+            errors = {"code": _("The code is not correct: check the time on your phone "
+                                "and type the code the app shows now.")}
+        tf.add_errors(form, errors)
+        status = 400
+    return _page("two_factor/enrol.html", status, form=form, pending=False, required=False,
+                 **tf.enrolment_context(user))
+
+
+@bp.route("/account/two-factor/<what>", methods=["POST"])
+@customer_required
+def two_factor_change(what):
+    user = current_user
+    if what not in ("recovery-codes", "off") or not two_factor.is_enrolled(user):
+        return redirect(url_for("portal.two_factor_page"))
+    form = tf.ReauthForm(prefix="rc" if what == "recovery-codes" else "off")
+    if form.validate_on_submit():
+        errors = tf.reauthenticate(user, form.current_password.data, form.code.data, "portal", "two_factor")
+        if not errors:
+            if what == "off":
+                two_factor.disable(user)
+                flash(_("Two-factor sign-in is off."), "success")
+                return redirect(url_for("portal.two_factor_page"))
+            return _page("two_factor/recovery_codes.html", codes=two_factor.regenerate_recovery_codes(user),
+                         next_url=url_for("portal.two_factor_page"))
+        tf.add_errors(form, errors)
+    return _two_factor_page(form, what, 400)
 
 
 @bp.route("/logout", methods=["POST"])
@@ -83,6 +191,7 @@ def logout():
     form = ConfirmForm()
     if form.validate_on_submit() and current_user.is_authenticated:
         locale = session.get("locale")
+        security_log.event("logout", current_user.username, area="portal")
         logout_user()  # ends every session of the user (session version)
         session.clear()
         if locale:
@@ -117,7 +226,7 @@ def register():
                              _("Your account is ready: sign in with your username and password."))
         if done:
             return done
-    return render_template("portal/register.html", form=form)
+    return render_template("portal/register.html", form=form, company=settings.company())
 
 
 @bp.route("/reset", methods=["GET", "POST"])
@@ -134,13 +243,20 @@ def reset_request():
     return render_template("portal/reset_request.html", form=form)
 
 
+def _link_account_key() -> str:
+    """Wrong answers on a reset link are limited per account too, whatever the address."""
+    return "reset-link-account:" + accounts.token_account((request.view_args or {}).get("token", ""))
+
+
 @bp.route("/reset/<token>", methods=["GET", "POST"])
 @_post_only(RESET_LIMIT)
+@limiter.limit(RESET_LIMIT, methods=["POST"], key_func=_link_account_key)
 def reset_with_link(token):
     user = accounts.user_for_token(token)
     form = ResetForm()
     if user is None:
         return render_template("portal/reset_invalid.html"), 404
+    form.account_words = (user.username, user.email, user.first_name, user.last_name)
     if form.validate_on_submit():
         done = _account_step(
             form, lambda: accounts.reset_with_token(token, form.answer.data, form.password.data),
@@ -175,7 +291,7 @@ def information_request():
     form = InformationRequestForm()
     if current_customer_id() and request.method == "GET":
         customer = db.session.get(Customer, current_customer_id())
-        form.name.data = customer.display_name
+        form.name.data = customer.addressed_name
         form.email.data = accounts.contact_email(current_user) or None
         form.phone.data = customer.phone
     if form.validate_on_submit():
@@ -183,18 +299,25 @@ def information_request():
             flash(_("Thank you: we have received your request and will answer soon."), "success")
             return redirect(url_for("portal.information_request"))
         try:
-            customer_requests.information_request(
+            activity = customer_requests.information_request(
                 name=form.name.data, question=form.question.data, email=form.email.data or "",
                 phone=form.phone.data or "", postal_address=form.postal_address.data or "",
                 customer_id=current_customer_id(),
-                user=current_user if current_customer_id() else None)
+                user=current_user if current_customer_id() else None, language=locale_id())
         except customer_requests.RequestError as exc:
             _field_error(form, exc)
         else:
-            flash(_("Thank you: we have received your request and will answer soon."), "success")
+            flash(_("Thank you: we have received your request and will answer soon. "
+                    "Its reference number is %(reference)s.", reference=activity.reference), "success")
             return redirect(url_for("portal.requests") if current_customer_id()
                             else url_for("portal.information_request"))
-    return render_template("portal/information.html", form=form)
+    return render_template("portal/information.html", form=form, company=settings.company())
+
+
+@bp.route("/privacy")
+def privacy():
+    """The full privacy notice (GDPR art. 13), the controller as the settings name it."""
+    return render_template("portal/privacy.html", company=settings.company())
 
 
 @bp.route("/language", methods=["POST"])
@@ -233,14 +356,16 @@ def account_change(what):
     if form.validate_on_submit():
         try:
             if what == "password":
-                accounts.change_password(current_user, form.current_password.data, form.password.data)
+                accounts.change_password(current_user, form.current_password.data, form.password.data,
+                                         form.current_code.data)
                 flash(_("Your password has been changed."), "success")
             elif what == "username":
-                accounts.change_username(current_user, form.current_password.data, form.username.data)
+                accounts.change_username(current_user, form.current_password.data, form.username.data,
+                                         form.current_code.data)
                 flash(_("Your username has been changed."), "success")
             else:
                 accounts.change_security_question(current_user, form.current_password.data,
-                                                  form.question.data, form.answer.data)
+                                                  form.question.data, form.answer.data, form.current_code.data)
                 flash(_("Your security question has been changed."), "success")
             return redirect(url_for("portal.account"))
         except accounts.AccountError as exc:

@@ -13,7 +13,9 @@ from wtforms.validators import (DataRequired, Email, EqualTo, InputRequired, Len
                                 Optional, ValidationError)
 
 from app.models import DeliveryMode
-from app.validators import Checked, tax_code, vat_number
+from app.validators import Checked, iban as sepa_iban, tax_code, vat_number
+from app.validators import birth_date as plausible_birth_date, post_code as italian_post_code
+from app.validators import province as italian_province
 
 REQUIRED = _l("This field is required.")
 
@@ -22,7 +24,8 @@ def _strong(form, field):
     from app.passwords import password_complexity
 
     try:
-        password_complexity(field.data or "")
+        # The account's own words (a reset by link knows the account; other forms carry them).
+        password_complexity(field.data or "", getattr(form, "account_words", ()))
     except PasswordComplexityValidationError as exc:
         raise ValidationError(str(exc)) from None
 
@@ -30,6 +33,18 @@ def _strong(form, field):
 def _password(label):
     return PasswordField(label, validators=[DataRequired(REQUIRED), _strong],
                          render_kw={"autocomplete": "new-password"})
+
+
+def _reauth_code():
+    """A current code from the authenticator app, with the password, for customers who use
+    two-factor sign-in (shown only to them)."""
+    return StringField(_l("Code from the authenticator app"), validators=[Length(max=20)],
+                       render_kw={"autocomplete": "one-time-code", "inputmode": "numeric"})
+
+
+def _reauth_password(label):
+    """The current password confirming a sensitive change (checked by the service)."""
+    return PasswordField(label, render_kw={"autocomplete": "current-password"})
 
 
 def _confirm(label, other="password"):
@@ -54,7 +69,7 @@ class RegistrationForm(FlaskForm):
     username = StringField(_l("Choose a username"),
                            validators=[DataRequired(REQUIRED), Length(min=4, max=64)],
                            render_kw={"autocomplete": "username"})
-    password = _password(_l("Choose a password (at least 10 characters)"))
+    password = _password(_l("Choose a password (at least 8 characters)"))
     password_confirm = _confirm(_l("Repeat the password"))
     question = StringField(_l("Security question"),
                            validators=[DataRequired(REQUIRED), Length(min=5, max=200)])
@@ -88,6 +103,7 @@ class WebCodeResetForm(ResetForm):
 class ChangePasswordForm(FlaskForm):
     current_password = PasswordField(_l("Current password"), validators=[DataRequired(REQUIRED)],
                                      render_kw={"autocomplete": "current-password"})
+    current_code = _reauth_code()
     password = _password(_l("New password"))
     password_confirm = _confirm(_l("Repeat the new password"))
 
@@ -95,12 +111,14 @@ class ChangePasswordForm(FlaskForm):
 class ChangeUsernameForm(FlaskForm):
     current_password = PasswordField(_l("Current password"), validators=[DataRequired(REQUIRED)],
                                      render_kw={"autocomplete": "current-password"})
+    current_code = _reauth_code()
     username = StringField(_l("New username"), validators=[DataRequired(REQUIRED), Length(min=4, max=64)])
 
 
 class ChangeQuestionForm(FlaskForm):
     current_password = PasswordField(_l("Current password"), validators=[DataRequired(REQUIRED)],
                                      render_kw={"autocomplete": "current-password"})
+    current_code = _reauth_code()
     question = StringField(_l("Security question"), validators=[DataRequired(REQUIRED), Length(min=5, max=200)])
     answer = StringField(_l("Answer to the security question"),
                          validators=[DataRequired(REQUIRED), Length(min=2, max=200)],
@@ -117,6 +135,7 @@ class ReadingForm(FlaskForm):
     corrector_value = IntegerField(_l("Volume corrector reading"), validators=[Optional(), NumberRange(min=0)],
                                    render_kw={"inputmode": "numeric"})
     confirm = BooleanField(_l("I confirm this reading is correct although the consumption is unusually high"))
+    confirm_rollover = BooleanField(_l("I confirm the meter passed zero since the previous reading"))
 
 
 class PersonalDataForm(FlaskForm):
@@ -125,35 +144,33 @@ class PersonalDataForm(FlaskForm):
     company_name = StringField(_l("Company name"), validators=[Length(max=160)])
     tax_code = StringField(_l("Tax code"), validators=[Checked(tax_code, optional=True)])
     vat_number = StringField(_l("VAT number"), validators=[Checked(vat_number, optional=True)])
-    birth_date = DateField(_l("Date of birth"), validators=[Optional()])
+    birth_date = DateField(_l("Date of birth"),
+                           validators=[Optional(), Checked(plausible_birth_date)])
     address = StringField(_l("Address"), validators=[Length(max=160)])
-    post_code = StringField(_l("Post code"), validators=[Length(max=10)])
+    post_code = StringField(_l("Post code"), validators=[Checked(italian_post_code, optional=True)],
+                            render_kw={"inputmode": "numeric", "maxlength": 5})
     city = StringField(_l("City"), validators=[Length(max=80)])
-    province = StringField(_l("Province"), validators=[Length(max=4)])
+    province = StringField(_l("Province"), validators=[Checked(italian_province, optional=True)],
+                           render_kw={"maxlength": 2})
     phone = StringField(_l("Phone"), validators=[Length(max=30)], render_kw={"autocomplete": "tel"})
     email = EmailField(_l("E-mail"), validators=[Optional(), Email(_l("This e-mail address is not valid.")),
                                                  Length(max=254)], render_kw={"autocomplete": "email"})
+    current_password = _reauth_password(_l("Your current password (only to change the e-mail)"))
+    current_code = _reauth_code()
 
 
 class MailingAddressForm(FlaskForm):
     name = StringField(_l("Name on the envelope"), validators=[DataRequired(REQUIRED), Length(max=160)])
     address = StringField(_l("Address"), validators=[DataRequired(REQUIRED), Length(max=160)])
-    post_code = StringField(_l("Post code"), validators=[DataRequired(REQUIRED), Length(max=10)])
+    post_code = StringField(_l("Post code"), validators=[DataRequired(REQUIRED), Checked(italian_post_code)],
+                            render_kw={"inputmode": "numeric", "maxlength": 5})
     city = StringField(_l("City"), validators=[DataRequired(REQUIRED), Length(max=80)])
-    province = StringField(_l("Province"), validators=[DataRequired(REQUIRED), Length(min=2, max=4)])
-
-
-def _iban(form, field):
-    from app.validators import InvalidValue, iban
-
-    try:
-        field.data = iban(field.data or "")
-    except InvalidValue as exc:
-        raise ValidationError(str(exc)) from None
+    province = StringField(_l("Province"), validators=[DataRequired(REQUIRED), Checked(italian_province)],
+                           render_kw={"maxlength": 2})
 
 
 class MandateForm(FlaskForm):
-    iban = StringField(_l("IBAN"), validators=[DataRequired(REQUIRED), _iban],
+    iban = StringField(_l("IBAN"), validators=[DataRequired(REQUIRED), Checked(sepa_iban)],
                        render_kw={"autocomplete": "off", "spellcheck": "false"})
     holder_last_name = StringField(_l("Account holder's last name"),
                                    validators=[DataRequired(REQUIRED), Length(max=80)])
@@ -164,6 +181,8 @@ class MandateForm(FlaskForm):
     branch_address = StringField(_l("Branch address"), validators=[Length(max=200)])
     accept = BooleanField(_l("I authorise the company to send direct debit instructions to my bank"),
                           validators=[DataRequired(_l("The mandate needs your authorisation."))])
+    current_password = _reauth_password(_l("Your current password, to confirm the request"))
+    current_code = _reauth_code()
 
 
 class ConfirmForm(FlaskForm):
@@ -196,3 +215,19 @@ class InformationRequestForm(FlaskForm):
 
 class LanguageForm(FlaskForm):
     language = HiddenField()
+
+
+class ApiTokenForm(FlaskForm):
+    """A new personal API token (F-61); a write scope needs the current password."""
+
+    name = StringField(_l("Token name"), validators=[DataRequired(REQUIRED), Length(max=80)],
+                       render_kw={"autocomplete": "off"})
+    scope = RadioField(_l("The token may"), default="read_only",
+                       choices=[SelectChoice("read_only", _l("Read my data")),
+                                SelectChoice("read_readings", _l("Read my data and submit meter readings"))],
+                       validators=[InputRequired(REQUIRED)])
+    days = IntegerField(_l("Valid for (days)"), validators=[Optional(), NumberRange(min=1, max=730)],
+                        render_kw={"inputmode": "numeric"})
+    current_password = PasswordField(_l("Current password (needed to submit readings)"),
+                                     render_kw={"autocomplete": "current-password"})
+

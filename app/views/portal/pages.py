@@ -4,26 +4,37 @@ personal data (F-04), mailing address (F-05), direct debit (F-06), invoice by e-
 from __future__ import annotations
 
 import datetime as dt
+from urllib.parse import parse_qsl, urlencode
 
 import sqlalchemy as sa
-from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask import Response, abort, flash, redirect, render_template, request, session, url_for
 from flask_babel import format_date, gettext as _
 from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
-from app.extensions import db
+from app.extensions import db, limiter
+from app.models.base import utcnow
 from app.models import (Activity, Customer, DeliveryMode, DirectDebitMandate, Invoice,
-                        InvoiceStatus, Meter, SupplyPoint)
-from app.services.portal import customer_data, direct_debit, invoice_delivery, readings, requests as customer_requests
+                        Meter, SupplyPoint)
+from app.services.portal import accounts, customer_data, direct_debit, invoice_delivery, readings, requests as customer_requests
+from app.services.portal import overview
 from app.views.charts import bar_chart
-from app.services.portal.invoices import SORTS, InvoiceFilter, balance, invoice_page, supply_point_options
+from app.views.input_guard import MAX_PAGE, query_int
+from app.services.portal.invoices import (SORTS, STATUS_FILTERS, InvoiceFilter, balance, invoice_page,
+                                         supply_point_options)
 from app.services.mailing.invoice_links import read_invoice_token
+from app.services.sync import freshness
 from app.services.sync.invoice_pdf import stored_invoice_pdf
 
 from . import bp, current_customer_id, customer_required, get_owned_or_404
-from .auth import _field_error
+from .auth import _field_error, _safe_next
 from .forms import (ConfirmForm, CorrectionForm, InvoiceDeliveryForm, MailingAddressForm,
                     MandateForm, PersonalDataForm, ReadingForm)
+
+# Invoice years a customer may ask for (anything else is a 400).
+MIN_YEAR, MAX_YEAR = 1900, 2999
+
+REFRESH_LIMIT = "6 per 10 minutes"
 
 
 def _customer() -> Customer:
@@ -39,8 +50,53 @@ def _supply_points() -> list[SupplyPoint]:
 @customer_required
 def home():
     customer = _customer()
-    return render_template("portal/home.html", customer=customer, supply_points=_supply_points(),
-                           balance=balance(customer.id))
+    stale, as_of = _fresh_copy(customer)
+    supply_points = _supply_points()
+    return render_template("portal/home.html", customer=customer, supply_points=supply_points,
+                           summaries=overview.supply_summaries(supply_points),
+                           notices=overview.notices(customer.id), balance=balance(customer.id),
+                           stale=stale, data_as_of=as_of, refresh_form=ConfirmForm())
+
+
+# --- F-51 on demand: a copy older than the setting is read again from billing ------------------
+
+_RETRY_AFTER = freshness.QUIET_AFTER_FAILURE  # billing did not answer this customer: not again so soon
+
+
+def _fresh_copy(customer: Customer, *, force: bool = False) -> tuple[bool, dt.datetime | None]:
+    """Refresh the customer's copy from billing (short timeout) when it is older than the
+    `portal_refresh_minutes` setting, or when asked; (still stale, as of when)."""
+    as_of = freshness.data_as_of(customer.id)
+    if not force:
+        if not freshness.is_stale(as_of):
+            return False, as_of
+        tried = session.get("refresh_tried_at")
+        if (tried and utcnow() - dt.datetime.fromisoformat(tried) < _RETRY_AFTER) \
+                or freshness.billing_recently_unanswered():
+            return True, as_of
+    if freshness.refresh_customer(customer):
+        session.pop("refresh_tried_at", None)
+        return False, freshness.data_as_of(customer.id)
+    session["refresh_tried_at"] = utcnow().isoformat()
+    return freshness.is_stale(as_of), as_of
+
+
+def _refresh_key() -> str:
+    return f"portal-refresh:{current_customer_id()}"
+
+
+@bp.route("/refresh", methods=["POST"])
+@customer_required
+@limiter.limit(REFRESH_LIMIT, methods=["POST"], key_func=_refresh_key)
+def refresh_data():
+    if ConfirmForm().validate_on_submit():
+        _fresh_copy(_customer(), force=True)
+        if session.get("refresh_tried_at"):
+            flash(_("The billing system is not answering right now: you are seeing the data we "
+                    "already have."), "warning")
+        else:
+            flash(_("Your data have been updated from the billing system."), "success")
+    return redirect(_safe_next(request.form.get("next")))
 
 
 # --- F-02 self-reading, F-10 consumption ---------------------------------------------------------
@@ -54,8 +110,13 @@ def _active_meters(sp: SupplyPoint) -> list[Meter]:
 def reading(sp_id):
     sp = get_owned_or_404(SupplyPoint, sp_id)
     meters = _active_meters(sp)
+    unit = readings.units(sp)
     form = ReadingForm()
     form.meter.choices = [SelectChoice(str(m.id), m.serial) for m in meters]
+    if unit.reading:
+        form.value.label.text = _("Meter reading (%(unit)s)", unit=unit.reading)
+    if unit.corrector:
+        form.corrector_value.label.text = _("Volume corrector reading (%(unit)s)", unit=unit.corrector)
     needs_confirmation = None
     if form.validate_on_submit():
         meter = next((m for m in meters if str(m.id) == form.meter.data), None)
@@ -64,10 +125,14 @@ def reading(sp_id):
         try:
             reading_row, check = readings.submit_reading(
                 current_user, sp, meter, form.reading_date.data, form.value.data,
-                form.corrector_value.data, confirmed=bool(form.confirm.data))
+                form.corrector_value.data, confirmed=bool(form.confirm.data),
+                confirmed_rollover=bool(form.confirm_rollover.data))
         except readings.NeedsConfirmation as exc:
             db.session.rollback()
             needs_confirmation = exc
+            if exc.corrector_rolled_over and not exc.rolled_over:
+                form.confirm_rollover.label.text = _(
+                    "I confirm the volume corrector passed zero since the previous reading")
         except readings.ReadingError as exc:
             db.session.rollback()
             _field_error(form, exc)
@@ -77,6 +142,9 @@ def reading(sp_id):
             elif check.rolled_over:
                 flash(_("Reading received. The meter passed zero since the previous reading: "
                         "we counted the consumption across it."), "info")
+            elif check.corrector_rolled_over:
+                flash(_("Reading received. The volume corrector passed zero since the previous "
+                        "reading: we counted the consumption across it."), "info")
             else:
                 flash(_("Reading received: thank you."), "success")
             if check.implausible:
@@ -85,7 +153,8 @@ def reading(sp_id):
     last = {m.id: readings.previous_reading(m) for m in meters}
     status = 400 if request.method == "POST" else 200
     return render_template("portal/reading.html", sp=sp, meters=meters, form=form, last=last,
-                           needs_confirmation=needs_confirmation,
+                           needs_confirmation=needs_confirmation, unit=unit,
+                           coefficient=readings.coefficient(sp),
                            today=dt.date.today().isoformat()), status
 
 
@@ -93,13 +162,20 @@ def reading(sp_id):
 @customer_required
 def consumption(sp_id):
     sp = get_owned_or_404(SupplyPoint, sp_id)
-    rows = readings.history(sp)
+    rows = readings.consumption_history(sp)
+    unit = readings.units(sp)
     chart_rows = [r for r in reversed(rows) if r.consumption is not None][-24:]
-    unit = "kWh" if sp.service.value == "electricity" else ("m³" if sp.service.value == "water" else "Smc")
-    chart = bar_chart([format_date(r.reading_date, "MMM yy") for r in chart_rows],
-                      [float(r.consumption) for r in chart_rows], unit=unit,
-                      title=_("Consumption between readings")) if chart_rows else None
-    return render_template("portal/consumption.html", sp=sp, rows=rows, chart=chart, unit=unit)
+    chart = None
+    if chart_rows:  # a wide chart, and a narrow one of the last 12 for phones
+        labels = [format_date(r.reading.reading_date, "MMM yy") for r in chart_rows]
+        values = [r.consumption for r in chart_rows]
+        title = _("Consumption between readings")
+        chart = (bar_chart(labels, values, unit=unit.consumption, title=title, css_class="chart-wide")
+                 + bar_chart(labels[-12:], values[-12:], unit=unit.consumption, title=title,
+                             width=360, height=240, css_class="chart-narrow"))
+    with_corrector = any(m.has_corrector for m in sp.meters)
+    return render_template("portal/consumption.html", sp=sp, rows=rows, chart=chart, unit=unit,
+                           coefficient=readings.coefficient(sp), with_corrector=with_corrector)
 
 
 # --- F-07 invoices, F-09 correction -------------------------------------------------------------
@@ -108,27 +184,42 @@ def consumption(sp_id):
 @customer_required
 def invoices():
     cid = current_customer_id()
+    stale, as_of = _fresh_copy(_customer())
     sp = None
     if request.args.get("supply"):
         sp = get_owned_or_404(SupplyPoint, request.args.get("supply"))
     status = request.args.get("status", "")
-    if status not in InvoiceStatus.__members__:
+    if status not in STATUS_FILTERS:
         status = ""
     sort = request.args.get("sort", "date")
     if sort not in SORTS:
         sort = "date"
     direction = "asc" if request.args.get("dir") == "asc" else "desc"
-    flt = InvoiceFilter(supply_point_id=sp.id if sp else None, year=request.args.get("year", type=int),
-                        status=InvoiceStatus[status] if status else None, sort=sort,
-                        descending=direction == "desc", page=request.args.get("page", 1, type=int))
+    flt = InvoiceFilter(supply_point_id=sp.id if sp else None,
+                        year=query_int("year", minimum=MIN_YEAR, maximum=MAX_YEAR),
+                        status=status or None, sort=sort,
+                        descending=direction == "desc", page=query_int("page", 1, minimum=1, maximum=MAX_PAGE))
     found = invoice_page(cid, flt)
     # Sort and page links keep the filters: the list's address with them, built once.
     filtered = url_for("portal.invoices", supply=sp.id if sp else None, year=flt.year, status=status or None)
     filtered += "&" if "?" in filtered else "?"
+    # The detail's "back to the list" returns to this very list (filters, sort, page).
+    listed = _list_args(request.args)
     return render_template("portal/invoices.html", found=found, sp=sp,
                            supply_points=supply_point_options(cid), filtered_url=filtered,
                            year=flt.year, status=status, sort=sort, direction=direction,
-                           statuses=list(InvoiceStatus))
+                           statuses=[(key, label) for key, (label, _c) in STATUS_FILTERS.items()],
+                           filters_on=bool(sp or flt.year or status),
+                           detail_query="?" + urlencode({"back": urlencode(listed)}) if listed else "",
+                           stale=stale, data_as_of=as_of, refresh_form=ConfirmForm())
+
+
+_LIST_KEYS = ("supply", "year", "status", "sort", "dir", "page")
+
+
+def _list_args(args) -> dict[str, str]:
+    """The invoice list's own query arguments (nothing else travels in a back link)."""
+    return {k: args.get(k) for k in _LIST_KEYS if args.get(k)}
 
 
 def _invoice_or_login(invoice_id: int):
@@ -152,7 +243,10 @@ def invoice(invoice_id):
     inv, token = _invoice_or_login(invoice_id)
     if inv is None:
         return token  # the redirect to the login page
-    return render_template("portal/invoice.html", inv=inv, link_token=token,
+    back = None
+    if token is None:
+        back = url_for("portal.invoices", **_list_args(dict(parse_qsl(request.args.get("back", "")))))
+    return render_template("portal/invoice.html", inv=inv, link_token=token, back_url=back,
                            log=invoice_delivery.send_log(inv) if token is None else [],
                            form=CorrectionForm())
 
@@ -175,11 +269,12 @@ def invoice_correction(invoice_id):
     form = CorrectionForm()
     if form.validate_on_submit():
         try:
-            customer_requests.invoice_correction(current_user, inv, form.reason.data)
+            activity = customer_requests.invoice_correction(current_user, inv, form.reason.data)
         except customer_requests.RequestError as exc:
             _field_error(form, exc)
         else:
-            flash(_("Your correction request has been recorded: our staff will look into it."), "success")
+            flash(_("Your correction request %(reference)s has been recorded: our staff will look into it.",
+                    reference=activity.reference), "success")
             return redirect(url_for("portal.requests"))
     return render_template("portal/correction.html", inv=inv, form=form), \
         400 if request.method == "POST" else 200
@@ -195,12 +290,18 @@ def personal_data():
     if form.validate_on_submit():
         values = {f: getattr(form, f).data for f in customer_data.PERSONAL_FIELDS}
         try:
-            customer_data.update_personal_data(current_user, customer, values)
+            customer_data.update_personal_data(current_user, customer, values, form.current_password.data,
+                                               form.current_code.data)
         except customer_data.NothingChanged:
             flash(_("Nothing to change: the data are the same as before."), "info")
+        except accounts.AccountError as exc:  # the current password, to change the e-mail
+            db.session.rollback()
+            _field_error(form, exc)
+            customer = _customer()
         else:
             flash(_("Your data have been changed; the billing system will be updated shortly."), "success")
-        return redirect(url_for("portal.personal_data"))
+        if not form.errors:
+            return redirect(url_for("portal.personal_data"))
     return render_template("portal/personal_data.html", form=form, customer=customer), \
         400 if form.errors else 200
 
@@ -235,25 +336,39 @@ def direct_debit_page(sp_id):
         form.holder_first_name.data = customer.first_name
     if form.validate_on_submit():
         try:
-            mandate = direct_debit.request_mandate(current_user, sp, form.data)
+            mandate = direct_debit.request_mandate(current_user, sp, form.data, form.current_password.data,
+                                                   form.current_code.data)
         except direct_debit.MandateError as exc:
+            db.session.rollback()
+            flash(str(exc.message), "error")
+        except accounts.AccountError as exc:  # the current password confirms the request
             db.session.rollback()
             _field_error(form, exc)
         else:
             flash(_("Your direct debit request has been recorded. Mandate reference: %(ref)s.",
                     ref=mandate.reference), "success")
             return redirect(url_for("portal.direct_debit_page", sp_id=sp.id))
-    return render_template("portal/direct_debit.html", sp=sp, form=form,
-                           mandates=direct_debit.mandates(sp), revoke_form=ConfirmForm(),
+    mandates = direct_debit.mandates(sp)
+    return render_template("portal/direct_debit.html", sp=sp, form=form, mandates=mandates,
+                           latest=mandates[0] if mandates else None,
+                           pending=direct_debit.pending_mandate(sp),
+                           active=direct_debit.active_mandate(sp),
+                           can_revoke=direct_debit.can_revoke(sp), mask=direct_debit.mask_iban,
                            masked_iban=direct_debit.mask_iban(sp.iban)), \
         400 if request.method == "POST" else 200
 
 
-@bp.route("/supply/<int:sp_id>/direct-debit/revoke", methods=["POST"])
+@bp.route("/supply/<int:sp_id>/direct-debit/revoke", methods=["GET", "POST"])
 @customer_required
 def direct_debit_revoke(sp_id):
+    """Ending direct debit asks for confirmation on a page of its own (keyboard and screen
+    readers included), then shows "revocation requested" until billing confirms it."""
     sp = get_owned_or_404(SupplyPoint, sp_id)
-    if ConfirmForm().validate_on_submit():
+    if not direct_debit.can_revoke(sp):
+        flash(_("There is no direct debit to end on this supply point now."), "info")
+        return redirect(url_for("portal.direct_debit_page", sp_id=sp.id))
+    form = ConfirmForm()
+    if form.validate_on_submit():
         try:
             direct_debit.revoke(current_user, sp)
         except direct_debit.MandateError as exc:
@@ -261,7 +376,11 @@ def direct_debit_revoke(sp_id):
             flash(str(exc.message), "error")
         else:
             flash(_("Your request to end direct debit has been recorded."), "success")
-    return redirect(url_for("portal.direct_debit_page", sp_id=sp.id))
+        return redirect(url_for("portal.direct_debit_page", sp_id=sp.id))
+    active = direct_debit.active_mandate(sp)
+    return render_template("portal/direct_debit_revoke.html", sp=sp, form=form,
+                           mandate_ref=active.reference if active else sp.mandate_reference,
+                           masked_iban=direct_debit.mask_iban(active.iban if active else sp.iban))
 
 
 @bp.route("/mandates/<int:mandate_id>/pdf")
@@ -307,7 +426,7 @@ def invoice_email(sp_id):
 @bp.route("/requests")
 @customer_required
 def requests():
-    page = max(request.args.get("page", 1, type=int), 1)
+    page = query_int("page", 1, minimum=1, maximum=MAX_PAGE)
     rows, total = customer_requests.my_requests(current_customer_id(), page)
     waiting = customer_requests.waiting_for_billing([a.id for a in rows])
     pages = max((total + 19) // 20, 1)

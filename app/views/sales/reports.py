@@ -6,6 +6,7 @@ import io
 from flask import abort, request, send_file
 from flask_login import current_user
 
+from app.views.input_guard import query_int
 from app.extensions import db
 from app.models import Agent
 from app.services.sales import commissions, portfolio
@@ -20,7 +21,7 @@ from .common import render, sales_access
 @sales_access
 def portfolio_page():
     q = request.args.get("q", "")
-    agent_id = request.args.get("agent", type=int)
+    agent_id = query_int("agent")
     return render("sales/portfolio.html", q=q, agent_id=agent_id,
                   customers=portfolio.customers(current_user, q, agent_id),
                   supply_points=portfolio.supply_points(current_user, q, agent_id),
@@ -30,7 +31,7 @@ def portfolio_page():
 
 def _agent_for_statement() -> Agent | None:
     """The agent whose statement is asked: one's own, or any for managers."""
-    agent_id = request.args.get("agent", type=int)
+    agent_id = query_int("agent")
     if not commissions.sees_every_agent(current_user):
         own = agent_of(current_user)
         if own is None:

@@ -8,6 +8,7 @@ from flask import abort, flash, redirect, request, send_file, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from app.views.input_guard import query_int
 from app.extensions import db
 from app.models import ContractDocument, ContractStatus
 from app.services.sales import documents as docs
@@ -16,7 +17,7 @@ from app.services.sales import contracts as wf
 from app.services.sales import portfolio
 
 from . import bp
-from .forms import form_for, form_values
+from .forms import ExactSearchForm, form_for, form_values
 from .common import ActionForm, PostForm, render, sales_access
 
 
@@ -28,22 +29,20 @@ PEOPLE_ACTIONS = ("validate", "approve", "activate", "reject", "cancel", "discar
 def index():
     q = request.args.get("q", "")
     status = request.args.get("status", "")
-    agent_id = request.args.get("agent", type=int)
+    agent_id = query_int("agent")
     rows = portfolio.contracts(current_user, q, status, agent_id)
     return render("sales/contracts.html", contracts=rows, q=q, status=status, agent_id=agent_id,
                   statuses=list(ContractStatus), agents=portfolio.agents(current_user),
-                  new_form=PostForm(), can_enter=wiz.may_enter(current_user))
+                  can_enter=wiz.may_enter(current_user))
 
 
-@bp.route("/contracts/new", methods=["POST"])
+@bp.route("/contracts/new", methods=["GET", "POST"])
 @sales_access
 def new_contract():
-    if not PostForm().validate_on_submit():
-        abort(400)
+    """The customer step of a contract not created yet: the draft is created when it is saved."""
     if not wiz.may_enter(current_user):
         abort(403)
-    contract = wiz.new_draft(current_user)
-    return redirect(url_for(".step", contract_id=contract.id, step="customer"))
+    return _step_page(None, "customer")
 
 
 @bp.route("/contracts/<int:contract_id>/<step>", methods=["GET", "POST"])
@@ -60,32 +59,47 @@ def step(contract_id: int, step: str):
     if step == "summary":
         return render("sales/wizard_summary.html", contract=contract, steps=wiz.STEPS,
                       titles=wiz.STEP_TITLES, current="summary", missing=wiz.missing_steps(contract),
-                      form=PostForm(), label=docs._label)
-    form = form_for(contract, step, request.form if request.method == "POST" else None)
-    results, query = [], request.args.get("q", "")
-    if step == "customer" and query:
-        results = wiz.search_customers(query)
+                      form=PostForm(), label=docs._label, duplicates=wiz.duplicates(contract, current_user),
+                      discard_form=ActionForm(action="discard"))
+    return _step_page(contract, step)
+
+
+def _step_page(contract, step: str):
+    contract_id = contract.id if contract is not None else None
+    form = form_for(contract, step, request.form if request.method == "POST" else None, user=current_user)
+    results, query, exact, search = [], request.args.get("q", "").strip(), None, None
+    if step == "customer":
+        search = ExactSearchForm(request.args, prefix="exact")
+        if query:
+            results = wiz.search_customers(current_user, query, exclude_contract_id=contract_id)
+        if search.customer_code.data or search.identifier.data:
+            exact = wiz.exact_customer(search.customer_code.data, search.identifier.data) or False
     if request.method == "POST":
-        draft = request.form.get("save") == "draft"
-        if draft:
+        if request.form.get("save") == "draft":
             if not _csrf_ok():
                 abort(400)
             values = form_values(form)
-            wiz.save_step(contract, step, values, current_user, complete=False)
+            if contract is None:
+                contract = wiz.start(current_user, values, complete=False)
+            else:
+                wiz.save_step(contract, step, values, current_user, complete=False)
             flash(_("Draft saved."), "info")
             return redirect(url_for(".step", contract_id=contract.id, step=step))
         if form.validate_on_submit():
             try:
-                wiz.save_step(contract, step, form.values(), current_user)
+                if contract is None:
+                    contract = wiz.start(current_user, form.values())
+                else:
+                    wiz.save_step(contract, step, form.values(), current_user)
             except wiz.EditRefused as exc:
                 flash(str(exc), "danger")
-                return redirect(url_for(".detail", contract_id=contract.id))
+                return redirect(url_for(".index") if contract is None else url_for(".detail", contract_id=contract.id))
             following = wiz.STEPS[wiz.STEPS.index(step) + 1]
             return redirect(url_for(".step", contract_id=contract.id, step=following))
-        flash(_("Please correct the fields marked below."), "danger")
+    duplicates = wiz.duplicates(contract, current_user) if contract is not None and step in ("customer", "supply") else []
     return render(f"sales/wizard_{step}.html", contract=contract, form=form, steps=wiz.STEPS,
-                  titles=wiz.STEP_TITLES, current=step, results=results, q=query,
-                  tariffs=wiz.TARIFFS)
+                  titles=wiz.STEP_TITLES, current=step, results=results, q=query, exact=exact,
+                  search=search, duplicates=duplicates, discard_form=ActionForm(action="discard"))
 
 
 def _csrf_ok() -> bool:

@@ -1,0 +1,72 @@
+"""No token in any log: the gunicorn access log (its own logger class) and the app's loggers mask
+the password reset link's token and the invoice link's `t=`."""
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from app.services.core.masking import TokenMaskingFilter, mask_tokens
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_no_token_in_access_log_after_a_reset(app, db, database_url, tmp_path, customer_graph):
+    from app.services.mailing.invoice_links import invoice_token
+    from app.services.portal import accounts
+    from simulator.testing import free_port
+    from tests.portal.conftest import make_account
+
+    user = make_account(db, app, customer_graph["customer"])
+    reset = accounts.make_reset_token(user)
+    invoice = customer_graph["invoice"]
+    link = invoice_token(invoice.id, invoice.customer_id)
+    db.session.commit()
+    port = free_port()
+    log = tmp_path / "access.log"
+    env = {**os.environ, "DATABASE_URL": database_url, "SECRET_KEY": app.config["SECRET_KEY"],
+           "SPORTELLO_VAR_DIR": str(tmp_path), "SCHEDULER_ENABLED": "0", "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}"}
+    env.pop("SPORTELLO_ENV", None)
+    proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "python:app.gunicorn_config",
+                             "--bind", f"127.0.0.1:{port}", "--workers", "1", "--no-control-socket",
+                             "--access-logfile", str(log), "app:create_app()"],
+                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(240):
+            try:
+                urllib.request.urlopen(base + "/portal/login", timeout=30)
+                break
+            except OSError:  # not listening yet (URLError, refused, timed out)
+                assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
+                time.sleep(0.5)
+        page = urllib.request.urlopen(f"{base}/portal/reset/{reset}", timeout=60)
+        assert page.status == 200  # the link is valid: the form to choose a new password
+        try:
+            urllib.request.urlopen(f"{base}/portal/invoices/{invoice.id}?t={link}&x=1", timeout=60)
+        except urllib.error.HTTPError:
+            pass
+        for _ in range(40):
+            if log.exists() and "/invoices/" in log.read_text():
+                break
+            time.sleep(0.25)
+    finally:
+        proc.terminate()
+        proc.wait(20)
+    text = log.read_text()
+    assert "/portal/reset/[token]" in text and "t=[token]" in text
+    assert reset not in text and link not in text
+
+
+def test_no_token_in_app_logs(caplog):
+    record = logging.LogRecord("werkzeug", logging.INFO, __file__, 1,
+                               '"GET %s HTTP/1.1" 200', ("/portal/reset/abc.DEF-123?x=1",), None)
+    TokenMaskingFilter().filter(record)
+    assert record.getMessage() == '"GET /portal/reset/[token]?x=1 HTTP/1.1" 200'
+    assert mask_tokens("/portal/invoices/5?t=eyJpIjo1fQ.abc&back=x") == "/portal/invoices/5?t=[token]&back=x"
+    assert mask_tokens("/portal/reset/web-code") == "/portal/reset/web-code"  # a page, not a token

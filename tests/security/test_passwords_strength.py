@@ -1,0 +1,90 @@
+"""Password strength on every path: zxcvbn's estimate with the account's own words, its list of
+30,000 common passwords, at least 8 characters, up to 128 accepted, no composition rules."""
+from __future__ import annotations
+
+import pytest
+from flask_appbuilder.exceptions import PasswordComplexityValidationError
+
+from app.passwords import password_complexity
+from app.roles import ADMIN, BACK_OFFICE
+from tests.conftest import csrf_token
+
+WEAK = ["password12", "sportello2026", "qwertyuiop", "Password123!", "1234567890", "iloveyou123"]
+STRONG = ["correct horse battery staple", "tre gatti neri sul tetto di via Roma",
+          "zanzara-lampione-7-violino", "a" + "x9Kq" * 31]  # 125 characters
+
+
+@pytest.mark.parametrize("password", WEAK)
+def test_password_strength_refuses_common_and_guessable(app, password):
+    with app.test_request_context():
+        with pytest.raises(PasswordComplexityValidationError):
+            password_complexity(password)
+
+
+@pytest.mark.parametrize("password", STRONG)
+def test_password_strength_accepts_passphrases_without_composition_rules(app, password):
+    with app.test_request_context():
+        password_complexity(password)  # lower-case only, no digits: fine when long and unusual
+
+
+def test_password_strength_length_limits(app):
+    with app.test_request_context():
+        with pytest.raises(PasswordComplexityValidationError, match="almeno 8 caratteri"):
+            password_complexity("Kq9!zX2")  # 7 characters: short
+        password_complexity("Kq9!zX2mT")  # 9 unguessable characters pass
+        password_complexity("vulcano fragola tamburo " * 2 + "ok" * 10)  # 68 characters accepted
+        with pytest.raises(PasswordComplexityValidationError):
+            password_complexity("x9Kq" * 33)  # 132 > 128
+
+
+def test_password_strength_common_list_is_large_and_shipped():
+    from zxcvbn.frequency_lists import FREQUENCY_LISTS
+
+    assert len(FREQUENCY_LISTS["passwords"]) >= 10_000
+
+
+def test_password_strength_uses_the_accounts_own_words(app):
+    own = "ermenegilda.quartararo1987"
+    with app.test_request_context():
+        password_complexity(own)  # unusual words for a stranger ...
+        with pytest.raises(PasswordComplexityValidationError):
+            password_complexity(own, ["Ermenegilda", "Quartararo", "ermenegilda.quartararo@example.com"])
+    with app.test_request_context(method="POST", data={"first_name": "Ermenegilda", "last_name": "Quartararo"}):
+        with pytest.raises(PasswordComplexityValidationError):
+            password_complexity(own)  # ... not for her: FAB's forms carry the names
+
+
+def test_password_strength_staff_own_change(client, login_as):
+    login_as(BACK_OFFICE)
+    page = client.get("/resetmypassword/form")
+    assert page.status_code == 200
+    resp = client.post("/resetmypassword/form", data={
+        "password": "sportello2026", "conf_password": "sportello2026",
+        "csrf_token": csrf_token(page.get_data(as_text=True))})
+    assert resp.status_code == 200 and "facile da indovinare" in resp.get_data(as_text=True)
+
+
+def test_password_strength_admin_sets_a_password(client, login_as, make_user):
+    other, _ = make_user(BACK_OFFICE)
+    login_as(ADMIN)
+    url = f"/users/action/resetpasswords/{other.id}"
+    page = client.get(f"/resetpassword/form?pk={other.id}")
+    assert page.status_code == 200, url
+    resp = client.post(f"/resetpassword/form?pk={other.id}", data={
+        "password": "password12", "conf_password": "password12",
+        "csrf_token": csrf_token(page.get_data(as_text=True))})
+    assert resp.status_code == 200 and "facile da indovinare" in resp.get_data(as_text=True)
+
+
+def test_password_strength_portal_registration(client, db, customer_graph):
+    from tests import factories as f
+    from tests.portal.conftest import post_form
+
+    inv = f.invoice(customer_graph["customer"], web_code="WSTRONG001")
+    db.session.commit()
+    data = {"web_code": "WSTRONG001", "identifier": customer_graph["customer"].tax_code,
+            "username": "mario-weak", "password": "sportello2026", "email": "",
+            "question": "Prima scuola?", "answer": "Scuola Dante"}
+    resp = post_form(client, "/portal/register", data)
+    assert resp.status_code == 200 and "facile da indovinare" in resp.get_data(as_text=True)
+    assert inv is not None
