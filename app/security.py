@@ -54,7 +54,10 @@ SENSITIVE_GRANTS: dict[str, dict[str, tuple[str, ...]]] = {
 }
 
 # Every staff member may see and edit their own profile and password.
-SELF_SERVICE = {"UserDBModelView": ("can_userinfo",), "ResetMyPasswordView": ("can_this_form_get", "can_this_form_post"),
+# The profile page's two buttons are FAB actions on the user view (permissions named as the
+# actions, without can_); both lead to the signed-in user's own forms, whatever the item.
+SELF_SERVICE = {"UserDBModelView": ("can_userinfo", "resetmypassword", "userinfoedit"),
+                "ResetMyPasswordView": ("can_this_form_get", "can_this_form_post"),
                 "UserInfoEditView": ("can_this_form_get", "can_this_form_post")}
 
 

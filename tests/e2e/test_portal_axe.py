@@ -3,6 +3,9 @@ has, in Italian and English, empty, after a failed submission and filled in, wit
 customer; no page may scroll sideways at 320 px."""
 from __future__ import annotations
 
+import time
+
+import pyotp
 import pytest
 from werkzeug.exceptions import HTTPException
 
@@ -230,6 +233,7 @@ def sweep_language(sw: Sweep, base: str, s, db) -> None:
 
     go("/portal/information")
     sw.state("portal.information_request", "signed in")
+    sweep_two_factor(sw, base, s)
     sign_out(page)
 
     # --- the customer with nothing yet ---------------------------------------------------------
@@ -238,6 +242,49 @@ def sweep_language(sw: Sweep, base: str, s, db) -> None:
     go("/portal/requests")
     sw.state("portal.requests", "empty")
     sign_out(page)
+
+
+def _code(secret: str, offset: int) -> str:
+    """The authenticator app's code `offset` steps from now (each code is accepted once)."""
+    return pyotp.TOTP(secret).at(time.time(), counter_offset=offset)
+
+
+def sweep_two_factor(sw: Sweep, base: str, s) -> None:
+    """Two-factor sign-in (F-65) as a customer meets it: off, set up (wrong, then right code),
+    on, the code step of the next sign-in, and turning it off again."""
+    page = sw.page
+    page.goto(base + "/portal/account/two-factor")
+    sw.state("portal.two_factor_page", "off")
+    page.goto(base + "/portal/account/two-factor/enrol")
+    sw.state("portal.two_factor_enrol", "empty")
+    submit(page, "main form.card", empty=True)
+    sw.state("portal.two_factor_enrol", "error")
+    secret = page.locator("code.secret").inner_text().replace(" ", "")
+    fill(page, {"#current_password": s.password, "#code": _code(secret, -1)})
+    submit(page, "main form.card")
+    assert page.locator("ul.recovery-codes li").count() == 10
+    sw.state("portal.two_factor_enrol", "recovery codes")
+    page.goto(base + "/portal/account/two-factor")
+    sw.state("portal.two_factor_page", "on")
+    sign_out(page)
+
+    page.goto(base + "/portal/login")
+    page.fill("#username", s.username)
+    page.fill("#password", s.password)
+    with page.expect_navigation():
+        page.press("#password", "Enter")
+    sw.state("portal.login_code", "empty")
+    submit(page, "main form.card", empty=True)
+    sw.state("portal.login_code", "error")
+    fill(page, {"#code": _code(secret, 0)})
+    submit(page, "main form.card")
+    assert "/portal/home" in page.url, page.url
+
+    page.goto(base + "/portal/account/two-factor")
+    off = "main form[action$='/account/two-factor/off']"
+    fill(page, {"#off-current_password": s.password, "#off-code": _code(secret, 1)}, form="main")
+    submit(page, off)
+    assert page.locator("a[href$='/account/two-factor/enrol']").count() == 1, "still on"
 
 
 def test_portal_pages_pass_axe_in_both_languages(app, db, live_server, chromium, axe):

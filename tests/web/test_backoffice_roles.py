@@ -183,3 +183,28 @@ def test_F40_F42_settings_page_is_for_admins_only(role, client, login_as):
 def test_F42_anonymous_is_sent_to_login_from_the_settings_page(client):
     resp = client.get("/settings/")
     assert resp.status_code == 302 and "/login/" in resp.headers["Location"]
+
+
+@pytest.mark.parametrize("role", [BACK_OFFICE, CREDIT_CHECK, CALL_CENTER, MANAGER, AGENT])
+def test_F40_every_staff_member_reaches_their_own_password_and_profile_forms(role, client, login_as):
+    """The profile page offers "change password" and "edit profile" to every role, and both
+    actions (FAB's POST to the user view, with its CSRF token) land on the member's own forms."""
+    user = login_as(role)
+    page = client.get("/users/userinfo/")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and user.username in html
+    assert "Cambia la password" in html and "Modifica utente" in html  # Italian labels
+    for action, form_url in (("resetmypassword", "/resetmypassword/form"),
+                             ("userinfoedit", "/userinfoeditview/form")):
+        assert f"/users/action/{action}/{user.id}" in html, f"{role}: no {action} button"
+        resp = client.post(f"/users/action/{action}/{user.id}",
+                           data={"csrf_token": csrf_token(html)})
+        assert resp.status_code == 302 and resp.headers["Location"].endswith(form_url), \
+            f"{role}: {action} -> {resp.status_code} {resp.headers.get('Location')}"
+        assert client.get(form_url).status_code == 200
+    # The edit form changes the member's own name, and the profile page shows it.
+    form = client.get("/userinfoeditview/form").get_data(as_text=True)
+    resp = client.post("/userinfoeditview/form", data={"first_name": "Giulia", "last_name": "Neri",
+                                                       "csrf_token": csrf_token(form)})
+    assert resp.status_code == 302
+    assert "Neri" in client.get("/users/userinfo/").get_data(as_text=True)
