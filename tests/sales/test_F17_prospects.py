@@ -372,13 +372,25 @@ def test_F17_the_wizard_search_finds_the_agents_own_open_prospects_only(app, age
 
 # --- privacy: erasure after the retention period --------------------------------------------------
 
-def test_F17_lost_prospect_personal_data_erased_after_the_retention_period(app, agent, db):
+def test_F17_lost_prospect_personal_data_erased_after_the_retention_period(app, agent, make_user, smtp_server, db):
+    import json
+
+    from app.models import ActivityHistory, ContactKind
     from app.services.core import settings
+    from app.services.mailing.mail import deliver_mail
 
     user, password = agent
-    p = _prospect(user)
-    svc.log_contact(p, user, __import__("app.models", fromlist=["ContactKind"]).ContactKind.PHONE_CALL,
-                    "Anna dice che ci pensa")
+    p = _prospect(user, consents={"email": (True, "signed_form")})
+    svc.update_prospect(p, user, {"kind": "person", "last_name": "Bianchi", "first_name": "Anna", "tax_code": TAX_CODE,
+                                  "phone": "347 7654321", "email": "anna.bianchi@example.com", "town": "Torino",
+                                  "source": "referral", "notes": "Vuole risparmiare"}, {"gas": 1200})
+    svc.log_contact(p, user, ContactKind.PHONE_CALL, "Anna dice che ci pensa", subject="Telefonata con Anna")
+    svc.send_email(p, user, "Offerta per Anna Bianchi", "Cara Anna, ecco i dettagli")
+    deliver_mail()
+    assert [m["To"] for m in smtp_server.messages] == ["anna.bianchi@example.com"]
+    follow_up = svc.plan_follow_up(p, user, utcnow() + dt.timedelta(days=3), "Richiamare Anna Bianchi",
+                                   note="Anna preferisce la sera")
+    svc.close_follow_up(p, user, follow_up.id, note="Anna non risponde")  # its invitation is still queued
     svc.transition(p, "lose", user, "Anna Bianchi ha già un fornitore", reason=LostReason.COMPETITOR)
     keep = _prospect(user, values={"last_name": "Verdi"})  # not lost: kept whatever its age
     keep.created_at = utcnow() - dt.timedelta(days=900)
@@ -393,11 +405,48 @@ def test_F17_lost_prospect_personal_data_erased_after_the_retention_period(app, 
     assert p.erased_at is not None
     assert [getattr(p, f) for f in ("last_name", "first_name", "tax_code", "phone", "email", "notes", "lost_note")] == [""] * 7
     assert (p.status, p.lost_reason, p.town) == (S.LOST, LostReason.COMPETITOR, "Torino")
-    contact = db.session.scalar(sa.select(Contact).where(Contact.prospect_id == p.id))
-    assert contact.notes == "" and "Anna" not in contact.subject
-    assert all("Anna" not in h.note for h in p.history)
-    audit = db.session.scalar(sa.select(AuditLog).where(AuditLog.entity_type == "prospect", AuditLog.action == "erase"))
-    assert audit is not None and audit.actor_label == "system"
+    personal = ("Anna", "Bianchi", TAX_CODE, TAX_CODE[-4:], "1234567", "7654321", "anna.bianchi", "risparmiare",
+                "fornitore", "sera", "risponde")
+
+    def clean(value) -> bool:
+        text = json.dumps(value, ensure_ascii=False, default=str)
+        return not any(word in text for word in personal)
+
+    contacts = list(db.session.scalars(sa.select(Contact).where(Contact.prospect_id == p.id)))
+    assert len(contacts) == 2 and all(clean([c.subject, c.notes, c.location]) for c in contacts)
+    assert clean([h.note for h in p.history])
+    follow_up = db.session.get(Activity, follow_up.id)
+    assert clean([follow_up.subject, follow_up.contact_name, follow_up.contact_phone, follow_up.contact_email])
+    steps = db.session.scalars(sa.select(ActivityHistory).where(ActivityHistory.activity_id == follow_up.id)).all()
+    assert len(steps) >= 3 and all(step.note == "" for step in steps)
+    # the audit keeps each fact (who, when, which fields) without the values
+    rows = db.session.scalars(sa.select(AuditLog).where(sa.or_(
+        sa.and_(AuditLog.entity_type == "prospect", AuditLog.entity_id == str(p.id)),
+        sa.and_(AuditLog.entity_type == "contact", AuditLog.entity_id.in_([str(c.id) for c in contacts])),
+        sa.and_(AuditLog.entity_type == "activity", AuditLog.entity_id == str(follow_up.id))))).all()
+    assert [row.changes for row in rows if not clean(row.changes)] == []
+    audit = {(row.entity_type, row.action): row for row in rows}
+    created = audit["prospect", "create"].changes
+    assert {f: created[f] for f in ("last_name", "first_name", "tax_code", "phone", "email")} == {
+        f: ["", "[erased]"] for f in ("last_name", "first_name", "tax_code", "phone", "email")}
+    assert audit["prospect", "create"].actor_id == user.id and created["town"] == ["", "Torino"]
+    assert audit["prospect", "edit"].changes == {"phone": ["[erased]", "[erased]"]}
+    assert audit["prospect", "lose"].changes == {"status": [S.CONTACTED.value, S.LOST.value],
+                                                 "lost_reason": [None, LostReason.COMPETITOR.value]}
+    assert audit["prospect", "erase"].actor_label == "system"
+    reader, reader_password = make_user(MANAGER)
+    shown = _signed_in(app, reader, reader_password).get(f"/auditlogview/show/{audit['prospect', 'create'].id}")
+    assert shown.status_code == 200
+    shown = shown.get_data(as_text=True)
+    assert shown.count("Dati personali cancellati") >= 5 and "Torino" in shown and "Bianchi" not in shown
+    # the e-mail to the prospect keeps neither address nor text; the follow-up's mails keep no text
+    mails = db.session.scalars(sa.select(OutgoingMail)).all()
+    assert {m.template for m in mails} >= {"prospect_message", "activity_assigned"}
+    assert all(clean([m.recipients, m.context, m.ics]) for m in mails)
+    [to_prospect] = [m for m in mails if m.template == "prospect_message"]
+    assert (to_prospect.recipients, to_prospect.status) == ([], "sent")
+    deliver_mail()  # the invitation still queued at erasure time is not sent any more
+    assert len(smtp_server.messages) == 1
     assert db.session.get(Prospect, keep.id).last_name == "Verdi"
     assert svc.erase_due(now=lost_at + dt.timedelta(days=400)) == {"erased": 0}  # once
     # the anonymous row still counts, and its page says what happened

@@ -169,6 +169,63 @@ def test_F11_dual_fuel_creates_one_customer_in_billing(billing_sim, db, make_use
     assert {sp.customer_id for sp in points} == {customers[0].id}
 
 
+def _timeline_rows(page: str) -> list[tuple[str, str]]:
+    """(kind, the row's text) of each row of the timeline page, top to bottom."""
+    import html
+    import re
+
+    return [(kind, " ".join(html.unescape(re.sub(r"<[^>]+>", " ", cells)).split()))
+            for kind, cells in re.findall(r'<tr class="timeline-(\w+)">(.*?)</tr>', page, re.S)]
+
+
+def test_F11_dual_fuel_timeline_shows_both_supply_points_with_their_own_items(billing_sim, client, login_as,
+                                                                            db, make_user):
+    from app.roles import CALL_CENTER
+    from tests import factories
+
+    assert align(full=True).status == "ok"
+    agent_user, _ = make_user(AGENT)
+    agent_for(agent_user)
+    gas, power = _dual_fuel(agent_user)
+    _to_activated(gas, make_user)
+    _to_activated(power, make_user)
+    assert deliver_due()["delivered"] == 2
+    assert align().status == "ok"
+    db.session.expire_all()
+    gas, power = db.session.get(Contract, gas.id), db.session.get(Contract, power.id)
+    gas_point, power_point = gas.supply_point, power.supply_point
+    assert gas_point.pdr == gas.pdr and power_point.pod == power.pod
+    assert gas.customer_id == power.customer_id == gas_point.customer_id == power_point.customer_id
+    factories.reading(gas_point, factories.meter(gas_point), value=812, billing_entry_no=990_000_001)
+    factories.reading(power_point, factories.meter(power_point), value=645, billing_entry_no=990_000_002)
+    db.session.commit()
+
+    login_as(CALL_CENTER)
+    resp = client.get(f"/timeline/{gas.customer_id}")
+    assert resp.status_code == 200
+    page = resp.get_data(as_text=True)
+    assert "Riva Carla" in page or "Carla Riva" in page
+    rows = _timeline_rows(page)
+
+    def of(kind, *words):
+        return [text for k, text in rows if k == kind and all(w in text for w in words)]
+
+    # two supply points, each under its own service and code
+    assert len([k for k, _ in rows if k == "supply_point"]) == 2
+    assert len(of("supply_point", "Gas metano", gas.pdr)) == 1
+    assert len(of("supply_point", "Energia elettrica", power.pod)) == 1
+    # each contract and each reading names its own supply point, never the other one
+    [gas_contract] = of("contract", gas.number)
+    [power_contract] = of("contract", power.number)
+    assert "Gas metano" in gas_contract and gas.pdr in gas_contract and power.pod not in gas_contract
+    assert "Energia elettrica" in power_contract and power.pod in power_contract and gas.pdr not in power_contract
+    [gas_reading] = of("reading", "812")
+    [power_reading] = of("reading", "645")
+    assert gas.pdr in gas_reading and power.pod not in gas_reading
+    assert power.pod in power_reading and gas.pdr not in power_reading
+    assert len([k for k, _ in rows if k in ("contract", "reading")]) == 4
+
+
 def test_F11_dual_fuel_second_contract_uses_the_billing_customer_already_there(billing_sim, db, make_user):
     assert align(full=True).status == "ok"
     agent_user, _ = make_user(AGENT)

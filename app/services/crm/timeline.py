@@ -2,7 +2,8 @@
 
 Supply points, invoices, payments, readings, requests, contacts, contracts and e-mails sent
 (invoice e-mails and every other message addressed to the customer's e-mail address), each
-read with an indexed query and capped, then merged by date.
+read with an indexed query and capped, then merged by date. Readings and contracts name their
+supply point, so a customer with gas and electricity sees which is which.
 """
 from __future__ import annotations
 
@@ -45,6 +46,8 @@ def customer_timeline(customer: Customer, limit: int = PER_KIND) -> list[Event]:
     events: list[Event] = []
     points = db.session.scalars(sa.select(SupplyPoint).where(SupplyPoint.customer_id == cid)).all()
     point_ids = [p.id for p in points]
+    # A customer with several supply points (dual fuel): each reading and contract names its own.
+    codes = {p.id: p.point_code for p in points}
     for p in points:
         events.append(Event(_at(p.activation_date or p.synced_at), "supply_point",
                             f"{p.service.label} {p.point_code}", f"{p.address} {p.city}".strip(),
@@ -62,7 +65,8 @@ def customer_timeline(customer: Customer, limit: int = PER_KIND) -> list[Event]:
         for r in db.session.scalars(sa.select(MeterReading).where(MeterReading.supply_point_id.in_(point_ids))
                                     .order_by(MeterReading.reading_date.desc()).limit(limit)):
             events.append(Event(_at(r.reading_date), "reading", format_decimal(r.value),
-                                f"{r.reading_type.label} · {r.source.label}", str(r.status.label),
+                                f"{codes[r.supply_point_id]} · {r.reading_type.label} · {r.source.label}",
+                                str(r.status.label),
                                 ("MeterReadingView", r.id)))
     for a in db.session.scalars(sa.select(Activity).where(Activity.customer_id == cid)
                                 .order_by(Activity.created_at.desc()).limit(limit)):
@@ -74,8 +78,10 @@ def customer_timeline(customer: Customer, limit: int = PER_KIND) -> list[Event]:
                             _("Cancelled") if c.cancelled else "", ("ContactView", c.id)))
     for k in db.session.scalars(sa.select(Contract).where(Contract.customer_id == cid)
                                 .order_by(Contract.created_at.desc()).limit(limit)):
+        code = codes.get(k.supply_point_id) or k.pdr or k.pod
         events.append(Event(_at(k.created_at), "contract", k.number,
-                            str(k.service.label) if k.service else "", str(k.status.label)))
+                            " ".join(part for part in (str(k.service.label) if k.service else "", code) if part),
+                            str(k.status.label)))
     for log in db.session.scalars(sa.select(InvoiceEmailLog).join(Invoice, Invoice.id == InvoiceEmailLog.invoice_id)
                                   .where(Invoice.customer_id == cid)
                                   .order_by(InvoiceEmailLog.created_at.desc()).limit(limit)):

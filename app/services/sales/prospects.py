@@ -15,7 +15,9 @@ invitation and reminders of F-22/F-32). "Convert" opens a contract draft of the 
 with the customer step prefilled and marks the prospect won.
 
 A lost prospect's personal data are erased `prospect_retention_days` after it was lost (the
-`prospects` job); the row stays, anonymous, for the statistics.
+`prospects` job): from the prospect, its contacts, its follow-ups and their history, the values
+of its audit rows (the rows stay, with the fact) and its e-mails (address and text). The row
+stays, anonymous, for the statistics.
 """
 from __future__ import annotations
 
@@ -30,8 +32,8 @@ from flask_babel import lazy_gettext as _l
 
 from app.extensions import db
 from app.models import (Activity, Agent, Channel, ConsentChannel, ConsentSource, Contact,
-                        ContactKind, CustomerKind, LostReason, Prospect, ProspectConsent, ProspectHistory,
-                        ProspectInterest, ProspectSource, ProspectStatus, Service)
+                        ContactKind, CustomerKind, LostReason, OutgoingMail, Prospect, ProspectConsent,
+                        ProspectHistory, ProspectInterest, ProspectSource, ProspectStatus, Service)
 from app.models.base import utcnow
 from app.permissions import has_permission
 from app.roles import AGENT, MANAGER
@@ -387,10 +389,15 @@ def send_email(prospect: Prospect, actor, subject: str, body: str) -> Contact:
                {"name": prospect.display_name, "subject": subject, "body": body,
                 "agent": agent.name if agent else "", "agent_email": agent.email if agent else "",
                 "agent_phone": agent.phone if agent else ""},
-               key=f"prospect-{prospect.id}-contact-{contact.id}")
+               key=_mail_key(prospect.id, contact.id))
     if prospect.status == S.NEW:
         transition(prospect, "contact", actor, str(ContactKind.EMAIL.label))
     return contact
+
+
+def _mail_key(prospect_id: int, contact_id: int) -> str:
+    """The idempotency key of the e-mail sent to a prospect as one of its contacts."""
+    return f"prospect-{prospect_id}-contact-{contact_id}"
 
 
 @transactional
@@ -569,20 +576,47 @@ def erase_due(now: dt.datetime | None = None) -> dict:
 
 
 def _erase(prospect: Prospect, now: dt.datetime) -> None:
-    erased = {name: ["•••", ""] for name in PERSONAL_FIELDS if getattr(prospect, name)}
+    """Blank the prospect's personal data wherever they were written: its own fields, its
+    contacts, its follow-ups and their history, its audit rows and its e-mails."""
+    from app.services.core.audit import ERASED, erase_values
+
+    erased = {name: [ERASED, ""] for name in PERSONAL_FIELDS if getattr(prospect, name)}
     for name in PERSONAL_FIELDS:
         setattr(prospect, name, "")
     prospect.erased_at = now
-    for contact in db.session.scalars(sa.select(Contact).where(Contact.prospect_id == prospect.id)):
+    contacts = list(db.session.scalars(sa.select(Contact).where(Contact.prospect_id == prospect.id)))
+    for contact in contacts:
         contact.subject, contact.notes, contact.location = "", "", ""
-    for activity in db.session.scalars(sa.select(Activity).where(Activity.prospect_id == prospect.id)):
+    follow_ups = list(db.session.scalars(sa.select(Activity).where(Activity.prospect_id == prospect.id)))
+    for activity in follow_ups:
         activity.contact_name = activity.contact_email = activity.contact_phone = ""
         activity.subject = ""
+        for step in activity.history:
+            step.note = ""
     for step in prospect.history:
         step.note = ""
+    # The audit keeps who did what and when; the values it recorded go.
+    erase_values("prospect", [prospect.id], PERSONAL_FIELDS)
+    erase_values("contact", [c.id for c in contacts], ("subject", "notes", "location"))
+    _erase_mails(prospect, contacts, follow_ups)
     db.session.add(ProspectHistory(prospect_id=prospect.id, from_status=prospect.status,
                                    to_status=prospect.status, action="erase", note="", actor_id=None))
     record("prospect", prospect.id, "erase", erased, None)  # which fields, never their values
+
+
+def _erase_mails(prospect: Prospect, contacts: list[Contact], follow_ups: list[Activity]) -> None:
+    """The e-mails to the prospect lose address and text; the invitations and reminders of its
+    follow-ups (to the agent) lose their text. A message not yet sent is not sent any more."""
+    to_prospect = [_mail_key(prospect.id, c.id) for c in contacts]
+    about = sa.or_(OutgoingMail.idempotency_key.in_(to_prospect),
+                   *(OutgoingMail.idempotency_key.like(f"activity-{a.id}-%") for a in follow_ups))
+    for mail in db.session.scalars(sa.select(OutgoingMail).where(about)):
+        if mail.idempotency_key in to_prospect:
+            mail.recipients = []
+        mail.context, mail.ics = None, None
+        if mail.status == "pending":
+            mail.status, mail.next_attempt_at = "failed", None
+            mail.error = "Not sent: the prospect's personal data were erased."
 
 
 def wizard_matches(user, query: str, limit: int) -> list:

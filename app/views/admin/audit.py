@@ -10,6 +10,7 @@ from markupsafe import Markup, escape
 from app.models import AuditLog
 from app.models.base import LabeledEnum
 from app.roles import MANAGER, READ
+from app.services.core.audit import ERASED
 from app.services.crm import activities as activity_steps
 from app.services.sales import contracts as contract_steps
 from app.services.sales import prospects as prospect_steps
@@ -53,6 +54,8 @@ _ENUMS = _audited_enums()
 
 def _value(field: str, value):
     """A stored value as it reads: a state by its label, a date by locale, nothing as "—"."""
+    if value == ERASED:  # personal data erased after the record was written
+        return str(_l("Erased personal data"))
     for enum_cls in _ENUMS.get(field, ()):
         if value in {m.value for m in enum_cls}:
             return str(enum_cls(value).label)
