@@ -178,6 +178,9 @@ class Config:
     # neither set: /metrics answers 404.
     METRICS_TOKEN = env("METRICS_TOKEN")
     METRICS_ALLOW = env("METRICS_ALLOW")
+    # The scheduler process serves its own counters (job runs, e-mails, billing calls) at
+    # http://<this address>/metrics, same token or networks ("127.0.0.1:9108"; empty: not served).
+    SCHEDULER_METRICS_BIND = env("SCHEDULER_METRICS_BIND", "")
     # Log lines: "json" (one object per line) or "text"; JSON by default in production.
     LOG_FORMAT = env("LOG_FORMAT", "json" if PRODUCTION else "text")
     # /readyz asks billing and SMTP at most this often per process (seconds).

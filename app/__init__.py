@@ -15,6 +15,9 @@ def create_app(config: type[Config] | None = None, **overrides) -> Flask:
     app = Flask(__name__)
     _load_config(app, config or Config, overrides)
     _configure_logging(app)
+    from app.services.core.metrics import prepare_directory
+
+    prepare_directory()  # before anything is counted (a missing directory fails every update)
     if app.config.get("PROXY_COUNT"):
         from werkzeug.middleware.proxy_fix import ProxyFix
 

@@ -139,7 +139,7 @@ case "${RATELIMIT_STORAGE_URI:-memory://}" in
   *) WORKERS=(--workers 2) ;;
 esac
 start "web app" web.log .venv/bin/gunicorn --bind "127.0.0.1:${WEB_PORT}" "${WORKERS[@]}" \
-  --no-control-socket -c python:app.gunicorn_config --access-logfile - 'app:create_app()'
+  --no-control-socket -c deploy/gunicorn.conf.py --access-logfile - 'app:create_app()'
 wait_ready "$last_pid" 90 curl -fsS --max-time 10 -o /dev/null "http://127.0.0.1:${WEB_PORT}/login/"
 
 cat <<TXT

@@ -246,6 +246,11 @@ def run_scheduler(app: Flask) -> None:
                                       "coalesce": True,
                                       "max_instances": 1,
                                   })
+    from . import metrics_server
+
+    # Before the first job counts anything: its own multiprocess directory, then its /metrics.
+    metrics_directory = metrics_server.own_directory()
+    metrics = metrics_server.serve(app)
     watcher = ScheduleWatcher(app, scheduler, holder_name(), JOBS)
     with app.app_context():
         for job in JOBS:
@@ -261,3 +266,8 @@ def run_scheduler(app: Flask) -> None:
         scheduler.start()
     except (KeyboardInterrupt, SystemExit):
         pass
+    finally:
+        if metrics is not None:
+            metrics.shutdown()
+            metrics.server_close()
+        metrics_server.remove_directory(metrics_directory)

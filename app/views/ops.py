@@ -8,9 +8,7 @@ or an address in `METRICS_ALLOW` (comma-separated networks); with neither set it
 """
 from __future__ import annotations
 
-import hmac
 import logging
-import ipaddress
 import time
 
 from flask import Blueprint, abort, current_app, g, jsonify, request, session
@@ -53,22 +51,11 @@ def _no_store(response):
 
 
 def _metrics_allowed() -> bool:
+    from app.services.ops.metrics import scrape_allowed
+
     cfg = current_app.config
-    token = cfg.get("METRICS_TOKEN") or ""
-    header = request.headers.get("Authorization", "")
-    if token and header.startswith("Bearer ") and hmac.compare_digest(header[7:].strip().encode(), token.encode()):
-        return True
-    allowed = cfg.get("METRICS_ALLOW") or ""
-    if allowed and request.remote_addr:
-        try:
-            address = ipaddress.ip_address(request.remote_addr)
-        except ValueError:
-            return False
-        for net in allowed.split(","):
-            net = net.strip()
-            if net and address in ipaddress.ip_network(net, strict=False):
-                return True
-    return False
+    return scrape_allowed(request.headers.get("Authorization", ""), request.remote_addr,
+                          cfg.get("METRICS_TOKEN"), cfg.get("METRICS_ALLOW"))
 
 
 # Requests to these endpoints are not counted as users' traffic (probes and scrapes).
@@ -90,10 +77,9 @@ def register(app) -> None:
         started = g.pop("metrics_started", None)
         endpoint = request.url_rule.endpoint if request.url_rule is not None else "unmatched"
         if started is not None and endpoint not in _UNCOUNTED:
-            metrics.REQUESTS.labels(endpoint, request.method if request.method in _METHODS else "other",
-                                    str(response.status_code)).inc()
             elapsed = time.perf_counter() - started
-            metrics.REQUEST_SECONDS.labels(endpoint).observe(elapsed)
+            metrics.count_request(endpoint, request.method if request.method in _METHODS else "other",
+                                  response.status_code, elapsed)
             # The web log: the endpoint's name, never the URL (its query may carry a token).
             web_log.info("%s %s %s %.0f ms", request.method, endpoint, response.status_code, elapsed * 1000,
                          extra={"endpoint": endpoint, "status": response.status_code,

@@ -1,14 +1,40 @@
 """Outages the operations tests cause for real: a TCP forwarder that can drop every connection
-(a database server out of reach), a SQLite file whose directory goes away."""
+(a database server out of reach), a SQLite file whose directory goes away; the deploy files read
+as systemd reads them."""
 from __future__ import annotations
 
 import contextlib
 import socket
 import threading
+from pathlib import Path
 
 import pytest
 
 from simulator.testing import free_port
+
+DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """KEY=VALUE lines as systemd's EnvironmentFile= reads them (comments and blanks skipped)."""
+    values = {}
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            key, _, value = line.partition("=")
+            values[key.strip()] = value.strip()
+    return values
+
+
+def unit_settings(unit: str) -> dict[str, list[str]]:
+    """The [Service] settings of a unit of deploy/systemd: name -> values in order."""
+    settings: dict[str, list[str]] = {}
+    for line in (DEPLOY / "systemd" / unit).read_text().splitlines():
+        if "=" in line and not line.startswith("#"):
+            key, _, value = line.partition("=")
+            settings.setdefault(key.strip(), []).append(value.strip())
+    return settings
+
 
 # Figures of the multi-node test (tests/ops/test_multinode.py), shown in the terminal summary.
 figures_key = pytest.StashKey[list]()

@@ -45,3 +45,37 @@ def test_systemd_units_run_what_the_multi_node_test_runs():
     assert {"${SPORTELLO_LISTEN}", "${SPORTELLO_NODE_1}", "${SPORTELLO_NODE_2}"} <= set(
         re.findall(r"\$\{[A-Z_0-9]+\}", site))
     assert "proxy_next_upstream" in site
+
+
+def test_every_process_counts_its_metrics_where_it_may_write():
+    """No metrics directory in the shared environment file: a web node's is in what its unit or
+    container may write, the scheduler counts in its private /tmp and serves its own /metrics."""
+    import yaml
+
+    from tests.ops.helpers import read_env_file, unit_settings
+
+    env = read_env_file(ROOT / "deploy/sportello.env")
+    assert "PROMETHEUS_MULTIPROC_DIR" not in env  # it would override the units' and the image's
+    assert re.fullmatch(r"127\.0\.0\.1:\d+", env["SCHEDULER_METRICS_BIND"])
+
+    web = unit_settings("sportello-web.service")
+    web_env = dict(line.split("=", 1) for line in web["Environment"])
+    writable = [f"/run/{name}/" for name in web.get("RuntimeDirectory", [])] + \
+        [path.rstrip("/") + "/" for line in web.get("ReadWritePaths", []) for path in line.split()]
+    assert any(web_env["PROMETHEUS_MULTIPROC_DIR"].startswith(path) for path in writable), web_env
+    scheduler = unit_settings("sportello-scheduler.service")
+    scheduler_env = dict(line.split("=", 1) for line in scheduler["Environment"])
+    assert "PROMETHEUS_MULTIPROC_DIR" not in scheduler_env and scheduler["PrivateTmp"] == ["yes"]
+
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    image_dir = re.search(r"PROMETHEUS_MULTIPROC_DIR=(\S+)", dockerfile).group(1)
+    compose = yaml.safe_load((ROOT / "compose.yaml").read_text())
+    for name in ("web", "scheduler"):
+        service = compose["services"][name]
+        assert service["read_only"] is True
+        effective = service.get("environment", {}).get("PROMETHEUS_MULTIPROC_DIR", image_dir)
+        mounts = list(service.get("tmpfs", [])) + [v.split(":")[1] for v in service.get("volumes", [])]
+        assert any(effective.startswith(m.rstrip("/") + "/") for m in mounts), (name, effective, mounts)
+    scheduler_service = compose["services"]["scheduler"]
+    port = scheduler_service["environment"]["SCHEDULER_METRICS_BIND"].rpartition(":")[2]
+    assert f"127.0.0.1:{port}:{port}" in scheduler_service["ports"]

@@ -5,12 +5,15 @@ from __future__ import annotations
 import os
 import shutil
 import sqlite3
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
 from config import TestConfig
 from tests.ops.helpers import Forwarder
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -200,3 +203,99 @@ def test_system_status_page_shows_checks_queues_schedulers_and_version(app, clie
 def test_system_status_is_for_admins_only(client, login_as):
     login_as("Back office")
     assert client.get("/system-status/").status_code in (302, 403)
+
+
+READYZ_PROBE = """
+import json, sys
+from app import create_app
+
+app = create_app()
+client = app.test_client()
+print("started", flush=True)
+for _ in sys.stdin:
+    resp = client.get("/readyz")
+    print(json.dumps({"status": resp.status_code, "body": resp.get_json()}), flush=True)
+"""
+
+
+def test_readyz_is_503_with_its_reason_while_redis_does_not_answer(app, database_url, tmp_path):
+    """The rate limiter's Redis behind a forwarder the test cuts: every node would count sign-in
+    attempts on its own, so the node leaves the rotation until Redis answers again. (A process of
+    its own: the rate limiter's storage is one per process.)"""
+    import json
+    import subprocess
+    import sys
+
+    import redis
+
+    try:
+        redis.Redis.from_url("redis://127.0.0.1:6379/0", socket_connect_timeout=2).ping()
+    except Exception as exc:  # noqa: BLE001 - any failure means no Redis here
+        pytest.skip(f"needs the machine's Redis: {exc}")
+    forwarder = Forwarder("127.0.0.1", 6379).start()
+    storage = f"redis://127.0.0.1:{forwarder.port}/0"
+    env = {**os.environ, "DATABASE_URL": database_url, "SECRET_KEY": "x" * 48, "RATELIMIT_STORAGE_URI": storage,
+           "RATELIMIT_KEY_PREFIX": f"readyz-{os.getpid()}", "SPORTELLO_VAR_DIR": str(tmp_path / "var"),
+           "READYZ_SOFT_CHECK_SECONDS": "3600", "BILLING_URL": "http://127.0.0.1:9/NAV/WS/DEMO",
+           "MAIL_SERVER": "127.0.0.1", "MAIL_PORT": "9", "LOG_FORMAT": "text"}
+    env.pop("SPORTELLO_ENV", None)
+    proc = subprocess.Popen([sys.executable, "-c", READYZ_PROBE], cwd=ROOT, env=env, stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+
+    def readyz() -> dict:
+        proc.stdin.write("get\n")
+        proc.stdin.flush()
+        line = proc.stdout.readline()
+        assert line, "the probe process ended"
+        return json.loads(line)
+
+    try:
+        assert proc.stdout.readline().strip() == "started"
+        up = readyz()
+        assert up["status"] == 200 and up["body"]["checks"]["redis"] is True, up
+        forwarder.cut()
+        down = readyz()
+        assert down["status"] == 503, down
+        assert down["body"]["failed"] == ["redis"]
+        assert down["body"]["reason"] == "the rate limiter's shared storage (Redis) does not answer"
+        assert str(forwarder.port) not in json.dumps(down) and "redis://" not in json.dumps(down)
+        forwarder.restore()
+        back = readyz()
+        assert back["status"] == 200 and back["body"]["checks"]["redis"] is True, back
+    finally:
+        proc.stdin.close()
+        proc.wait(30)
+        forwarder.close()
+
+
+def test_a_database_ahead_of_the_code_is_ready(client, db):
+    """A newer release's migration has run (docs/operations.md, Upgrades): the old nodes stay in
+    the rotation, and the build metric shows the two revisions apart."""
+    head = db.session.execute(sa.text("SELECT version_num FROM alembic_version")).scalar_one()
+    db.session.execute(sa.text("UPDATE alembic_version SET version_num = 'f0e1d2c3b4a5'"))
+    db.session.commit()
+    try:
+        resp = client.get("/readyz")
+        assert resp.status_code == 200, resp.get_json()
+        assert resp.get_json()["checks"]["migrations"] is True
+        assert "failed" not in resp.get_json()
+        client.application.config["METRICS_TOKEN"] = "ahead-token-0000000000000000"
+        text = client.get("/metrics", headers={"Authorization": "Bearer ahead-token-0000000000000000"}).get_data(
+            as_text=True)
+        assert 'migration="f0e1d2c3b4a5"' in text and f'code_head="{head}"' in text
+    finally:
+        client.application.config["METRICS_TOKEN"] = ""
+        db.session.execute(sa.text("UPDATE alembic_version SET version_num = :head"), {"head": head})
+        db.session.commit()
+
+
+def test_readyz_names_the_reason_when_the_schema_is_behind(client, db):
+    head = db.session.execute(sa.text("SELECT version_num FROM alembic_version")).scalar_one()
+    db.session.execute(sa.text("UPDATE alembic_version SET version_num = 'wo01a7c3e5d2'"))
+    db.session.commit()
+    try:
+        body = client.get("/readyz").get_json()
+        assert body["reason"] == "the database schema is behind this release (flask db upgrade has not run)"
+    finally:
+        db.session.execute(sa.text("UPDATE alembic_version SET version_num = :head"), {"head": head})
+        db.session.commit()

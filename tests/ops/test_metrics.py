@@ -96,3 +96,22 @@ def test_labels_are_bounded_endpoint_names_never_urls(app, client, db, scrape):
     names = {dict(labels).get("endpoint") for (n, labels) in scrape() if n == "sportello_http_requests_total"}
     assert "unmatched" in names
     assert not any(name and ("/" in name or "123456789" in name or "987654321" in name) for name in names)
+
+
+def test_latency_is_labelled_by_endpoint_and_status(app, client, db, scrape):
+    """A slow error and a slow page of the same endpoint are told apart."""
+    name = "sportello_http_request_duration_seconds_count"
+    before = scrape()
+    assert client.get("/portal/login").status_code == 200
+    assert client.get("/portal/login").status_code == 200
+    assert client.get("/no-such-page/1").status_code == 404
+    after = scrape()
+    assert value(after, name, endpoint="portal.login", status="200") == \
+        value(before, name, endpoint="portal.login", status="200") + 2
+    assert value(after, name, endpoint="unmatched", status="404") == \
+        value(before, name, endpoint="unmatched", status="404") + 1
+    assert value(after, "sportello_http_request_duration_seconds_bucket", endpoint="portal.login", status="200",
+                 le="+Inf") == value(after, name, endpoint="portal.login", status="200")
+    # Every latency series carries both labels.
+    assert all({"endpoint", "status"} <= set(dict(labels)) for (n, labels) in after
+               if n.startswith("sportello_http_request_duration_seconds"))

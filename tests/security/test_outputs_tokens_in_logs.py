@@ -1,5 +1,6 @@
-"""No token in any log: the gunicorn access log (its own logger class) and the app's loggers mask
-the password reset link's token and the invoice link's `t=`."""
+"""No token in any log: the gunicorn access log (the deploy configuration's logger class, when an
+access log is turned on) and the app's loggers mask the password reset link's token and the
+invoice link's `t=`."""
 from __future__ import annotations
 
 import logging
@@ -32,7 +33,7 @@ def test_no_token_in_access_log_after_a_reset(app, db, database_url, tmp_path, c
     env = {**os.environ, "DATABASE_URL": database_url, "SECRET_KEY": app.config["SECRET_KEY"],
            "SPORTELLO_VAR_DIR": str(tmp_path), "SCHEDULER_ENABLED": "0", "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}"}
     env.pop("SPORTELLO_ENV", None)
-    proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "python:app.gunicorn_config",
+    proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", str(ROOT / "deploy/gunicorn.conf.py"),
                              "--bind", f"127.0.0.1:{port}", "--workers", "1", "--no-control-socket",
                              "--access-logfile", str(log), "app:create_app()"],
                             cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)

@@ -29,6 +29,14 @@ SOFT_CHECK_SECONDS = 15.0  # default of READYZ_SOFT_CHECK_SECONDS
 SOFT_TIMEOUT = 2.0
 
 
+# What a failed hard check means, for whoever reads the 503 (no error text, host or secret).
+REASONS = {
+    "database": "the database does not answer",
+    "migrations": "the database schema is behind this release (flask db upgrade has not run)",
+    "redis": "the rate limiter's shared storage (Redis) does not answer",
+}
+
+
 @dataclass
 class Readiness:
     ready: bool
@@ -42,6 +50,7 @@ class Readiness:
         out = {"status": "ready" if self.ready else "unavailable", "checks": self.checks}
         if self.failed:
             out["failed"] = self.failed
+            out["reason"] = "; ".join(REASONS[name] for name in self.failed)
         if self.degraded:
             out["degraded"] = self.degraded
         return out

@@ -1,7 +1,10 @@
 """The `/metrics` page's content: the counters of `app.services.core.metrics` (added up over
-every gunicorn worker in multiprocess mode) and gauges read from the database at scrape time."""
+every gunicorn worker in multiprocess mode) and gauges read from the database at scrape time;
+the scheduler's own `/metrics` (its process's counters only); who may scrape either."""
 from __future__ import annotations
 
+import hmac
+import ipaddress
 import math
 import os
 
@@ -62,18 +65,40 @@ class DatabaseCollector:
         yield info
 
 
-def exposition() -> bytes:
-    """The text format answer: process counters, then the database gauges."""
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+def process_exposition() -> bytes:
+    """The counters of this process (in multiprocess mode: of every process writing to its
+    directory, e.g. gunicorn's workers), in the text format."""
+    if os.environ.get(counters.MULTIPROC_ENV):
         from prometheus_client import multiprocess
 
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
-        live = generate_latest(registry)
-    else:
-        from prometheus_client import REGISTRY
+        return generate_latest(registry)
+    from prometheus_client import REGISTRY
 
-        live = generate_latest(REGISTRY)
+    return generate_latest(REGISTRY)
+
+
+def exposition() -> bytes:
+    """The text format answer of a web node: process counters, then the database gauges."""
     database = CollectorRegistry(auto_describe=False)
     database.register(DatabaseCollector())
-    return live + generate_latest(database)
+    return process_exposition() + generate_latest(database)
+
+
+def scrape_allowed(authorization: str, remote_addr: str | None, token: str | None, allow: str | None) -> bool:
+    """A scraper may read metrics: it sends `Bearer <token>`, or comes from a network of `allow`
+    (comma-separated). Neither configured: nobody may."""
+    if token and authorization.startswith("Bearer ") and \
+            hmac.compare_digest(authorization[7:].strip().encode(), token.encode()):
+        return True
+    if allow and remote_addr:
+        try:
+            address = ipaddress.ip_address(remote_addr)
+        except ValueError:
+            return False
+        for net in allow.split(","):
+            net = net.strip()
+            if net and address in ipaddress.ip_network(net, strict=False):
+                return True
+    return False

@@ -43,25 +43,24 @@ class InstrumentedGateway:
         adapter = self._adapter
 
         def call(*args, **kwargs):
-            metrics.BILLING_CALLS.labels(operation, adapter).inc()
+            metrics.count_billing_call(operation, adapter)
             start = time.perf_counter()
             try:
                 result = func(*args, **kwargs)
             except BillingError as exc:
                 elapsed = time.perf_counter() - start
-                metrics.BILLING_ERRORS.labels(operation, adapter, exc.kind.value).inc()
-                metrics.BILLING_SECONDS.labels(operation, adapter).observe(elapsed)
+                metrics.count_billing_outcome(operation, adapter, elapsed, exc.kind.value)
                 call_log.warning("billing %s %s failed after %.0f ms: %s", adapter, operation,
                                  elapsed * 1000, exc.kind.value,
                                  extra={"billing_operation": operation, "outcome": exc.kind.value})
                 raise
             except Exception as exc:
-                metrics.BILLING_ERRORS.labels(operation, adapter, "unexpected").inc()
+                metrics.count_billing_outcome(operation, adapter, None, "unexpected")
                 call_log.warning("billing %s %s failed: %s", adapter, operation, type(exc).__name__,
                                  extra={"billing_operation": operation, "outcome": "unexpected"})
                 raise
             elapsed = time.perf_counter() - start
-            metrics.BILLING_SECONDS.labels(operation, adapter).observe(elapsed)
+            metrics.count_billing_outcome(operation, adapter, elapsed, None)
             call_log.info("billing %s %s ok in %.0f ms", adapter, operation, elapsed * 1000,
                           extra={"billing_operation": operation, "outcome": "ok"})
             return result

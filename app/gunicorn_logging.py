@@ -1,9 +1,9 @@
-"""gunicorn settings shared by the demo (scripts/run-demo.sh) and deployments:
-`gunicorn -c python:app.gunicorn_config 'app:create_app()'`.
+"""gunicorn's logger for Sportello: its access log masks the tokens links carry (a password reset
+link's path, an invoice link's `t=`), with the app's own function
+(app.services.core.masking.mask_tokens), so an access log never holds a usable link.
 
-Its access log masks the tokens links carry (a password reset link's path, an invoice link's
-`t=`), with the app's own function (app.services.core.masking.mask_tokens), so the access log
-never holds a usable link. Command-line options (workers, bind) still override these.
+The one gunicorn configuration, `deploy/gunicorn.conf.py`, installs it (`logger_class`), for the
+deployments and the demo alike.
 """
 from __future__ import annotations
 
@@ -18,6 +18,3 @@ class MaskingLogger(Logger):
     def atoms(self, resp, req, environ, request_time):
         atoms = super().atoms(resp, req, environ, request_time)
         return {key: mask_tokens(value) if isinstance(value, str) else value for key, value in atoms.items()}
-
-
-logger_class = "app.gunicorn_config.MaskingLogger"
