@@ -166,7 +166,7 @@ def test_F43_information_widget_refuses_forged_posts(client, db, listed):
                           ({"Origin": OWN}, _question("made-up")),  # no valid token
                           ({"Origin": OWN}, _question(_token(client.get("/widgets/login").get_data(as_text=True))))):
         resp = client.post("/widgets/information", data=data, headers=headers)
-        assert resp.status_code == 403, headers
+        assert resp.status_code == 400, headers
         assert "nothing was sent" in resp.get_data(as_text=True)
     assert _activities(db) == []
 
@@ -204,11 +204,11 @@ def test_F43_login_box_hands_over_to_the_portal(client, db, listed, app):
                        headers={"Origin": OWN})
     html = resp.get_data(as_text=True)
     assert resp.status_code == 200 and "Wrong username or password." in html and 'name="csrf_token"' in html
-    # From another site: refused, sent to the portal's sign-in, not signed in.
+    # From another site: refused, the portal's own sign-in page instead, not signed in.
     resp = client.post("/portal/login/website", data={"widget_token": token, "lang": "en",
                                                       "username": user.username, "password": PASSWORD},
                        headers={"Origin": OTHER, "Sec-Fetch-Site": "cross-site"})
-    assert resp.status_code == 302 and resp.headers["Location"].endswith("/portal/login")
+    assert resp.status_code == 400 and "does not come from our website: sign in here" in resp.get_data(as_text=True)
     assert client.get("/portal/home").status_code == 302
     # The right password from the box: signed in, at the portal's home.
     resp = client.post("/portal/login/website", data={"widget_token": token, "lang": "en",

@@ -72,7 +72,7 @@ def _context(widget: str, parent: str) -> dict:
 
 def _refused(exc: WidgetRefused):
     log.warning("Widget post refused: %s (Origin %s)", exc.reason, request.headers.get("Origin"))
-    return render_template("widgets/refused.html", **_context("refused", "")), 403
+    return render_template("widgets/refused.html", **_context("refused", "")), 400  # as a CSRF refusal
 
 
 @bp.route("/login")

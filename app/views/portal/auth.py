@@ -78,16 +78,17 @@ def login_from_website():
     from app.views.api import widgets
 
     lang = widgets.choose_language()
-    session["locale"] = lang  # the portal's pages from here on, first-party, in the box's language
-    if current_customer_id():
-        return redirect(url_for("portal.home"))
     try:
         widgets.check_post(widgets.LOGIN_WIDGET)
     except WidgetRefused as exc:
         security_log.event("website_signin_refused", request.form.get("username"), reason=exc.reason)
         flash(_("The sign-in box you used has expired or does not come from our website: sign in here."),
               "warning")
-        return redirect(url_for("portal.login"))
+        form = LoginForm(formdata=None, username=request.form.get("username", "")[:254])
+        return render_template("portal/login.html", form=form), 400  # as a CSRF refusal
+    session["locale"] = lang  # the portal's pages from here on, first-party, in the box's language
+    if current_customer_id():
+        return redirect(url_for("portal.home"))
     sent = LoginForm(meta={"csrf": False})
     status = 200
     if sent.validate():
