@@ -170,6 +170,9 @@ def _register_blueprints(app: Flask) -> None:
     from app.views.api import bp as api_bp
 
     app.register_blueprint(api_bp)
+    from app.views.api.widgets import bp as widgets_bp
+
+    app.register_blueprint(widgets_bp)
     from app.views import ops
 
     ops.register(app)
@@ -216,7 +219,7 @@ def _register_request_hooks(app: Flask) -> None:
             request_id.reset(token)
 
     @app.after_request
-    def _security_headers(response):
+    def _log_refusals(response):
         if response.status_code == 429 or (response.status_code == 403 and not g.get("sportello_denial_logged")):
             from app.services.core import security_log
 
@@ -224,12 +227,7 @@ def _register_request_hooks(app: Flask) -> None:
             name = getattr(user, "username", None) or request.form.get("username")
             security_log.event("rate_limited" if response.status_code == 429 else "permission_denied",
                                name, level=logging.WARNING, path=request.path[:200])
-        if "request_id" in g:
-            response.headers["X-Request-ID"] = g.request_id
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        return response
+        return response  # the security headers themselves: app.views.headers
 
 
     from app.views.input_guard import register_input_guard

@@ -94,6 +94,12 @@ def _invoice_mail() -> dict:
     return invoice_mail_job()
 
 
+def _exports() -> dict:
+    from .exports import export_job
+
+    return export_job()
+
+
 def _invoice_mail_trigger(app: Flask) -> dict:
     """Every 15 minutes in the batch hours (the `invoice_mail_hours` setting, Italian time)."""
     import sqlalchemy as sa
@@ -130,6 +136,9 @@ JOBS: tuple[Job, ...] = (
     # SMTP failures are retried the same night; each run builds the queue and sends what is due.
     Job("invoice_mail", _invoice_mail, _invoice_mail_trigger, lease_seconds=3600,
         title=_l("Nightly invoice e-mails")),
+    # Large invoice ZIPs asked for in the portal (F-61): built soon after, the customer e-mailed.
+    Job("exports", _exports, lambda app: {"trigger": "interval", "seconds": 60}, lease_seconds=1800,
+        title=_l("Invoice ZIP exports")),
 )
 
 

@@ -23,3 +23,4 @@ from .audit import AuditLog  # noqa: F401
 from .sync import JobLease, JobRun, JobSchedule, SchedulerHeartbeat, SyncRun, SyncState  # noqa: F401
 from .two_factor import TotpCredential, TotpRecoveryCode  # noqa: F401
 from .api_token import ApiToken, TokenScope  # noqa: F401
+from .export import ExportStatus, InvoiceExport  # noqa: F401

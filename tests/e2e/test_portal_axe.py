@@ -19,6 +19,7 @@ NOT_PAGES = {
     "portal.index": "redirects to the login page or home, both swept",
     "portal.invoice_download": "a PDF download, not an HTML page",
     "portal.mandate_pdf": "a PDF download, not an HTML page",
+    "portal.prepared_zip": "a ZIP download, not an HTML page",
     **{f"portal.export_{what}_{fmt}": "a CSV or JSON download, not an HTML page"
        for what in ("readings", "consumption") for fmt in ("csv", "json")},
 }

@@ -397,6 +397,7 @@ REGISTRY = Registry(
         ("contracts", _l("Contracts")),
         ("sales", _l("Sales network")),
         ("api", _l("Customers' API")),
+        ("website", _l("Website integration")),
     ],
     entries=[
         Entry("company_name", Text(120), "", "company", _l("Company name"),
@@ -476,6 +477,11 @@ REGISTRY = Registry(
               _l("Origins (scheme, host and port, e.g. https://www.example.it) whose pages may call the "
                  "customers' API from the browser with a personal token; one per line or separated by "
                  "spaces. Empty: none.")),
+        Entry("widget_origins", Text(1000, origins_list), "", "website",
+              _l("Websites allowed to embed the portal's widgets"),
+              _l("Origins (scheme, host and port, e.g. https://www.example.it) whose pages may show the "
+                 "sign-in box and the information request form in a frame; one per line or separated "
+                 "by spaces. Every other site is refused. Empty: none.")),
     ],
 )
 

@@ -35,6 +35,7 @@ TITLES = {
     "sign_in_locked": _l("Sign-in locked"),
     "contract_signed": _l("Signed contract"),
     "prospect_message": _l("Message to a prospect"),
+    "export_ready": _l("Invoice ZIP ready"),
 }
 # The send status of an outgoing e-mail.
 STATUS_TITLES = {"pending": _l("Queued"), "sending": _l("Sending"), "sent": _l("Sent"), "failed": _l("Refused")}
@@ -68,6 +69,8 @@ SAMPLES: dict[str, dict] = {
               "iban": "••••••••••••••••••••••3456", "reason": "Il conto indicato non è abilitato all'addebito diretto"}
        for kind in ("mandate_active", "mandate_rejected", "mandate_revoke_requested")},
     "contract_signed": {"name": "Anna Bianchi", "number": "CT2026-000123", "signed_on": "02/12/2026", "copy_id": 1},
+    "export_ready": {"name": "Anna Bianchi", "count": 36, "days": 7,
+                     "url": "https://sportello.example.it/portal/export"},
     "request_received": {"name": "Anna Bianchi", "reference": "RIC-2026-001234",
                          "kind": "Rettifica bolletta", "subject": "Rettifica della bolletta 2026/000123",
                          "url": "https://sportello.example.it/portal/requests/1234"},

@@ -20,8 +20,8 @@ from app.i18n import locale_id
 from app.views import markup
 from app.views.input_guard import MAX_DB_INT, ascii_int
 from app.services.sync.freshness import data_as_of
-from app.models import (Activity, ApiToken, DirectDebitMandate, Invoice, Meter, MeterReading,
-                        SupplyPoint)
+from app.models import (Activity, ApiToken, DirectDebitMandate, Invoice, InvoiceExport, Meter,
+                        MeterReading, SupplyPoint)
 
 bp = Blueprint("portal", __name__, url_prefix="/portal")
 bp.add_app_template_filter(markup.cards, "cards")
@@ -33,6 +33,7 @@ _OWNER = {
     Invoice: lambda cid: Invoice.customer_id == cid,
     Activity: lambda cid: Activity.customer_id == cid,
     ApiToken: lambda cid: ApiToken.customer_id == cid,
+    InvoiceExport: lambda cid: InvoiceExport.customer_id == cid,
     Meter: lambda cid: Meter.supply_point.has(SupplyPoint.customer_id == cid),
     MeterReading: lambda cid: MeterReading.supply_point.has(SupplyPoint.customer_id == cid),
     DirectDebitMandate: lambda cid: DirectDebitMandate.supply_point.has(SupplyPoint.customer_id == cid),

@@ -8,7 +8,7 @@ from flask import (current_app, flash, redirect, render_template, request, sessi
 from flask_babel import gettext as _, refresh
 from flask_login import current_user, login_user, logout_user
 
-from app.extensions import db, limiter
+from app.extensions import csrf, db, limiter
 from app.i18n import locale_id
 from app.models import Customer
 from app.models.base import utcnow
@@ -61,27 +61,71 @@ def login():
     form = LoginForm()
     status = 200
     if form.validate_on_submit():
-        verdict = login_policy.check(form.username.data)
-        user = accounts.authenticate(form.username.data, form.password.data) if verdict.allowed else None
-        if not verdict.allowed:
-            form.password.errors = [_("Too many failed sign-in attempts: try again in %(minutes)s minutes.",
-                                      minutes=verdict.minutes)]
-            status = 429
-        elif user is None and accounts.closed_by_billing(form.username.data, form.password.data):
-            form.password.errors = [_("Your customer record has been closed, so this account "
-                                      "is no longer active. Please contact us for any question.")]
-        elif user is None:
-            login_policy.failed(form.username.data)
-            form.password.errors = [_("Wrong username or password.")]
-        else:
-            login_policy.succeeded(form.username.data)
-            start_session()  # a new session at login (no fixation)
-            if two_factor.is_enrolled(user):
-                sign_in.await_second_factor(user.id, _safe_next(request.args.get("next")), "portal")
-                security_log.event("signin_password_accepted", user.username, area="portal", next_step="code")
-                return redirect(url_for("portal.login_code"))
-            return _signed_in(user, _safe_next(request.args.get("next")))
+        signed_in, status = _password_step(form)
+        if signed_in is not None:
+            return signed_in
     return render_template("portal/login.html", form=form), status
+
+
+@bp.route("/login/website", methods=["POST"])
+@csrf.exempt  # no session in the website's frame: the embedding token and the origin instead
+@_post_only(LOGIN_LIMIT)
+def login_from_website():
+    """The sign-in box of the company's website (app.views.api.widgets) posts here in the top
+    window: its form has no session to carry a CSRF token, so its embedding token and origin
+    are checked instead; then the sign-in goes on exactly as the portal's own form."""
+    from app.services.core.embedding import WidgetRefused
+    from app.views.api import widgets
+
+    lang = widgets.choose_language()
+    try:
+        widgets.check_post(widgets.LOGIN_WIDGET)
+    except WidgetRefused as exc:
+        security_log.event("website_signin_refused", request.form.get("username"), reason=exc.reason)
+        flash(_("The sign-in box you used has expired or does not come from our website: sign in here."),
+              "warning")
+        form = LoginForm(formdata=None, username=request.form.get("username", "")[:254])
+        return render_template("portal/login.html", form=form), 400  # as a CSRF refusal
+    session["locale"] = lang  # the portal's pages from here on, first-party, in the box's language
+    if current_customer_id():
+        return redirect(url_for("portal.home"))
+    sent = LoginForm(meta={"csrf": False})
+    status = 200
+    if sent.validate():
+        signed_in, status = _password_step(sent)
+        if signed_in is not None:
+            return signed_in
+    # Wrong: the portal's own sign-in page (with its CSRF token) from here, the errors on it.
+    form = LoginForm(formdata=None, username=sent.username.data)
+    form.username.errors, form.password.errors = list(sent.username.errors), list(sent.password.errors)
+    return render_template("portal/login.html", form=form), status
+
+
+def _password_step(form: LoginForm):
+    """Check a submitted sign-in form's password: (the next step's redirect, 302) when it is
+    right, else (None, status) with the form's errors set."""
+    status = 200
+    verdict = login_policy.check(form.username.data)
+    user = accounts.authenticate(form.username.data, form.password.data) if verdict.allowed else None
+    if not verdict.allowed:
+        form.password.errors = [_("Too many failed sign-in attempts: try again in %(minutes)s minutes.",
+                                  minutes=verdict.minutes)]
+        status = 429
+    elif user is None and accounts.closed_by_billing(form.username.data, form.password.data):
+        form.password.errors = [_("Your customer record has been closed, so this account "
+                                  "is no longer active. Please contact us for any question.")]
+    elif user is None:
+        login_policy.failed(form.username.data)
+        form.password.errors = [_("Wrong username or password.")]
+    else:
+        login_policy.succeeded(form.username.data)
+        start_session()  # a new session at login (no fixation)
+        if two_factor.is_enrolled(user):
+            sign_in.await_second_factor(user.id, _safe_next(request.args.get("next")), "portal")
+            security_log.event("signin_password_accepted", user.username, area="portal", next_step="code")
+            return redirect(url_for("portal.login_code")), 302
+        return _signed_in(user, _safe_next(request.args.get("next"))), 302
+    return None, status
 
 
 def _signed_in(user, next_url: str, factor: str | None = None):

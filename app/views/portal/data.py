@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 
-from flask import Response, flash, redirect, render_template, request, url_for
+from flask import Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from app.extensions import db, limiter
-from app.models import ApiToken, SupplyPoint, TokenScope
-from app.services.portal import accounts, api_tokens, exports
+from app.models import ApiToken, InvoiceExport, SupplyPoint, TokenScope
+from app.services.portal import accounts, api_tokens, exports, zip_exports
 from app.services.portal.invoices import InvoiceFilter, invoice_page
 from app.views.input_guard import MAX_PAGE, ascii_int, query_int
 
@@ -77,7 +77,9 @@ def export():
     supply_points = list(db.session.scalars(sa.select(SupplyPoint).where(SupplyPoint.customer_id == cid)
                                             .order_by(SupplyPoint.code)))
     return render_template("portal/export.html", supply_points=supply_points, found=found,
-                           form=ConfirmForm(), zip_max=exports.ZIP_MAX)
+                           form=ConfirmForm(), zip_max=exports.ZIP_MAX,
+                           prepared=zip_exports.recent_exports(cid),
+                           preparing=zip_exports.open_export(cid) is not None)
 
 
 def _download(data: bytes, mimetype: str, name: str) -> Response:
@@ -119,9 +121,35 @@ def invoices_zip():
         flash(_("The form has expired: choose the invoices again."), "error")
         return redirect(url_for("portal.export"))
     ids = [i for i in (ascii_int(v) for v in request.form.getlist("invoice")) if i is not None]
+    everything = request.form.get("all") == "1"
+    if everything or len(set(ids)) > exports.ZIP_MAX:  # too many to build while the customer waits
+        try:
+            export = zip_exports.request_zip(current_user, None if everything else ids)
+        except exports.ExportError as exc:
+            flash(str(exc.message), "error")
+        else:
+            flash(_("We are preparing the ZIP of %(count)s invoices: it will be on this page, and we will "
+                    "send you an e-mail when it is ready.", count=export.total), "success")
+        return redirect(url_for("portal.export"))
     try:
         data = exports.invoices_zip(current_customer_id(), ids)
     except exports.ExportError as exc:
         flash(str(exc.message), "error")
         return redirect(url_for("portal.export"))
-    return _download(data, "application/zip", "fatture.zip" if current_user.language != "en" else "invoices.zip")
+    return _download(data, "application/zip", _zip_name())
+
+
+def _zip_name() -> str:
+    return "fatture.zip" if current_user.language != "en" else "invoices.zip"
+
+
+@bp.route("/export/<int:export_id>/invoices.zip")
+@customer_required
+@limiter.limit(EXPORT_LIMIT, key_func=_export_key)
+def prepared_zip(export_id):
+    """A ZIP prepared in the background: its owner's only, while it has not expired."""
+    export = get_owned_or_404(InvoiceExport, export_id)
+    data = zip_exports.content(export)
+    if data is None:
+        abort(404)
+    return _download(data, "application/zip", _zip_name())
