@@ -155,7 +155,7 @@ def _register_service_hooks() -> None:
                    "app.services.sales.commissions",
                    # the work queues the start page shows (F-20)
                    "app.services.sales.queues", "app.services.crm.queues", "app.services.sync.queues",
-                   "app.services.mailing.queues"):
+                   "app.services.mailing.queues", "app.services.portal.queues"):
         importlib.import_module(module)
 
 

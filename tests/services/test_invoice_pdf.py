@@ -31,3 +31,16 @@ def test_F07_invoice_pdf_rendered_when_billing_has_none(db):
     assert graph["invoice"].number in text and "Bolletta" in text and "Materia gas" in text
     english = _text(render_invoice_pdf(graph["invoice"], "en"))
     assert "Bill" in english and "Due date" in english
+
+
+def test_F40_bill_masks_the_iban_with_the_one_helper(db):
+    """The direct-debit IBAN on a bill reads as on every staff and portal page."""
+    from app.services.core.masking import mask
+    from app.services.sync.bill import build_bill
+
+    graph = factories.billing_graph()
+    iban = graph["supply_point"].iban
+    bill = build_bill(graph["invoice"])
+    assert bill.iban == mask(iban) == "•••• •••• 3456"
+    text = _text(render_invoice_pdf(graph["invoice"]))
+    assert iban not in text and iban[:4] + " " not in text and "3456" in text

@@ -133,6 +133,10 @@ def seed_every_view(staff_user, agent_user) -> dict:
     db.session.add(OutgoingMail(idempotency_key="pw-1", template="password_changed", language="it",
                                 recipients=[customer.email], context={}, status="sent", attempts=1,
                                 sent_at=now, created_at=now))
+    db.session.add(OutgoingMail(idempotency_key="pw-2", template="password_reset", language="it",
+                                recipients=[customer.email], status="failed", attempts=1, created_at=now,
+                                context={"name": "Anna", "username": "anna", "link": "", "minutes": 30},
+                                error="x@example.com: 550 5.1.1 mailbox unavailable"))
     from flask_appbuilder.security.sqla.models import Group
 
     from app.models import JobRun

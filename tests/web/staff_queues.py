@@ -4,8 +4,8 @@ from __future__ import annotations
 import datetime as dt
 
 from app.extensions import db
-from app.models import (ActivityKind, ActivityStatus, ContractStatus as S, InvoiceEmailLog, OutboxStatus,
-                        SyncState)
+from app.models import (ActivityKind, ActivityStatus, ContractStatus as S, DirectDebitMandate,
+                        InvoiceEmailLog, MandateStatus, OutboxStatus, OutgoingMail, SyncState)
 from app.models.base import utcnow
 from app.models.invoice import DeliveryMode, SendOutcome
 from app.services.crm.activities import create_activity
@@ -17,7 +17,8 @@ from tests.sales.helpers import agent_for, contract_in
 
 def seed_every_queue(user) -> dict:
     """Contracts in every step (two to validate), requests new / overdue / due today (some of
-    them `user`'s), a refused write, a refused invoice e-mail, an alignment two hours old."""
+    them `user`'s), a refused write, a refused invoice e-mail, a refused notice to the customer
+    (and one sent), a mandate to decide (and one decided), an alignment two hours old."""
     agent = agent_for(user)
     contracts = [contract_in(S.PROCESSING), contract_in(S.PROCESSING), contract_in(S.VALIDATED),
                  contract_in(S.APPROVED), contract_in(S.IN_BILLING)]
@@ -47,6 +48,15 @@ def seed_every_queue(user) -> dict:
                                    outcome=SendOutcome.FAILED, error="550 mailbox unavailable"))
     db.session.add(InvoiceEmailLog(invoice_id=inv.id, email="ok@example.com", mode=DeliveryMode.LINK,
                                    outcome=SendOutcome.SENT, sent_at=now))
+    for n, status in enumerate(("failed", "sent")):
+        db.session.add(OutgoingMail(idempotency_key=f"seed-mail-{n}", template="password_changed", language="it",
+                                    recipients=[customer.email], context={"name": "Mario"}, status=status,
+                                    attempts=1, sent_at=now if status == "sent" else None,
+                                    error="550 mailbox unavailable" if status == "failed" else None))
+    for n, status in enumerate((MandateStatus.REQUESTED, MandateStatus.ACTIVE)):
+        db.session.add(DirectDebitMandate(supply_point_id=sp.id, reference=f"SEED-MND-{n}", status=status,
+                                          iban="IT60X0542811101000000123456", holder_last_name="Bianchi",
+                                          holder_first_name="Anna"))
     for entity, age in (("customers", 2), ("invoices", 1)):
         db.session.add(SyncState(entity=entity, last_success_at=now - dt.timedelta(hours=age)))
     db.session.commit()

@@ -14,12 +14,12 @@ QUEUE = re.compile(r'<li class="list-group-item[^"]*" data-queue="([^"]+)"(?: da
 EXPECTED = {
     ADMIN: {"sales.to_validate", "sales.to_approve", "sales.to_activate", "crm.new", "crm.overdue",
             "crm.due_today", "crm.my_overdue", "crm.my_due_today", "sync.refused", "sync.waiting",
-            "sync.age", "mailing.refused"},
+            "sync.age", "mailing.refused", "mailing.mail_refused", "portal.mandates"},
     MANAGER: {"crm.new", "crm.overdue", "crm.due_today", "crm.my_overdue", "crm.my_due_today",
               "sync.refused", "sync.waiting", "sync.age", "mailing.refused"},
     BACK_OFFICE: {"sales.to_validate", "sales.to_activate", "crm.new", "crm.overdue", "crm.due_today",
                   "crm.my_overdue", "crm.my_due_today", "sync.refused", "sync.waiting",
-                  "mailing.refused"},
+                  "mailing.refused", "mailing.mail_refused", "portal.mandates"},
     CREDIT_CHECK: {"sales.to_approve", "crm.my_overdue", "crm.my_due_today"},
     CALL_CENTER: {"crm.my_overdue", "crm.my_due_today"},
     AGENT: {"crm.my_overdue", "crm.my_due_today", "sales.own_draft", "sales.own_processing",
@@ -67,6 +67,8 @@ def test_F20_counts_read_as_sentences_in_italian(client, login_as, db):
     assert shown["crm.due_today"]["text"] == "1 richiesta in scadenza oggi"
     assert shown["crm.overdue"]["text"] == "2 richieste scadute"
     assert shown["sync.refused"]["text"] == "1 scrittura rifiutata dal sistema di fatturazione"
+    assert shown["portal.mandates"]["text"] == "1 mandato di addebito diretto da decidere"
+    assert shown["mailing.mail_refused"]["text"] == "1 e-mail a un cliente o al personale rifiutata"
 
 
 def test_F20_agent_sees_own_contracts_by_state(client, login_as, db):
@@ -88,7 +90,9 @@ def test_F20_queue_lists_name_the_customer(client, login_as, db):
     data = seed_every_queue(user)
     name = data["customer"].display_name
     for url in ("/newactivityview/list/", "/overdueactivityview/list/", "/duetodayactivityview/list/",
-                "/failedoutboxview/list/", "/invoiceemaillogview/list/?_flt_0_outcome=FAILED"):
+                "/failedoutboxview/list/", "/invoiceemaillogview/list/?_flt_0_outcome=FAILED",
+                "/mandatequeueview/list/", "/mandateview/list/", "/refusedmailview/list/",
+                "/outgoingmailview/list/"):
         assert name in client.get(url).get_data(as_text=True), url
     html = client.get("/validationqueueview/list/").get_data(as_text=True)
     assert "Verdi Giuseppe" in html  # the wizard's customer, before billing has a record

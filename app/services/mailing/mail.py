@@ -233,17 +233,25 @@ class PermanentRefusal(Exception):
     """The SMTP server refused for good (5xx): do not retry."""
 
 
+def _answer(code: int, text: bytes | str) -> str:
+    """A server's answer as staff read it: "550 5.1.1 mailbox unavailable"."""
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    return f"{code} {' '.join(str(text).split())}"
+
+
 def send(conn: smtplib.SMTP, msg: EmailMessage) -> dict[str, tuple[int, bytes]]:
     """Send; returns refused recipients. Raises PermanentRefusal (5xx) or smtplib/OSError (retry)."""
     try:
         return conn.send_message(msg)
     except smtplib.SMTPRecipientsRefused as exc:
         if all(code >= 500 for code, _ in exc.recipients.values()):
-            raise PermanentRefusal(str(exc.recipients)) from exc
+            raise PermanentRefusal("; ".join(f"{address}: {_answer(code, text)}"
+                                             for address, (code, text) in exc.recipients.items())) from exc
         raise
     except (smtplib.SMTPDataError, smtplib.SMTPSenderRefused) as exc:
         if exc.smtp_code >= 500:
-            raise PermanentRefusal(f"{exc.smtp_code} {exc.smtp_error!r}") from exc
+            raise PermanentRefusal(_answer(exc.smtp_code, exc.smtp_error)) from exc
         raise
 
 

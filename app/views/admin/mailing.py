@@ -1,17 +1,29 @@
-"""Back-office views of invoice delivery by e-mail (F-08, F-31): the customers' settings and
-the send log (every invoice e-mail per address, with outcome and message id). Read-only."""
+"""Back-office views of e-mail (F-08, F-31): the customers' invoice delivery settings, the
+invoice send log (every invoice e-mail per address, with outcome and message id), and every
+other message sent (customer notices, staff e-mails, invitations) with the ones refused for
+good as the back office's queue. Read-only; a message's text is shown with its link secrets
+hidden."""
 from __future__ import annotations
 
+from flask_appbuilder.models.sqla.filters import FilterEqual
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import lazy_gettext as _l
+from markupsafe import Markup
+from wtforms import SelectField
 
-from app.models import InvoiceDeliverySetting, InvoiceEmailLog
+from app.models import InvoiceDeliverySetting, InvoiceEmailLog, OutgoingMail
 from app.roles import BACK_OFFICE, MANAGER, READ
+from app.services.mailing import mail, sent_mail
+from app.services.mailing.templates import STATUS_TITLES, title
+from app.services.core.masking import mask_tokens
+from app.views.display import EMPTY, choice, language_name
 
 from .base import ReadOnlyView
 
 _VIEWS = ("InvoiceDeliverySettingView", "InvoiceEmailLogView")
-ROLE_GRANTS = {MANAGER: {v: READ for v in _VIEWS}, BACK_OFFICE: {v: READ for v in _VIEWS}}
+_MAIL_VIEWS = ("OutgoingMailView", "RefusedMailView")
+ROLE_GRANTS = {MANAGER: {v: READ for v in _VIEWS},
+               BACK_OFFICE: {**{v: READ for v in _VIEWS}, **{v: READ for v in _MAIL_VIEWS}}}
 
 
 def _recipients(value) -> str:
@@ -53,9 +65,77 @@ class InvoiceEmailLogView(ReadOnlyView):
                      "claimed_by": _l("Process"), "message_id": _l("Message-ID"), "error": _l("Error")}
 
 
+class _MailInterface(SQLAInterface):
+    """OutgoingMail with two columns read off the row: the customers it went to, its text."""
+
+    def _get_attr_value(self, item, col):
+        if col == "customer":
+            return sent_mail.customer_names(item.recipients)
+        if col == "text":
+            return sent_mail.masked_copy(item)
+        return super()._get_attr_value(item, col)
+
+
+def _copy(rendered) -> Markup | str:
+    if rendered is None:
+        return EMPTY
+    return Markup('<p class="mail-subject"><strong>{}</strong></p><pre class="mail-text">{}</pre>').format(
+        rendered.subject, rendered.text)
+
+
+def _addresses(value) -> str:
+    return ", ".join(value or []) or EMPTY
+
+
+def _error(value) -> str:
+    return _short(mask_tokens(value or ""))
+
+
+def _kinds():
+    return [(name, title(name)) for name in mail.template_names()]
+
+
+class OutgoingMailView(ReadOnlyView):
+    """Every e-mail but invoices, newest first: kind, recipients, customer, state, attempts."""
+
+    datamodel = _MailInterface(OutgoingMail)
+    list_title = show_title = _l("Sent e-mails")
+    list_columns = ["template", "customer", "recipients", "status", "attempts", "created_at", "sent_at", "error"]
+    show_columns = ["template", "customer", "recipients", "language", "status", "attempts", "created_at",
+                    "next_attempt_at", "sent_at", "message_id", "error", "text"]
+    search_columns = ["status", "template", "recipients", "created_at", "sent_at"]
+    order_columns = ["template", "status", "attempts", "created_at", "sent_at"]
+    base_order = ("created_at", "desc")
+    search_form_extra_fields = {
+        "status": SelectField(_l("State"), choices=[(k, v) for k, v in STATUS_TITLES.items()]),
+        "template": SelectField(_l("Kind"), choices=_kinds),
+    }
+    formatters_columns = {"template": title, "status": choice(STATUS_TITLES), "recipients": _addresses,
+                          "language": language_name, "error": _error, "text": _copy}
+    label_columns = {"template": _l("Kind"), "customer": _l("Customer"), "recipients": _l("Recipients"),
+                     "language": _l("Language"), "status": _l("State"), "attempts": _l("Attempts"),
+                     "created_at": _l("Queued"), "next_attempt_at": _l("Next attempt"), "sent_at": _l("Sent"),
+                     "message_id": _l("Message-ID"), "error": _l("Error"),
+                     "text": _l("Text (links' secrets hidden)")}
+
+
+class RefusedMailView(OutgoingMailView):
+    """The messages the mail server refused for good: the back office's queue."""
+
+    list_title = _l("Refused e-mails")
+    base_filters = [["status", FilterEqual, sent_mail.REFUSED]]
+    search_columns = ["template", "recipients", "created_at"]
+
+
 def register(appbuilder) -> None:
     category = "Invoice e-mails"
     appbuilder.add_view(InvoiceEmailLogView, "Send log", label=_l("Send log"), icon="fa-envelope",
                         category=category, category_label=_l("Invoice e-mails"), category_icon="fa-envelope-o")
     appbuilder.add_view(InvoiceDeliverySettingView, "Delivery settings", label=_l("Delivery settings"),
                         icon="fa-sliders", category=category)
+    category = "E-mails"
+    appbuilder.add_view(RefusedMailView, "Refused e-mails", label=_l("Refused e-mails"),
+                        icon="fa-exclamation-triangle", category=category, category_label=_l("E-mails"),
+                        category_icon="fa-paper-plane")
+    appbuilder.add_view(OutgoingMailView, "Sent e-mails", label=_l("Sent e-mails"), icon="fa-paper-plane-o",
+                        category=category)

@@ -42,16 +42,16 @@ class MandateView(SecureModelView):
     list_title = _l("Direct debit mandates")
     show_title = _l("Direct debit mandate")
     show_template = "admin/mandate_show.html"
-    list_columns = ["reference", "supply_point", "holder_last_name", "iban", "status", "created_at",
+    list_columns = ["reference", "supply_point.customer", "supply_point", "holder_last_name", "iban", "status", "created_at",
                     "status_changed_at"]
-    show_columns = ["reference", "status", "rejection_reason", "supply_point", "iban", "holder_last_name",
+    show_columns = ["reference", "status", "rejection_reason", "supply_point.customer", "supply_point", "iban", "holder_last_name",
                     "holder_first_name", "holder_tax_code", "bank", "branch", "branch_address",
                     "signed_on", "activity", "created_at", "status_changed_at", "revoked_at"]
     search_columns = ["status", "reference", "supply_point", "created_at"]
     order_columns = ["reference", "status", "created_at", "status_changed_at"]
     base_order = ("created_at", "desc")
     label_columns = {"reference": _l("Mandate reference"), "supply_point": _l("Supply point"),
-                     "holder_last_name": _l("Account holder"), "holder_first_name": _l("Holder's first name"),
+                     "supply_point.customer": _l("Customer"), "holder_last_name": _l("Account holder"), "holder_first_name": _l("Holder's first name"),
                      "holder_tax_code": _l("Holder's tax code"), "iban": _l("IBAN"), "status": _l("Status"),
                      "rejection_reason": _l("Reason"), "bank": _l("Bank"), "branch": _l("Branch"),
                      "branch_address": _l("Branch address"), "signed_on": _l("Signed on"),

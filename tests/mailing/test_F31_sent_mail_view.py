@@ -1,0 +1,123 @@
+"""F-31: staff read every e-mail that is not an invoice (customer notices, staff e-mails,
+invitations) — its kind and state in words, the customer it went to, its text with the link
+secrets hidden — and the ones the mail server refused are a start-page queue whose count is the
+number of rows of its list."""
+import re
+
+import lxml.html
+import pytest
+import sqlalchemy as sa
+
+from app.models import OutgoingMail
+from app.roles import ADMIN, BACK_OFFICE, CALL_CENTER, CREDIT_CHECK, MANAGER
+from app.services.mailing import mail
+from tests import factories
+from tests.portal.conftest import customer_graph, make_account, post_form  # noqa: F401 - a fixture
+from tests.web.test_F40_menus import menu_links
+
+
+def _rows(html: str, view: str) -> set[str]:
+    return set(re.findall(rf'href="/{view}/show/(\d+)', html))
+
+
+def _cells(html: str) -> list[str]:
+    """The text of the list's cells, as the user reads them."""
+    return [td.text_content().strip() for td in lxml.html.fromstring(html).xpath("//table//td")]
+
+
+def _reset_requested(client, db, customer):
+    """The customer asks for a password reset on the portal: a message with a working link."""
+    user = make_account(db, None, customer)
+    post_form(client, "/portal/reset", {"login": user.username})
+    row = db.session.scalar(sa.select(OutgoingMail).where(OutgoingMail.template == "password_reset"))
+    token = row.context["link"].rsplit("/", 1)[1]
+    return row, token
+
+
+def test_F31_refused_notices_are_a_queue_counted_as_its_list(app, client, db, login_as, smtp_server):
+    customer = factories.customer(last_name="Bianchi", first_name="Anna", email="anna.bianchi@example.com")
+    other = factories.customer(last_name="Verdi", first_name="Carla", email="carla.verdi@example.com")
+    db.session.commit()
+    smtp_server.refuse["anna.bianchi@example.com"] = (550, "5.1.1 mailbox unavailable")
+    for target in (customer, other):
+        mail.queue_mail("password_changed", "it", [target.email], {"name": target.first_name})
+    db.session.commit()
+    mail.deliver_mail()
+    refused = db.session.scalars(sa.select(OutgoingMail).where(OutgoingMail.status == "failed")).all()
+    assert [r.recipients for r in refused] == [["anna.bianchi@example.com"]]
+
+    login_as(BACK_OFFICE)
+    start = client.get("/").get_data(as_text=True)
+    link = re.search(r'data-queue="mailing.mail_refused" data-count="(\d+)">\s*<a href="([^"]+)"[^>]*>([^<]+)<',
+                     start)
+    assert link, "the start page offers no queue of refused e-mails"
+    count, url, text = int(link.group(1)), link.group(2), link.group(3).strip()
+    assert (count, text) == (1, "1 e-mail a un cliente o al personale rifiutata")
+    listed = client.get(url)
+    assert listed.status_code == 200
+    html = listed.get_data(as_text=True)
+    assert len(_rows(html, "refusedmailview")) == count
+    assert "Bianchi Anna" in html and "Verdi Carla" not in html  # the customer's name
+    assert "Password cambiata" in html and "Rifiutata" in html  # kind and state in words
+    cells = _cells(html)
+    assert "password_changed" not in cells and "failed" not in cells
+    assert "anna.bianchi@example.com: 550 5.1.1 mailbox unavailable" in cells  # what the server answered
+
+    everything = client.get("/outgoingmailview/list/").get_data(as_text=True)
+    assert len(_rows(everything, "outgoingmailview")) == 2
+    assert "Bianchi Anna" in everything and "Verdi Carla" in everything and "Inviata" in everything
+    # A filter by state: only the sent one.
+    sent = client.get("/outgoingmailview/list/?_flt_0_status=sent").get_data(as_text=True)
+    assert len(_rows(sent, "outgoingmailview")) == 1 and "Verdi Carla" in sent and "Bianchi Anna" not in sent
+    # ... and by kind, offered as words.
+    search_form = everything.replace("\\u003c", "<").replace("\\u003e", ">").replace('\\"', '"')
+    assert '<option value="password_changed">Password cambiata</option>' in search_form
+    assert '<option value="failed">Rifiutata</option>' in search_form
+
+
+def test_F31_a_message_with_a_reset_link_never_shows_the_token(app, client, db, login_as, customer_graph):
+    portal = app.test_client()
+    row, token = _reset_requested(portal, db, customer_graph["customer"])
+    login_as(ADMIN)
+    page = client.get(f"/outgoingmailview/show/{row.id}")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert token not in html
+    assert "/portal/reset/[token]" in html  # the text is there, its secret hidden
+    assert "In coda" in html  # not yet sent
+    assert customer_graph["customer"].display_name in html
+    listed = client.get("/outgoingmailview/list/").get_data(as_text=True)
+    assert token not in listed
+
+
+def test_F31_a_link_token_in_any_value_is_hidden(app, client, db, login_as):
+    customer = factories.customer()
+    row = mail.queue_mail("password_reset", "it", [customer.email],
+                          {"name": "Mario", "username": "mario", "minutes": 30,
+                           "link": "https://sportello.example.it/portal/reset/s3cr3t-t0ken"})
+    # An address the kind did not mark secret still carries a token in its query.
+    other = mail.queue_mail("activity_assigned", "it", ["operatore@example.com"],
+                            {"name": "Luca", "activity_id": 7, "subject": "Bolletta", "kind": "Rettifica",
+                             "customer": "Rossi Mario", "deadline": "03/12/26, 16:00", "note": "",
+                             "url": "https://sportello.example.it/activityview/show/7?t=abcdef123456"})
+    db.session.commit()
+    login_as(BACK_OFFICE)
+    for r in (row, other):
+        html = client.get(f"/outgoingmailview/show/{r.id}").get_data(as_text=True)
+        assert "s3cr3t-t0ken" not in html and "abcdef123456" not in html
+        assert "[token]" in html
+
+
+@pytest.mark.parametrize("role", [ADMIN, BACK_OFFICE])
+def test_F31_sent_and_refused_e_mails_are_in_the_menu(role, client, db, login_as):
+    login_as(role)
+    menu = menu_links(client.get("/").get_data(as_text=True))
+    assert {"/outgoingmailview/list/", "/refusedmailview/list/"} <= menu
+
+
+@pytest.mark.parametrize("role", [MANAGER, CREDIT_CHECK, CALL_CENTER])
+def test_F31_other_roles_do_not_read_the_e_mails(role, client, db, login_as):
+    login_as(role)
+    assert "/outgoingmailview/list/" not in menu_links(client.get("/").get_data(as_text=True))
+    for url in ("/outgoingmailview/list/", "/refusedmailview/list/"):
+        assert client.get(url).status_code in (302, 403), (role, url)
