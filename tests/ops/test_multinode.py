@@ -136,6 +136,15 @@ class Process:
         except ProcessLookupError:
             pass
         self.proc.wait(10)
+        # The master is gone; its workers die with it, but until the last of them is gone the
+        # listening socket still takes connections into its backlog. "Killed" means all gone.
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(self.proc.pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.02)
 
     def stop(self) -> None:
         if self.proc.poll() is None:
