@@ -220,7 +220,7 @@ def _register_request_hooks(app: Flask) -> None:
             user = getattr(g, "_login_user", None)
             name = getattr(user, "username", None) or request.form.get("username")
             security_log.event("rate_limited" if response.status_code == 429 else "permission_denied",
-                               name, level=logging.WARNING, path=request.path[:200])
+                               name, level=logging.WARNING, **security_log.request_place())
         if "request_id" in g:
             response.headers["X-Request-ID"] = g.request_id
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
