@@ -98,16 +98,18 @@ def _configure_logging(app: Flask) -> None:
             migration.addFilter(_migration_steps_only)
     from app.services.core.masking import TokenMaskingFilter
 
+    # Every handler of the root logger: the request id on each line, and no reset or
+    # invoice-link token in any log (none at all: `flask --debug run` starts without one).
     for handler in logging.getLogger().handlers:
         if not any(isinstance(f, LogFilter) for f in handler.filters):
             handler.addFilter(LogFilter())
+        if not any(isinstance(f, TokenMaskingFilter) for f in handler.filters):
+            handler.addFilter(TokenMaskingFilter())
     from app.services.core.security_log import ForwardDenials
 
     denials = logging.getLogger("flask_appbuilder.security.decorators")
     if not any(isinstance(f, ForwardDenials) for f in denials.filters):
         denials.addFilter(ForwardDenials())
-        if not any(isinstance(f, TokenMaskingFilter) for f in handler.filters):
-            handler.addFilter(TokenMaskingFilter())  # no reset or invoice-link token in any log
 
 
 def _configure_engine(engine: Engine) -> None:
