@@ -10,7 +10,8 @@ import sqlalchemy as sa
 from app.models import OutgoingMail, SportelloUser
 from tests import factories as f
 from tests.conftest import csrf_token
-from tests.portal.conftest import ANSWER, PASSWORD, customer_graph, make_account, post_form  # noqa: F401
+from tests.portal.conftest import (ANSWER, PASSWORD, customer_graph, mailed_reset_link, make_account,  # noqa: F401
+                                   portal_login, post_form)
 
 NEW_PASSWORD = "another long passphrase 42"
 
@@ -61,3 +62,41 @@ def test_auth_username_revealed_only_after_valid_web_code(client, db, customer_g
     assert right_code.status_code == 200
     assert db.session.scalar(sa.select(sa.func.count()).select_from(SportelloUser)
                              .where(SportelloUser.customer_id == other.id)) == 0
+
+
+def test_auth_reset_link_expires_and_changes_nothing(client, db, customer_graph, smtp_server, monkeypatch):
+    from itsdangerous import TimestampSigner
+
+    user = make_account(db, None, customer_graph["customer"])
+    link = mailed_reset_link(client, smtp_server, user.username)
+    now = int(dt.datetime.now(dt.UTC).timestamp())
+    monkeypatch.setattr(TimestampSigner, "get_timestamp", lambda self: now + 29 * 60)  # the clock moved
+    assert client.get(link).status_code == 200  # within its 30 minutes: the form
+    monkeypatch.setattr(TimestampSigner, "get_timestamp", lambda self: now + 31 * 60)
+    page = client.get(link)
+    assert page.status_code == 404 and "è scaduto" in page.get_data(as_text=True)
+    done = client.post(link, data={"answer": ANSWER, "password": NEW_PASSWORD, "password_confirm": NEW_PASSWORD,
+                                   "csrf_token": csrf_token(client.get("/portal/reset").get_data(as_text=True))})
+    assert done.status_code == 404 and "è scaduto" in done.get_data(as_text=True)
+    monkeypatch.undo()
+    assert portal_login(client, user.username, NEW_PASSWORD).status_code == 200  # refused
+    assert portal_login(client, user.username, PASSWORD).status_code == 302  # the old one still works
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(OutgoingMail)
+                             .where(OutgoingMail.template == "password_changed")) == 0
+
+
+def test_auth_web_code_registration_rate_limited(client, db):
+    from app.views.portal.auth import REGISTER_LIMIT
+
+    allowed = int(REGISTER_LIMIT.split()[0])
+    data = {"web_code": "NOPE000000", "identifier": "RSSMRA80A01H501U", "username": "someone-new",
+            "password": PASSWORD, "password_confirm": PASSWORD, "question": "Prima scuola?",
+            "answer": ANSWER, "email": ""}
+    codes = [_post_from(client, "/portal/register", data, "203.0.113.9").status_code for _ in range(allowed)]
+    assert codes == [200] * allowed  # each one refused on its own: the web code matches nothing
+    blocked = _post_from(client, "/portal/register", {**data, "web_code": "NOPE000001"}, "203.0.113.9")
+    assert blocked.status_code == 429
+    text = blocked.get_data(as_text=True)
+    assert "Troppi tentativi" in text and 'lang="it"' in text
+    other = _post_from(client, "/portal/register", data, "203.0.113.10")
+    assert other.status_code == 200  # another address is not blocked
