@@ -139,8 +139,9 @@ def _register_service_hooks() -> None:
 
     register_hooks()
     direct_debit.register_hooks()
-    from app.services.portal import api_tokens
+    from app.services.portal import accounts, api_tokens
 
+    accounts.register_hooks()
     api_tokens.register_hooks()
     from app.services.mailing import security_notices
 

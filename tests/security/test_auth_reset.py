@@ -38,11 +38,9 @@ def test_auth_web_code_reset_only_without_email(client, db):
     assert signed.status_code == 302  # the old password still works
 
 
-def test_auth_reset_link_answers_limited_per_account(client, db, customer_graph):
+def test_auth_reset_link_answers_limited_per_account(client, db, customer_graph, smtp_server):
     user = make_account(db, None, customer_graph["customer"])
-    post_form(client, "/portal/reset", {"login": user.username})
-    sent = db.session.scalar(sa.select(OutgoingMail).where(OutgoingMail.template == "password_reset"))
-    link = re.search(r"/portal/reset/\S+", sent.context["link"]).group(0)
+    link = mailed_reset_link(client, smtp_server, user.username)
     wrong = {"answer": "wrong", "password": NEW_PASSWORD, "password_confirm": NEW_PASSWORD}
     codes = [_post_from(client, link, wrong, f"192.0.2.{n}").status_code for n in range(1, 7)]
     assert codes[:5] == [200] * 5 and codes[5] == 429  # every address a new one: the account's limit
@@ -100,3 +98,27 @@ def test_auth_web_code_registration_rate_limited(client, db):
     assert "Troppi tentativi" in text and 'lang="it"' in text
     other = _post_from(client, "/portal/register", data, "203.0.113.10")
     assert other.status_code == 200  # another address is not blocked
+
+
+def test_auth_reset_request_same_work_for_known_and_unknown_accounts(client, db, customer_graph, smtp_server):
+    """Uniform answers: a request for an unknown account writes what a known one writes (one
+    queued request, the same answer); only the sending, away from the request, tells them apart."""
+    from app.services.mailing.mail import deliver_mail
+
+    user = make_account(db, None, customer_graph["customer"])
+    db.session.execute(sa.delete(OutgoingMail))  # the registration's welcome
+    db.session.commit()
+
+    def ask(login: str):
+        before = set(db.session.scalars(sa.select(OutgoingMail.id)))
+        resp = post_form(client, "/portal/reset", {"login": login})
+        db.session.expire_all()
+        rows = db.session.scalars(sa.select(OutgoingMail).where(OutgoingMail.id.not_in(before))).all()
+        page = client.get(resp.location).get_data(as_text=True)
+        return resp.status_code, resp.location, re.sub(r'value="[^"]+"', "", page), \
+            [(r.template, r.recipients, sorted(r.context)) for r in rows]
+
+    assert ask("nobody-here") == ask(user.username)
+    assert deliver_mail()["sent"] == 1
+    assert [m["To"] for m in smtp_server.messages] == [customer_graph["customer"].email]
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(OutgoingMail)) == 1  # the unknown one left nothing
