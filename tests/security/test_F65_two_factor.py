@@ -265,3 +265,32 @@ def test_F65_portal_reauth_asks_the_code(app, client, db, logged_in):
                          _personal(c, email="nuovo@example.com", current_password=PASSWORD,
                                    current_code=_code(secret)))
     assert accepted.status_code == 302 and _email_on_file(db, c.id) == "nuovo@example.com"
+
+
+def test_F65_portal_api_token_that_submits_readings_asks_the_code(app, client, db, logged_in):
+    from app.models import ApiToken, TokenScope
+    from tests.portal.conftest import PASSWORD
+
+    tokens = "/portal/account/tokens"
+    data = {"name": "Home automation", "scope": "read_readings", "days": "", "current_password": PASSWORD}
+    assert 'name="current_code"' not in client.get(tokens).get_data(as_text=True)  # no second factor yet
+    secret = _portal_enrol(client)
+    assert 'name="current_code"' in client.get(tokens).get_data(as_text=True)
+    refused = _post(client, tokens, data)
+    assert refused.status_code == 400 and "Digita il codice" in refused.get_data(as_text=True)
+    live = {_code(secret, offset) for offset in (-1, 0, 1)}
+    wrong = _post(client, tokens, {**data, "current_code": next(c for c in ("000000", "111111") if c not in live)})
+    assert wrong.status_code == 400
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(ApiToken)) == 0
+    done = _post(client, tokens, {**data, "current_code": _code(secret)})
+    assert done.status_code == 200 and "spt_" in done.get_data(as_text=True)
+    assert db.session.scalar(sa.select(ApiToken)).scope == TokenScope.READINGS
+
+
+def test_F65_portal_api_token_without_two_factor_needs_the_password_only(client, db, logged_in):
+    from app.models import ApiToken, TokenScope
+    from tests.portal.conftest import PASSWORD
+
+    done = _post(client, "/portal/account/tokens", {"name": "Home automation", "scope": "read_readings",
+                                                     "days": "", "current_password": PASSWORD})
+    assert done.status_code == 200 and db.session.scalar(sa.select(ApiToken)).scope == TokenScope.READINGS
