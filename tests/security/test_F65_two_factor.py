@@ -46,6 +46,9 @@ def _enrol_signed_in(client, password: str) -> tuple[str, list[str]]:
     secret = _secret_from(html)
     done = client.post("/two-factor/enrol/", data={"current_password": password, "code": _code(secret, -1),
                                                    "csrf_token": csrf_token(html)})
+    if done.status_code != 200:  # a time step ended between reading the clock and the check
+        done = client.post("/two-factor/enrol/", data={"current_password": password, "code": _code(secret),
+                                                       "csrf_token": csrf_token(html)})
     assert done.status_code == 200, done.get_data(as_text=True)[:300]
     codes = re.findall(r"<li>([0-9a-f]{5}-[0-9a-f]{5})</li>", done.get_data(as_text=True))
     assert len(codes) == 10
@@ -230,6 +233,9 @@ def _portal_enrol(client) -> str:
     secret = _secret_from(html)
     done = client.post("/portal/account/two-factor/enrol",
                        data={"current_password": PASSWORD, "code": _code(secret, -1), "csrf_token": csrf_token(html)})
+    if done.status_code != 200:  # a time step ended between reading the clock and the check
+        done = client.post("/portal/account/two-factor/enrol",
+                           data={"current_password": PASSWORD, "code": _code(secret), "csrf_token": csrf_token(html)})
     assert done.status_code == 200 and len(re.findall(r"<li>[0-9a-f]{5}-[0-9a-f]{5}</li>", done.get_data(as_text=True))) == 10
     return secret
 
@@ -324,7 +330,7 @@ def test_F65_enrolment_while_signed_in_needs_the_password(app, client, make_user
         assert refused.status_code in (200, 400) and 'name="current_password"' in text  # the form again
         assert not re.findall(r"<li>[0-9a-f]{5}-[0-9a-f]{5}</li>", text)
         assert not _is_enrolled(db, user.id)
-    done = client.post(url, data={"current_password": password, "code": _code(secret, -1), "csrf_token": csrf_token(html)})
+    done = client.post(url, data={"current_password": password, "code": _code(secret), "csrf_token": csrf_token(html)})
     assert done.status_code == 200 and _is_enrolled(db, user.id)
 
 
