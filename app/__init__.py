@@ -101,16 +101,18 @@ def _configure_logging(app: Flask) -> None:
             migration.addFilter(_migration_steps_only)
     from app.services.core.masking import TokenMaskingFilter
 
+    # Every handler of the root logger: the request id on each line, and no reset or
+    # invoice-link token in any log (none at all: `flask --debug run` starts without one).
     for handler in logging.getLogger().handlers:
         if not any(isinstance(f, LogFilter) for f in handler.filters):
             handler.addFilter(LogFilter())
+        if not any(isinstance(f, TokenMaskingFilter) for f in handler.filters):
+            handler.addFilter(TokenMaskingFilter())
     from app.services.core.security_log import ForwardDenials
 
     denials = logging.getLogger("flask_appbuilder.security.decorators")
     if not any(isinstance(f, ForwardDenials) for f in denials.filters):
         denials.addFilter(ForwardDenials())
-        if not any(isinstance(f, TokenMaskingFilter) for f in handler.filters):
-            handler.addFilter(TokenMaskingFilter())  # no reset or invoice-link token in any log
 
 
 def _configure_engine(engine: Engine) -> None:
@@ -140,8 +142,9 @@ def _register_service_hooks() -> None:
 
     register_hooks()
     direct_debit.register_hooks()
-    from app.services.portal import api_tokens
+    from app.services.portal import accounts, api_tokens
 
+    accounts.register_hooks()
     api_tokens.register_hooks()
     from app.services.mailing import security_notices
 
@@ -226,7 +229,7 @@ def _register_request_hooks(app: Flask) -> None:
             user = getattr(g, "_login_user", None)
             name = getattr(user, "username", None) or request.form.get("username")
             security_log.event("rate_limited" if response.status_code == 429 else "permission_denied",
-                               name, level=logging.WARNING, path=request.path[:200])
+                               name, level=logging.WARNING, **security_log.request_place())
         return response  # the security headers themselves: app.views.headers
 
 

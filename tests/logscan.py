@@ -3,7 +3,8 @@ searched for the fixtures' IBANs, passwords and tokens, and the run fails on any
 
 Searched for: every value listed in FIXTURE_SECRETS (tests/factories.py, the portal and API
 fixtures, the test configuration's keys), any valid IBAN written in full (the simulator's demo
-data makes many), and any invoice link's token (`?t=` followed by a signed value).
+data makes many), any invoice link's token (`?t=` followed by a signed value) and any password
+reset link's token (`/reset/` followed by one).
 """
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ FIXTURE_SECRETS = (
 )
 _IBAN = re.compile(r"\b[A-Z]{2}\d{2}[A-Z0-9]{11,30}\b")
 _LINK_TOKEN = re.compile(r"[?&]t=[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_.-]{8,}")
+_RESET_TOKEN = re.compile(r"/reset/[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_.-]{8,}")
 
 _path_key = pytest.StashKey[str]()
 
@@ -33,7 +35,7 @@ def findings(text: str) -> list[str]:
 
     found = [value for value in FIXTURE_SECRETS if value in text]
     found += sorted({m for m in _IBAN.findall(text) if iban.is_valid(m)} - set(found))
-    found += sorted(set(_LINK_TOKEN.findall(text)))
+    found += sorted(set(_LINK_TOKEN.findall(text)) | set(_RESET_TOKEN.findall(text)))
     return found
 
 

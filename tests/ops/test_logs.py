@@ -2,6 +2,7 @@
 the caller's fields) and the run-wide check for secrets in the logs."""
 from __future__ import annotations
 
+import io
 import json
 import logging
 
@@ -41,3 +42,60 @@ def test_the_log_check_finds_fixture_secrets_full_ibans_and_link_tokens():
     assert findings("password correct horse battery staple") == ["correct horse battery staple"]
     # Masked values and codes that merely look like IBANs pass.
     assert findings("IT60X••••••••••••••••23456, POD IT001E12345678, GET /portal/invoices/5 200") == []
+
+
+def _fresh_app(database_url, tmp_path, **overrides):
+    """A second app, created with the root logger's handlers and FAB's denial logger as a new
+    process finds them (whatever the session's app has attached)."""
+    from app import create_app
+    from app.services.core.security_log import ForwardDenials
+    from config import TestConfig
+
+    class Cfg(TestConfig):
+        SQLALCHEMY_DATABASE_URI = database_url
+        BILLING_WSDL_CACHE_DIR = str(tmp_path / "wsdl")
+
+    denials = logging.getLogger("flask_appbuilder.security.decorators")
+    forward = [f for f in denials.filters if isinstance(f, ForwardDenials)]
+    for f in forward:
+        denials.removeFilter(f)
+    try:
+        return create_app(Cfg, **overrides)
+    finally:
+        for f in denials.filters:
+            if isinstance(f, ForwardDenials):
+                denials.removeFilter(f)
+        for f in forward:
+            denials.addFilter(f)
+
+
+def test_logging_debug_app_starts_without_root_handlers(database_url, tmp_path):
+    """`flask --debug run`: no handler on the root logger yet, and the app still starts."""
+    root = logging.getLogger()
+    saved = list(root.handlers)
+    for handler in saved:
+        root.removeHandler(handler)
+    try:
+        app = _fresh_app(database_url, tmp_path, DEBUG=True)
+    finally:
+        for handler in saved:
+            root.addHandler(handler)
+    assert app.debug and app.url_map.bind("localhost").match("/portal/login")
+
+
+def test_logging_every_root_handler_masks_tokens(database_url, tmp_path):
+    from app.services.core.masking import TokenMaskingFilter
+
+    first, second = logging.StreamHandler(io.StringIO()), logging.StreamHandler(io.StringIO())
+    root = logging.getLogger()
+    root.addHandler(first)
+    root.addHandler(second)
+    try:
+        _fresh_app(database_url, tmp_path)
+        root.warning("GET %s", "/portal/reset/eyJ1IjoxfQ.aGVsbG8xMjM.c2lnbmF0dXJlMTIz")
+    finally:
+        root.removeHandler(first)
+        root.removeHandler(second)
+    for handler in (first, second):
+        assert any(isinstance(f, TokenMaskingFilter) for f in handler.filters)
+        assert handler.stream.getvalue().splitlines()[-1] == "GET /portal/reset/[token]"

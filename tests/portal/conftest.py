@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import uuid
 
 import pytest
@@ -47,6 +48,20 @@ def post_form(client, url, data, page_url=None):
     page = client.get(page_url or url)
     assert page.status_code == 200, (url, page.status_code)
     return client.post(url, data={**data, "csrf_token": csrf_token(page.get_data(as_text=True))})
+
+
+def mailed_reset_link(client, smtp_server, login: str) -> str:
+    """Ask for a password reset as the customer does, send the queued mail and return the path
+    of the link the customer received (the newest one)."""
+    from app.services.mailing import mail
+
+    post_form(client, "/portal/reset", {"login": login})
+    mail.deliver_mail()
+    links = [re.search(r"/portal/reset/[^\s/<>\"]+", m.get_body(("plain",)).get_content())
+             for m in smtp_server.messages]
+    links = [m.group(0) for m in links if m is not None]
+    assert links, "no reset link was mailed"
+    return links[-1]
 
 
 @pytest.fixture

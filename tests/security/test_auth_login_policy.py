@@ -10,7 +10,7 @@ from app.models import AuditLog, OutgoingMail
 from app.services.core import login_policy
 from app.services.mailing import mail
 from tests.conftest import csrf_token, staff_login
-from tests.portal.conftest import PASSWORD, customer_graph, make_account, post_form  # noqa: F401
+from tests.portal.conftest import PASSWORD, customer_graph, mailed_reset_link, make_account, post_form  # noqa: F401
 from tests.security.fixtures_auth import (STAFF_PASSWORD_WRONG, portal_post_login, security_events,  # noqa: F401
                                           staff_post_login)
 
@@ -112,13 +112,11 @@ def test_auth_admin_lifts_lock_audited(app, client, db, make_user):
     assert staff_post_login(client, user.username, password, ATTACKER).status_code == 302
 
 
-def test_auth_reset_link_works_while_locked(client, db, customer_graph):
+def test_auth_reset_link_works_while_locked(client, db, customer_graph, smtp_server):
     account = make_account(db, None, customer_graph["customer"])
     _lock_out(lambda u, p, ip: portal_post_login(client, u, p, ip), account.username)
     assert portal_post_login(client, account.username, PASSWORD, ATTACKER).status_code == 429
-    post_form(client, "/portal/reset", {"login": account.username})
-    sent = db.session.scalar(sa.select(OutgoingMail).where(OutgoingMail.template == "password_reset"))
-    link = re.search(r"/portal/reset/\S+", sent.context["link"]).group(0)
+    link = mailed_reset_link(client, smtp_server, account.username)
     new_password = "a brand new passphrase 77"
     done = post_form(client, link, {"answer": "Scuola Dante Alighieri", "password": new_password,
                                     "password_confirm": new_password})

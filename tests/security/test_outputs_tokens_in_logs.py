@@ -3,6 +3,8 @@ access log is turned on) and the app's loggers mask the password reset link's to
 invoice link's `t=`."""
 from __future__ import annotations
 
+import io
+import json
 import logging
 import os
 import subprocess
@@ -71,3 +73,43 @@ def test_no_token_in_app_logs(caplog):
     assert record.getMessage() == '"GET /portal/reset/[token]?x=1 HTTP/1.1" 200'
     assert mask_tokens("/portal/invoices/5?t=eyJpIjo1fQ.abc&back=x") == "/portal/invoices/5?t=[token]&back=x"
     assert mask_tokens("/portal/reset/web-code") == "/portal/reset/web-code"  # a page, not a token
+
+
+def test_no_token_in_json_log_after_a_429_on_a_reset_link(app, db, customer_graph):
+    """A 429 on a reset link is a security event: its JSON line names the route, never the token."""
+    from app.services.core.logs import JsonFormatter
+    from app.services.core.request_id import LogFilter
+    from app.services.portal import accounts
+    from app.views.portal.auth import RESET_LIMIT
+    from tests.conftest import csrf_token
+    from tests.logscan import findings
+    from tests.portal.conftest import make_account
+
+    user = make_account(db, app, customer_graph["customer"])
+    token = accounts.make_reset_token(user)
+    db.session.commit()
+    # A handler as production's logging set-up makes one: JSON lines, request ids, masking.
+    out = io.StringIO()
+    handler = logging.StreamHandler(out)
+    handler.setFormatter(JsonFormatter())
+    handler.addFilter(LogFilter())
+    handler.addFilter(TokenMaskingFilter())
+    root = logging.getLogger()
+    root.addHandler(handler)
+    client = app.test_client()
+    ip = {"REMOTE_ADDR": "198.51.100.15"}
+    try:
+        page = client.get(f"/portal/reset/{token}", environ_base=ip)
+        data = {"answer": "wrong", "password": "x", "password_confirm": "x",
+                "csrf_token": csrf_token(page.get_data(as_text=True))}
+        codes = [client.post(f"/portal/reset/{token}", data=data, environ_base=ip).status_code
+                 for _ in range(int(RESET_LIMIT.split()[0]) + 1)]
+    finally:
+        root.removeHandler(handler)
+    assert codes[-1] == 429
+    text = out.getvalue()
+    [line] = [json.loads(row) for row in text.splitlines() if '"rate_limited"' in row]
+    assert line["route"] == "/portal/reset/<token>" and line["path"] == "/portal/reset/[token]"
+    assert token not in text and token.split(".")[0] not in text
+    assert findings(text) == []  # what the run's log scan looks for
+    assert findings(f"/portal/reset/{token}")  # ... and it would see this token

@@ -88,3 +88,51 @@ def test_password_strength_portal_registration(client, db, customer_graph):
     resp = post_form(client, "/portal/register", data)
     assert resp.status_code == 200 and "facile da indovinare" in resp.get_data(as_text=True)
     assert inv is not None
+
+
+def _password_is(db, user_id: int, password: str) -> bool:
+    from werkzeug.security import check_password_hash
+
+    from app.models import SportelloUser
+
+    db.session.expire_all()
+    return check_password_hash(db.session.get(SportelloUser, user_id).password, password)
+
+
+def test_password_strength_portal_change(client, db, logged_in):
+    from tests.portal.conftest import PASSWORD, post_form
+
+    resp = post_form(client, "/portal/account/password", {
+        "pw-current_password": PASSWORD, "pw-password": "sportello2026", "pw-password_confirm": "sportello2026"},
+        page_url="/portal/account")
+    assert resp.status_code in (200, 400) and "facile da indovinare" in resp.get_data(as_text=True)
+    assert _password_is(db, logged_in["user"].id, PASSWORD)  # unchanged
+
+
+def test_password_strength_portal_reset_by_link(client, db, customer_graph, smtp_server):
+    from tests.portal.conftest import ANSWER, PASSWORD, mailed_reset_link, make_account, post_form
+
+    user = make_account(db, None, customer_graph["customer"])
+    link = mailed_reset_link(client, smtp_server, user.username)
+    resp = post_form(client, link, {"answer": ANSWER, "password": "sportello2026", "password_confirm": "sportello2026"})
+    assert resp.status_code == 200 and "facile da indovinare" in resp.get_data(as_text=True)
+    assert _password_is(db, user.id, PASSWORD)
+    assert client.get(link).status_code == 200  # the link is still unused
+
+
+def test_password_strength_portal_reset_by_web_code(client, db):
+    import datetime as dt
+
+    from tests import factories as f
+    from tests.portal.conftest import ANSWER, PASSWORD, make_account, post_form
+
+    c = f.customer(email="")  # no e-mail on file: the reset goes by web code
+    db.session.commit()
+    user = make_account(db, None, c)
+    newer = f.invoice(c, invoice_date=dt.date.today() + dt.timedelta(days=1), web_code="WSTRONG002")
+    db.session.commit()
+    resp = post_form(client, "/portal/reset/web-code", {
+        "username": user.username, "answer": ANSWER, "web_code": newer.web_code,
+        "password": "sportello2026", "password_confirm": "sportello2026"})
+    assert resp.status_code == 200 and "facile da indovinare" in resp.get_data(as_text=True)
+    assert _password_is(db, user.id, PASSWORD)

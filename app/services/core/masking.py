@@ -39,9 +39,10 @@ import logging  # noqa: E402
 import re  # noqa: E402
 
 TOKEN_MASK = "[token]"
-# Paths whose last segment is a secret (the portal's password reset link) and query parameters
-# holding one (the invoice link's `t`, CSRF tokens, anything called token/code/password).
-_TOKEN_PATH = re.compile(r"(/portal/reset/)(?!web-code\b)[^/?#\s\"']+")
+# Paths whose last segment is a secret (the portal's password reset link; its route pattern
+# `<token>` is none) and query parameters holding one (the invoice link's `t`, CSRF tokens,
+# anything called token/code/password).
+_TOKEN_PATH = re.compile(r"(/portal/reset/)(?!web-code\b|<)[^/?#\s\"'<>]+")
 _TOKEN_QUERY = re.compile(r"([?&](?:t|token|csrf_token|code|web_code|password|secret)=)[^&#\s\"']+",
                           re.IGNORECASE)
 
@@ -55,7 +56,9 @@ def mask_tokens(text: str) -> str:
 
 
 class TokenMaskingFilter(logging.Filter):
-    """Masks link tokens in every record's message (the app's loggers, Werkzeug's request log)."""
+    """Masks link tokens in every field of a record: its message (the app's loggers, Werkzeug's
+    request log) and the fields callers pass in `extra` (a path, a URL), which the JSON log
+    prints as they are."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         try:
@@ -65,4 +68,9 @@ class TokenMaskingFilter(logging.Filter):
         masked = mask_tokens(message)
         if masked != message:
             record.msg, record.args = masked, None
+        for key, value in list(vars(record).items()):
+            if key not in ("msg", "args") and isinstance(value, str):
+                clean = mask_tokens(value)
+                if clean != value:
+                    setattr(record, key, clean)
         return True

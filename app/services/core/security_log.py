@@ -22,12 +22,24 @@ def client_ip() -> str:
 
 
 def event(name: str, username: str | None = None, *, level: int = logging.INFO, **fields) -> None:
-    """Log one security event with the request's address and id."""
+    """Log one security event with the request's address and id (a token in a field masked)."""
+    from app.services.core.masking import mask_tokens
+
+    fields = {k: mask_tokens(v) if isinstance(v, str) else v for k, v in fields.items()}
     extra = {"event": name, "ip": client_ip(), "username": (username or "-")[:120],
              "request_id": request_id.current() or "-", **fields}
     detail = " ".join(f"{k}={v}" for k, v in fields.items())
     log.log(level, "%s username=%s ip=%s%s", name, extra["username"], extra["ip"],
             f" {detail}" if detail else "", extra=extra)
+
+
+def request_place() -> dict[str, str]:
+    """Where a request went, for a log record: its route pattern and its path with any token
+    masked (a reset link's path is a secret)."""
+    from app.services.core.masking import mask_tokens
+
+    rule = request.url_rule.rule if request.url_rule is not None else "-"
+    return {"route": rule, "path": mask_tokens(request.path)[:200]}
 
 
 class ForwardDenials(logging.Filter):
@@ -41,6 +53,6 @@ class ForwardDenials(logging.Filter):
             from flask import g
 
             name = getattr(current_user, "username", None) if current_user else None
-            event("permission_denied", name, level=logging.WARNING, path=request.path[:200])
+            event("permission_denied", name, level=logging.WARNING, **request_place())
             g.sportello_denial_logged = True  # the 403 answer adds no second record
         return True

@@ -48,6 +48,18 @@ def attach_to(kind: str, loader) -> None:
     ATTACHMENTS[kind] = loader
 
 
+# e-mail kind -> callable(mail) completing a queued message when it is about to be sent: the
+# recipients, language and context it is rendered with (a value that must never be stored, such
+# as a reset link's token, exists only then), or None when there is nothing to send (the row is
+# deleted). `mail` is the dict `deliver_mail` reads from the row.
+PREPARERS: dict[str, Callable[[dict], dict | None]] = {}
+
+
+def prepare_with(kind: str, preparer) -> None:
+    """Register (or replace) the preparer of e-mails of `kind`, run at each sending attempt."""
+    PREPARERS[kind] = preparer
+
+
 @dataclass
 class Rendered:
     subject: str
@@ -294,6 +306,10 @@ def _send_one(conn: smtplib.SMTP, mail: dict) -> str:
     return msg["Message-ID"]
 
 
+class _NothingToSend(Exception):
+    """A preparer found nothing to send; the row is gone."""
+
+
 def _without_secrets(context: dict) -> dict | None:
     """The stored context once the message has left: the secret values wiped (None: unchanged)."""
     keys = context.get(SECRET_KEYS)
@@ -317,7 +333,8 @@ def deliver_mail(limit: int = 200, *, budget: float = 25.0) -> dict:
     transaction is open during SMTP. Temporary failures (4xx, lost connection, a template that
     does not render) retry with capped backoff, however many times; 5xx refusals and addresses
     that can't be written on the wire fail that message only. Claims of crashed senders are given
-    back first.
+    back first. A kind with a preparer (`prepare_with`) is completed at each attempt, before the
+    server is talked to; a message it finds nothing to send for is deleted.
     """
     counts = {"sent": 0, "retry": 0, "failed": 0}
     recovered = MAIL_QUEUE.recover_stale(dt.timedelta(minutes=settings.get("mail_claim_timeout_minutes")))
@@ -337,14 +354,25 @@ def deliver_mail(limit: int = 200, *, budget: float = 25.0) -> dict:
                         "recipients": list(row.recipients or []), "ics": row.ics}
                 attempts = (row.attempts or 0) + 1
                 token = request_id.bind(row.request_id) if row.request_id else None  # the cause's id in the mail log
-                db.session.rollback()  # nothing written; no snapshot kept across the I/O
+                prepare = PREPARERS.get(mail["template"])
+                sent_to: dict = {}
                 try:
+                    if prepare is not None:
+                        prepared = prepare(mail)
+                        if prepared is None:  # nothing to send: no trace kept
+                            db.session.execute(sa.delete(OutgoingMail).where(OutgoingMail.id == id_))
+                            db.session.commit()
+                            raise _NothingToSend
+                        mail, sent_to = prepared, {"recipients": list(prepared["recipients"])}
+                    db.session.rollback()  # nothing written; no snapshot kept across the I/O
                     if conn is None:
                         conn = smtp_connection()
                     message_id = _send_one(conn, mail)
+                except _NothingToSend:
+                    pass
                 except (PermanentRefusal, _Undeliverable) as exc:
                     wiped = _without_secrets(mail["context"])
-                    _record(id_, status="failed", attempts=attempts, error=str(exc)[:2000],
+                    _record(id_, status="failed", attempts=attempts, error=str(exc)[:2000], **sent_to,
                             **({"context": wiped} if wiped is not None else {}))
                     counts["failed"] += 1
                 except (smtplib.SMTPException, OSError) as exc:
@@ -357,7 +385,7 @@ def deliver_mail(limit: int = 200, *, budget: float = 25.0) -> dict:
                 else:
                     wiped = _without_secrets(mail["context"])
                     _record(id_, status="sent", attempts=attempts, sent_at=utcnow(), message_id=message_id,
-                            error=None, **({"context": wiped} if wiped is not None else {}))
+                            error=None, **sent_to, **({"context": wiped} if wiped is not None else {}))
                     counts["sent"] += 1
                     log.info("E-mail %s (%s) sent as %s", id_, mail["template"], message_id)
                 finally:

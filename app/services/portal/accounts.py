@@ -29,7 +29,8 @@ from app.services.core.unit_of_work import transactional
 log = logging.getLogger(__name__)
 
 PLACEHOLDER_DOMAIN = "@invalid"  # RFC 2606: can never receive mail
-RESET_MAX_AGE = 30 * 60  # seconds a reset link lives
+RESET_MAX_AGE = 30 * 60  # seconds a reset link lives, from the sending of its message
+RESET_MAIL = "password_reset"
 WEB_CODE_KINDS = (ActivityKind.REGISTRATION, ActivityKind.CREDENTIALS)
 
 NO_MATCH = _l("The web code and the identifying data do not match an invoice that can be used "
@@ -379,19 +380,39 @@ def _find_login(login: str) -> SportelloUser | None:
 
 
 @transactional
-def request_reset(login: str, base_url: str) -> None:
-    """Mail a single-use link to the address on file; silent for unknown accounts."""
+def request_reset(login: str, base_url: str, language: str = "it") -> None:
+    """Queue a reset request: one row, whoever asks, so a request for an unknown account does
+    the same work as one for a known account. The account is looked up, and a single-use link
+    made, only when the message is about to be sent (`prepare_reset_mail`)."""
     from app.services.mailing import mail
 
-    user = _find_login(login)
+    mail.queue_mail(RESET_MAIL, language if language in ("it", "en") else "it", [],
+                    {"login": (login or "").strip()[:200], "base_url": base_url.rstrip("/")},
+                    secret=("login",))
+
+
+def prepare_reset_mail(queued: dict) -> dict | None:
+    """The reset message of a queued request, made at each sending attempt: the account's address
+    and language, and a link whose token exists only in this process and in the message (never
+    in the database). None when no active customer account with an e-mail on file matches."""
+    from app.services.mailing.mail import SECRET_KEYS
+
+    context = queued["context"]
+    user = _find_login(context.get("login", ""))
     target = contact_email(user) if user is not None else ""
     if not target:
-        _serializer().dumps({"u": 0, "f": ""})  # same work either way
-        return
-    token = make_reset_token(user)
-    mail.queue_mail("password_reset", user.language or "it", [target],
-                    {"name": _addressed(user), "username": user.username, "link": f"{base_url.rstrip('/')}/reset/{token}",
-                     "minutes": RESET_MAX_AGE // 60}, secret=("link",))
+        return None
+    link = f"{context.get('base_url', '')}/reset/{make_reset_token(user)}"
+    return {**queued, "recipients": [target], "language": user.language or "it",
+            "context": {"name": _addressed(user), "username": user.username, "link": link,
+                        "minutes": RESET_MAX_AGE // 60, SECRET_KEYS: ["link"]}}
+
+
+def register_hooks() -> None:
+    """Reset messages are completed when they are sent (app start-up)."""
+    from app.services.mailing.mail import prepare_with
+
+    prepare_with(RESET_MAIL, prepare_reset_mail)
 
 
 @transactional

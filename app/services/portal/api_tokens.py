@@ -51,8 +51,10 @@ def tokens_of(customer_id: int) -> list[ApiToken]:
 
 @transactional
 def create_token(user: SportelloUser, name: str, scope: TokenScope, *, days: int | None = None,
-                 current_password: str | None = None) -> tuple[ApiToken, str]:
-    """A new token of the signed-in customer; returns it and its secret (shown once)."""
+                 current_password: str | None = None, current_code: str | None = None) -> tuple[ApiToken, str]:
+    """A new token of the signed-in customer; returns it and its secret (shown once). A token
+    that may submit readings needs the current password, and a current code when the customer
+    uses two-factor sign-in."""
     if user.customer_id is None:
         raise TokenError(_l("Only customers can create personal API tokens."))
     name = (name or "").strip()
@@ -74,7 +76,7 @@ def create_token(user: SportelloUser, name: str, scope: TokenScope, *, days: int
         raise TokenError(_l("You have %(count)s active tokens: revoke one you no longer use first.",
                             count=MAX_LIVE_TOKENS))
     if scope == TokenScope.READINGS:
-        accounts.reauthenticate(user, current_password, "api_token")
+        accounts.reauthenticate(user, current_password, "api_token", current_code)
     secret = SECRET_START + secrets.token_urlsafe(32)
     now = utcnow()
     token = ApiToken(user_id=user.id, customer_id=user.customer_id, name=name, scope=scope,

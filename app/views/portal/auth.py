@@ -279,7 +279,8 @@ def reset_request():
     form = ResetRequestForm()
     if form.validate_on_submit():
         base = current_app.config.get("PUBLIC_BASE_URL") or request.host_url
-        accounts.request_reset(form.login.data, base.rstrip("/") + url_for("portal.index").rstrip("/"))
+        accounts.request_reset(form.login.data, base.rstrip("/") + url_for("portal.index").rstrip("/"),
+                               session.get("locale") or "it")
         # The same answer whether or not the account exists.
         flash(_("If an account with an e-mail address matches, we have sent it a link to reset "
                 "the password. The link works once, for 30 minutes."), "info")

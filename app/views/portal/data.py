@@ -43,7 +43,7 @@ def api_token_list():
         try:
             token, secret = api_tokens.create_token(
                 current_user, form.name.data, TokenScope(form.scope.data), days=form.days.data,
-                current_password=form.current_password.data)
+                current_password=form.current_password.data, current_code=form.current_code.data)
         except (api_tokens.TokenError, accounts.AccountError) as exc:
             db.session.rollback()
             _field_error(form, exc)

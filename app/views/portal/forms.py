@@ -218,7 +218,8 @@ class LanguageForm(FlaskForm):
 
 
 class ApiTokenForm(FlaskForm):
-    """A new personal API token (F-61); a write scope needs the current password."""
+    """A new personal API token (F-61); a write scope needs the current password (and a code
+    with two-factor sign-in)."""
 
     name = StringField(_l("Token name"), validators=[DataRequired(REQUIRED), Length(max=80)],
                        render_kw={"autocomplete": "off"})
@@ -230,4 +231,5 @@ class ApiTokenForm(FlaskForm):
                         render_kw={"inputmode": "numeric"})
     current_password = PasswordField(_l("Current password (needed to submit readings)"),
                                      render_kw={"autocomplete": "current-password"})
+    current_code = _reauth_code()
 
