@@ -31,7 +31,7 @@ import sqlalchemy as sa
 
 from simulator.testing import free_port
 from tests.conftest import csrf_token
-from tests.ops.helpers import figures_key
+from tests.ops.helpers import figures_key, read_env_file
 from tests.portal.conftest import PASSWORD, make_account
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -263,8 +263,11 @@ def test_two_nodes_two_schedulers_behind_nginx_survive_a_kill(app, db, database_
     triggers = {"outbox": {"trigger": "interval", "seconds": OUTBOX_SECONDS},
                 **{job: {"trigger": "interval", "hours": 12} for job in ("alignment", "mail", "contracts")},
                 "reminders": {"trigger": "cron", "hour": 3}, "invoice_mail": {"trigger": "cron", "hour": 3}}
-    env = {**os.environ, "SPORTELLO_ENV": "production", "SESSION_COOKIE_SECURE": "0",  # plain HTTP here
-           "DATABASE_URL": database_url,
+    # deploy/sportello.env, as systemd's EnvironmentFile= reads it, with this machine's hosts,
+    # ports, database and secrets; two web workers' worth of threads on one (2 cores here).
+    env = {**os.environ, **read_env_file(DEPLOY / "sportello.env"),
+           "SESSION_COOKIE_SECURE": "0",  # plain HTTP here
+           "DATABASE_URL": database_url, "MAIL_USE_TLS": "0",
            "SECRET_KEY": "multi-node-secret-key-" + "k" * 32, "RATELIMIT_STORAGE_URI": REDIS_URL,
            "RATELIMIT_KEY_PREFIX": prefix, "SPORTELLO_PROXIES": "1", "TRUST_PROXY_REQUEST_ID": "1",
            "BILLING_URL": billing_sim.url, "BILLING_WSDL_CACHE_DIR": str(tmp_path / "wsdl"),
@@ -272,6 +275,7 @@ def test_two_nodes_two_schedulers_behind_nginx_survive_a_kill(app, db, database_
            "SPORTELLO_THREADS": "4", "PUBLIC_BASE_URL": f"http://127.0.0.1:{listen}",
            "MAIL_SERVER": "127.0.0.1", "MAIL_PORT": str(free_port()),
            "JOB_TRIGGERS": json.dumps(triggers), "SCHEDULER_CHECK_SECONDS": "5"}
+    assert env["SPORTELLO_ENV"] == "production" and env["LOG_FORMAT"] == "json"
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     procs: list[Process] = []
     nodes = []
@@ -282,7 +286,9 @@ def test_two_nodes_two_schedulers_behind_nginx_survive_a_kill(app, db, database_
                                                 str(DEPLOY / "gunicorn.conf.py"), "app:create_app()"],
                              node_env, tmp_path / f"web{i}.log"))
     schedulers = [Process(f"scheduler {i}", [sys.executable, "-m", "flask", "--app", "app.py", "sportello",
-                                             "scheduler"], env, tmp_path / f"scheduler{i}.log") for i in (1, 2)]
+                                             "scheduler"],
+                          {**env, "SCHEDULER_METRICS_BIND": f"127.0.0.1:{free_port()}"},  # one host, two
+                          tmp_path / f"scheduler{i}.log") for i in (1, 2)]
     prefix_dir = tmp_path / "nginx"
     for sub in ("logs", "tmp"):
         (prefix_dir / sub).mkdir(parents=True)
