@@ -141,6 +141,9 @@ def _register_service_hooks() -> None:
     from app.services.sales import signed as sales_signed
 
     register_hooks()
+    from app import permissions
+
+    permissions.register_hooks()  # every role change renews the roles' stamp
     direct_debit.register_hooks()
     from app.services.portal import accounts, api_tokens
 

@@ -48,10 +48,26 @@ def run_migrations_online():
     conf_args.setdefault("compare_server_default", True)
     conf_args.setdefault("include_name", include_name)
 
+    applied = []
+    conf_args.setdefault("on_version_apply", lambda **kw: applied.append(kw["step"]))
+
     with target_db.engine.connect() as connection:
         context.configure(connection=connection, target_metadata=get_metadata(), **conf_args)
         with context.begin_transaction():
             context.run_migrations()
+            if applied:
+                _renew_roles_stamp(connection)
+
+
+def _renew_roles_stamp(connection):
+    """A migration may change roles or permissions in SQL, past the ORM's hook: every run that
+    applied a step renews the roles' stamp, so running processes reload their permission sets."""
+    import sqlalchemy as sa
+
+    from app.permissions import renew_stamp
+
+    if sa.inspect(connection).has_table("settings"):
+        renew_stamp(connection)
 
 
 if context.is_offline_mode():

@@ -34,16 +34,25 @@ class Notices:
 
 
 def supply_summaries(supply_points: list[SupplyPoint]) -> list[SupplySummary]:
-    """The latest invoice and the last reading of each supply point."""
-    out = []
-    for sp in supply_points:
-        invoice = db.session.scalar(sa.select(Invoice).where(Invoice.supply_point_id == sp.id)
-                                    .order_by(Invoice.invoice_date.desc(), Invoice.id.desc()).limit(1))
-        reading = db.session.scalar(sa.select(MeterReading).where(MeterReading.supply_point_id == sp.id)
-                                    .order_by(MeterReading.reading_date.desc(), MeterReading.id.desc())
-                                    .limit(1))
-        out.append(SupplySummary(sp, invoice, reading))
-    return out
+    """The latest invoice and the last reading of each supply point: two statements, however
+    many supply points."""
+    ids = [sp.id for sp in supply_points]
+    invoices = _newest(Invoice, Invoice.invoice_date, ids)
+    readings = _newest(MeterReading, MeterReading.reading_date, ids)
+    return [SupplySummary(sp, invoices.get(sp.id), readings.get(sp.id)) for sp in supply_points]
+
+
+def _newest(model, date_column, supply_point_ids: list[int]) -> dict[int, object]:
+    """Each supply point's newest row of `model` (by date, then id), by supply point id."""
+    if not supply_point_ids:
+        return {}
+    rank = sa.func.row_number().over(partition_by=model.supply_point_id,
+                                     order_by=(date_column.desc(), model.id.desc())).label("rank")
+    ranked = (sa.select(model.id, rank).where(model.supply_point_id.in_(supply_point_ids))
+              .subquery())
+    rows = db.session.scalars(sa.select(model).join(ranked, ranked.c.id == model.id)
+                              .where(ranked.c.rank == 1))
+    return {row.supply_point_id: row for row in rows}
 
 
 def notices(customer_id: int) -> Notices:

@@ -94,7 +94,8 @@ def _portal_context():
                 "data_as_of": None, "portal_greeting": greeting}
     cid = current_customer_id()
     return {"portal_urls": _layout_urls(), "portal_language": locale_id(), "portal_customer_id": cid,
-            "data_as_of": _data_as_of(cid) if cid else None, "portal_greeting": greeting,
+            "data_as_of": (g.portal_data_as_of if "portal_data_as_of" in g else _data_as_of(cid)) if cid else None,
+            "portal_greeting": greeting,
             "two_factor_enrolled": _two_factor_enrolled}
 
 

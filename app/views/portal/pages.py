@@ -7,9 +7,10 @@ import datetime as dt
 from urllib.parse import parse_qsl, urlencode
 
 import sqlalchemy as sa
-from flask import Response, abort, flash, redirect, render_template, request, session, url_for
+from flask import Response, abort, flash, g, redirect, render_template, request, session, url_for
 from flask_babel import format_date, gettext as _
 from flask_login import current_user
+from sqlalchemy.orm import selectinload
 from wtforms.fields.choices import SelectChoice
 
 from app.extensions import db, limiter
@@ -41,9 +42,9 @@ def _customer() -> Customer:
     return db.session.get(Customer, current_customer_id())
 
 
-def _supply_points() -> list[SupplyPoint]:
+def _supply_points(*options) -> list[SupplyPoint]:
     return list(db.session.scalars(sa.select(SupplyPoint).where(
-        SupplyPoint.customer_id == current_customer_id()).order_by(SupplyPoint.code)))
+        SupplyPoint.customer_id == current_customer_id()).order_by(SupplyPoint.code).options(*options)))
 
 
 @bp.route("/home")
@@ -51,7 +52,7 @@ def _supply_points() -> list[SupplyPoint]:
 def home():
     customer = _customer()
     stale, as_of = _fresh_copy(customer)
-    supply_points = _supply_points()
+    supply_points = _supply_points(selectinload(SupplyPoint.meters))  # "Report a reading" per card
     return render_template("portal/home.html", customer=customer, supply_points=supply_points,
                            summaries=overview.supply_summaries(supply_points),
                            notices=overview.notices(customer.id), balance=balance(customer.id),
@@ -66,6 +67,12 @@ _RETRY_AFTER = freshness.QUIET_AFTER_FAILURE  # billing did not answer this cust
 def _fresh_copy(customer: Customer, *, force: bool = False) -> tuple[bool, dt.datetime | None]:
     """Refresh the customer's copy from billing (short timeout) when it is older than the
     `portal_refresh_minutes` setting, or when asked; (still stale, as of when)."""
+    stale, as_of = _refreshed(customer, force)
+    g.portal_data_as_of = as_of  # the layout shows the same date without asking again
+    return stale, as_of
+
+
+def _refreshed(customer: Customer, force: bool) -> tuple[bool, dt.datetime | None]:
     as_of = freshness.data_as_of(customer.id)
     if not force:
         if not freshness.is_stale(as_of):

@@ -1,0 +1,96 @@
+"""Each main portal page runs a fixed number of SQL statements, whatever the number of supply
+points, invoices, readings and requests: no page queries once per row.
+
+The budgets are today's counts. A page enriched later fits its budget or raises it, with the
+reason in the commit; a count that differs between a customer with 2 and one with 6 supply
+points is a query per row and always fails."""
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+
+import sqlalchemy as sa
+
+from app.models import ActivityKind, InvoiceStatus
+from app.models.base import utcnow
+from app.services.crm.activities import create_activity
+from tests import factories as f
+from tests.portal.conftest import make_account, portal_login
+
+# Every page reads the settings stamp and the signed-in user (2 of each count).
+BUDGETS = {
+    "home": 12,  # + customer, freshness, supply points and their meters, every supply point's
+                 # newest invoice and reading (one statement each), notices (3), balance
+    "invoices": 8,  # + customer, freshness, the list, its filters and page (4)
+    "invoice": 8,
+    "consumption": 6,
+    "reading": 6,
+    "requests": 6,
+    "account": 7,
+}
+
+
+@contextlib.contextmanager
+def counted(engine):
+    seen: list[str] = []
+
+    def _count(conn, cursor, statement, parameters, context, executemany):
+        seen.append(statement)
+
+    sa.event.listen(engine, "before_cursor_execute", _count)
+    try:
+        yield seen
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", _count)
+
+
+def _customer_with(db, supply_points: int):
+    """A customer with `supply_points` gas supply points, each with a meter, three readings,
+    four invoices (one paid, with its payment) and a request."""
+    c = f.customer(synced_at=utcnow())  # a fresh copy: the pages do not ask billing
+    sps, newest = [], None
+    for _ in range(supply_points):
+        sp = f.supply_point(c, annual_consumption=1200)
+        m = f.meter(sp, digits=5)
+        for k in range(3):
+            f.reading(sp, m, reading_date=dt.date(2026, 7 + k, 1), value=1000 + 100 * k,
+                      consumption=100 if k else None)
+        for k in range(4):
+            newest = f.invoice(c, sp, invoice_date=dt.date(2026, 6 + k, 15),
+                               status=InvoiceStatus.PAID if k == 0 else InvoiceStatus.UNPAID)
+            if k == 0:
+                f.payment(newest)
+        create_activity(ActivityKind.INFORMATION_REQUEST, customer_id=c.id, supply_point_id=sp.id,
+                        subject="Quando passa il letturista?")
+        sps.append(sp)
+    db.session.commit()
+    return c, sps, newest
+
+
+def _pages(sps, newest) -> dict[str, str]:
+    return {"home": "/portal/home", "invoices": "/portal/invoices", "invoice": f"/portal/invoices/{newest.id}",
+            "consumption": f"/portal/supply/{sps[-1].id}/consumption",
+            "reading": f"/portal/supply/{sps[-1].id}/reading",
+            "requests": "/portal/requests", "account": "/portal/account"}
+
+
+def _counts(app, db, supply_points: int) -> dict[str, int]:
+    c, sps, newest = _customer_with(db, supply_points)
+    user = make_account(db, app, c)
+    browser = app.test_client()
+    assert portal_login(browser, user.username).status_code == 302
+    counts = {}
+    for name, url in _pages(sps, newest).items():
+        assert browser.get(url).status_code == 200, url  # once to settle the session
+        with counted(db.engine) as seen:
+            resp = browser.get(url)
+        assert resp.status_code == 200, url
+        counts[name] = len(seen)
+    return counts
+
+
+def test_portal_pages_run_a_fixed_number_of_statements(app, db):
+    few, many = _counts(app, db, 2), _counts(app, db, 6)
+    assert many == few  # nothing runs once per supply point, invoice, reading or request
+    over = {page: (n, BUDGETS[page]) for page, n in few.items() if n > BUDGETS[page]}
+    assert not over, f"statements (counted, budget): {over}"
