@@ -176,7 +176,7 @@ def _register_blueprints(app: Flask) -> None:
     from app.views.api import bp as api_bp
 
     app.register_blueprint(api_bp)
-    from app.views.api.widgets import bp as widgets_bp
+    from app.views.widgets import bp as widgets_bp
 
     app.register_blueprint(widgets_bp)
     from app.views import ops

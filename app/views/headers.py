@@ -8,7 +8,7 @@ invoices); static files stay cacheable. A view that sets its own policy (the mai
 sandbox) keeps it.
 
 Framing: every page refuses to be framed by another site (`frame-ancestors 'self'`,
-`X-Frame-Options: SAMEORIGIN`) except the website widgets (app.views.api.widgets), which call
+`X-Frame-Options: SAMEORIGIN`) except the website widgets (app.views.widgets), which call
 `allow_framing()`: their policy names the origins of the `widget_origins` setting and they send
 no X-Frame-Options (it cannot name an origin, and would override the policy in old browsers).
 """

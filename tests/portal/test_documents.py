@@ -186,7 +186,7 @@ def test_F07_own_bill_first_page_receipt_and_vat_summary_in_italian(db):
     assert f"Codice PDR (punto di riconsegna) {inv.supply_point.pdr}" in first
     assert "La tua offerta Gas Casa Fisso" in first
     assert "Totale da pagare 234,30 €" in first and f"entro il {_it_date(inv.due_date)}" in first
-    assert "Modalità di pagamento Addebito diretto SEPA – IBAN IT60 •••• 3456" in first
+    assert "Modalità di pagamento Addebito diretto SEPA – IBAN •••• •••• 3456" in first
     assert f"Periodo di fatturazione {_it_date(inv.period_from)} – {_it_date(inv.period_to)}" in first
     assert "Consumo fatturato 240 Smc – Consumo effettivo" in first  # the closing reading's type
     # The energy receipt: quantity × price; VAT by rate; readings marked by type.

@@ -46,8 +46,9 @@ def _enrol_signed_in(client, password: str) -> tuple[str, list[str]]:
     secret = _secret_from(html)
     done = client.post("/two-factor/enrol/", data={"current_password": password, "code": _code(secret, -1),
                                                    "csrf_token": csrf_token(html)})
-    if done.status_code != 200:  # a time step ended between reading the clock and the check
-        done = client.post("/two-factor/enrol/", data={"current_password": password, "code": _code(secret),
+    if done.status_code != 200:  # a time step ended between reading the clock and the check: the
+        # previous step again, so a sign-in with the current step's code is still a later step
+        done = client.post("/two-factor/enrol/", data={"current_password": password, "code": _code(secret, -1),
                                                        "csrf_token": csrf_token(html)})
     assert done.status_code == 200, done.get_data(as_text=True)[:300]
     codes = re.findall(r"<li>([0-9a-f]{5}-[0-9a-f]{5})</li>", done.get_data(as_text=True))
@@ -233,9 +234,10 @@ def _portal_enrol(client) -> str:
     secret = _secret_from(html)
     done = client.post("/portal/account/two-factor/enrol",
                        data={"current_password": PASSWORD, "code": _code(secret, -1), "csrf_token": csrf_token(html)})
-    if done.status_code != 200:  # a time step ended between reading the clock and the check
+    if done.status_code != 200:  # a time step ended between reading the clock and the check: the
+        # previous step again, so a sign-in with the current step's code is still a later step
         done = client.post("/portal/account/two-factor/enrol",
-                           data={"current_password": PASSWORD, "code": _code(secret), "csrf_token": csrf_token(html)})
+                           data={"current_password": PASSWORD, "code": _code(secret, -1), "csrf_token": csrf_token(html)})
     assert done.status_code == 200 and len(re.findall(r"<li>[0-9a-f]{5}-[0-9a-f]{5}</li>", done.get_data(as_text=True))) == 10
     return secret
 

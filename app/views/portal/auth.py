@@ -71,11 +71,11 @@ def login():
 @csrf.exempt  # no session in the website's frame: the embedding token and the origin instead
 @_post_only(LOGIN_LIMIT)
 def login_from_website():
-    """The sign-in box of the company's website (app.views.api.widgets) posts here in the top
+    """The sign-in box of the company's website (app.views.widgets) posts here in the top
     window: its form has no session to carry a CSRF token, so its embedding token and origin
     are checked instead; then the sign-in goes on exactly as the portal's own form."""
     from app.services.core.embedding import WidgetRefused
-    from app.views.api import widgets
+    from app.views import widgets
 
     lang = widgets.choose_language()
     try:
