@@ -140,6 +140,9 @@ def _register_service_hooks() -> None:
     from app.services.portal import api_tokens
 
     api_tokens.register_hooks()
+    from app.services.portal import accounts
+
+    accounts.register_hooks()
     from app.services.mailing import security_notices
 
     security_notices.register_hooks()

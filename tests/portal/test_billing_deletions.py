@@ -137,3 +137,64 @@ def test_F53_archived_customer_and_supply_point_are_marked_on_staff_pages(billin
     sp_list = client.get("/supplypointview/list/?psize_SupplyPointView=100").get_data(as_text=True)
     assert mark in row(sp_list, sp.code)
     assert mark in client.get(f"/supplypointview/show/{sp.id}").get_data(as_text=True)
+
+
+def test_F53_merge_into_a_customer_with_its_own_account_keeps_that_one_and_closes_the_other(
+        billing_sim, db, client, app, smtp_server):
+    """One customer, one account: the survivor's stays; the duplicate's is closed (its API
+    tokens revoked), its owner is told by e-mail which account to use, and signing in with it
+    says the same rather than "wrong password"."""
+    from app.models import ApiToken, TokenScope
+    from app.services.mailing.mail import deliver_mail
+    from app.services.portal import api_tokens
+
+    duplicate, survivor = _two_customers(db)
+    closed = make_account(db, app, duplicate)
+    kept = make_account(db, app, survivor)
+    token, secret = api_tokens.create_token(closed, "Foglio di calcolo", TokenScope.READ)
+    activity = create_activity(ActivityKind.GENERAL, customer_id=duplicate.id, subject="Richiesta")
+    db.session.commit()
+    billing_sim.delete("customer", duplicate.code, merged_into=survivor.code)
+    assert align().status == "ok"
+    db.session.expire_all()
+    assert db.session.get(Activity, activity.id).customer_id == survivor.id  # history follows
+    assert [u.id for u in db.session.scalars(sa.select(SportelloUser).where(
+        SportelloUser.customer_id == survivor.id, SportelloUser.active.is_(True)))] == [kept.id]
+    assert db.session.get(SportelloUser, closed.id).active is False
+    assert api_tokens.token_for(secret) is None
+    assert db.session.get(ApiToken, token.id).revoked_at is not None
+    assert client.get("/api/portal/v1/me", headers={"Authorization": f"Bearer {secret}"}
+                      ).status_code == 401
+
+    page = portal_login(client, closed.username).get_data(as_text=True)
+    assert "sono stati riuniti" in page and "/portal/home" not in page
+    assert "Nome utente o password errati" in portal_login(
+        client, closed.username, "wrong pw!").get_data(as_text=True)
+    assert portal_login(client, kept.username).status_code == 302  # the survivor's account works
+
+    deliver_mail()
+    [message] = [m for m in smtp_server.messages if "chiuso" in m["Subject"]]
+    assert message.envelope_rcpt == [duplicate.email]
+    body = message.get_payload(decode=True).decode() if not message.is_multipart() else \
+        message.get_body(("plain",)).get_content()
+    assert closed.username in message["Subject"] and survivor.code in body
+    assert kept.username not in body  # the other account's name is not sent to this address
+    assert align().status == "ok" and deliver_mail()["sent"] == 0  # told once
+    assert len(smtp_server.messages) == 3  # the two registrations, and this notice
+
+
+def test_F53_merge_moves_the_duplicates_api_tokens_with_its_account(billing_sim, db, client, app):
+    from app.models import TokenScope
+    from app.services.portal import api_tokens
+
+    duplicate, survivor = _two_customers(db)
+    user = make_account(db, app, duplicate)
+    _token, secret = api_tokens.create_token(user, "Domotica", TokenScope.READ)
+    db.session.commit()
+    billing_sim.delete("customer", duplicate.code, merged_into=survivor.code)
+    assert align().status == "ok"
+    db.session.expire_all()
+    token = api_tokens.token_for(secret)
+    assert token is not None and token.customer_id == survivor.id
+    me = client.get("/api/portal/v1/me", headers={"Authorization": f"Bearer {secret}"})
+    assert me.status_code == 200 and me.json["code"] == survivor.code

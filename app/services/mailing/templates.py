@@ -33,6 +33,7 @@ TITLES = {
     "email_changed": _l("E-mail address changed"), "iban_changed": _l("Bank account changed"),
     "registration_confirmed": _l("Registration confirmed"),
     "sign_in_locked": _l("Sign-in locked"),
+    "account_merged": _l("Account closed after a merge of customer records"),
     "contract_signed": _l("Signed contract"),
     "prospect_message": _l("Message to a prospect"),
 }
@@ -60,6 +61,8 @@ SAMPLES: dict[str, dict] = {
                     "ends_at": "03/12/26, 11:00", "operator": "Mario Rossi", "customer": "Bianchi Anna"},
     "password_changed": {"name": "Anna Bianchi"},
     "sign_in_locked": {"name": "Anna Bianchi", "username": "anna.bianchi", "minutes": 1},
+    "account_merged": {"name": "Anna Bianchi", "username": "anna.bianchi2",
+                       "customer_code": "C0001234"},
     "prospect_message": {"name": "Bianchi Anna", "subject": "La nostra offerta gas", "agent": "Mario Rossi",
                          "body": "Come d'accordo, le invio i dettagli dell'offerta.",
                          "agent_email": "mario.rossi@example.it", "agent_phone": "333 1234567"},
