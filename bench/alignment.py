@@ -1,13 +1,18 @@
 """Benchmark: alignment throughput against a raw SOAP paging loop, measured in the same run.
 
-    .venv/bin/python bench/alignment.py [--customers 100000] [--months 12] [--seed 1]
+    .venv/bin/python bench/alignment.py [--billing nav|sap] [--customers 100000] [--months 12]
+                                        [--seed 1] [--rounds 3]
 
-(a) raw: a plain suds client pages with ReadMultiple, no database work (per-entity rates on the
-    first pages, weighted by the number of records of each entity);
-(b) gateway: NavGateway.read_changes over the same pages, no database work;
+--billing picks the simulator's flavour and its adapter: nav (Dynamics NAV pages, default) or
+sap (SAP IS-U function modules); both serve the same generated data set.
+(a) raw: a plain suds client pages through every entity, no database work (NAV: ReadMultiple
+    on each page service; SAP: Z_ISU_CHANGEPOINTERS_READ per object), per-entity rates on the
+    first pages, weighted by the number of records of each entity; median of --rounds samples;
+(b) gateway: the adapter's read_changes over the same pages, no database work;
 (c) ours: a full alignment into a fresh SQLite database;
-then 1 % of the simulator's records change and (d) an incremental alignment runs.
-Figures (records/s, ratios, times) are appended to docs/benchmarks.md with machine and date.
+then (d) 1 % of the simulator's records change and an incremental alignment runs, --rounds
+times (median). Figures (records/s, ratios, times) are appended to docs/benchmarks.md with
+machine and date.
 """
 from __future__ import annotations
 
@@ -16,6 +21,7 @@ import datetime as dt
 import os
 import shutil
 import sqlite3
+import statistics
 import sys
 import tempfile
 import time
@@ -26,8 +32,8 @@ sys.path.insert(0, str(ROOT))
 
 from bench.common import append_results, machine  # noqa: E402
 
+from app.billing import make_gateway  # noqa: E402
 from app.billing.gateway import Entity  # noqa: E402
-from app.billing.nav import PAGES, NavGateway  # noqa: E402
 from simulator.testing import SimulatorProcess, generate  # noqa: E402
 
 PAGE = 1000
@@ -39,6 +45,8 @@ def raw_suds_rates(url: str, pages: int) -> dict[Entity, float]:
     """Records/s of a stock suds client (objects unmarshalled by suds) paging with
     ReadMultiple, per entity, over the first `pages` pages of each entity."""
     from suds.client import Client
+
+    from app.billing.nav import PAGES
 
     rates = {}
     for entity in Entity:
@@ -61,8 +69,39 @@ def raw_suds_rates(url: str, pages: int) -> dict[Entity, float]:
     return rates
 
 
-def gateway_loop(url: str) -> int:
-    gw = NavGateway(url, timeout=120, page_size=PAGE)
+def raw_suds_rates_sap(url: str, pages: int) -> dict[Entity, float]:
+    """Records/s of a stock suds client paging with Z_ISU_CHANGEPOINTERS_READ, per object
+    (partners, installations, devices, reading documents, print documents, payments), over
+    the first `pages` packages of each; RETURN is checked for E/A as any SAP client must."""
+    from suds.client import Client
+
+    from app.billing.sap import OBJECT, TABLE
+
+    client = Client(f"{url}?wsdl", timeout=120, cache=None)
+    rates = {}
+    for entity in Entity:
+        obj = OBJECT[entity]
+        bookmark, n, start = None, 0, time.perf_counter()
+        for _ in range(pages):
+            result = client.service.Z_ISU_CHANGEPOINTERS_READ(
+                IV_OBJECT=obj, IV_CPIDENT_FROM=0, IV_CPIDENT_TO=0, IV_BOOKMARK=bookmark,
+                IV_MAX_ROWS=PAGE)
+            ret = getattr(result, "RETURN", None)
+            if ret is not None and getattr(ret, "TYPE", "") in ("E", "A"):
+                raise RuntimeError(f"{obj}: {ret.MESSAGE}")
+            table = getattr(result, TABLE[obj], None)
+            rows = getattr(table, "item", []) if table else []
+            n += len(rows)
+            bookmark = getattr(result, "EV_BOOKMARK", None)
+            if not rows or not bookmark:
+                break
+        rates[entity] = n / (time.perf_counter() - start)
+    return rates
+
+
+def gateway_loop(url: str, billing: str) -> int:
+    gw = make_gateway({"BILLING_SYSTEM": billing, "BILLING_URL": url, "BILLING_TIMEOUT": 120,
+                       "BILLING_PAGE_SIZE": PAGE})
     upper = gw.current_version()
     total = 0
     for entity in Entity:
@@ -84,13 +123,20 @@ def timed(fn, *args):
 
 def main() -> None:
     ap = argparse.ArgumentParser()
+    ap.add_argument("--billing", choices=("nav", "sap"), default="nav",
+                    help="simulator flavour and adapter")
     ap.add_argument("--customers", type=int, default=100_000)
     ap.add_argument("--months", type=int, default=12)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--data", default=str(ROOT / "bench" / "data"))
     ap.add_argument("--raw-pages", type=int, default=40,
                     help="pages per entity for the raw suds rate (the whole set takes ~30 min)")
+    ap.add_argument("--skip-gateway-loop", action="store_true",
+                    help="leave out (b), the gateway-only loop (about as long as the full alignment)")
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="samples of the raw suds rate and incremental runs (medians reported)")
     args = ap.parse_args()
+    load = os.getloadavg()[0]
 
     data = Path(args.data)
     data.mkdir(parents=True, exist_ok=True)
@@ -106,19 +152,26 @@ def main() -> None:
     src.close()
     dst.close()
 
-    with SimulatorProcess(sim_db) as sim:
-        rates = raw_suds_rates(sim.url, args.raw_pages)
+    raw_rates = raw_suds_rates_sap if args.billing == "sap" else raw_suds_rates
+    with SimulatorProcess(sim_db, flavour=args.billing) as sim:
         with sqlite3.connect(sim_db) as conn:
             per_entity = {e: conn.execute(f"select count(*) from {t}").fetchone()[0]
                           for e, t in TABLES.items()}
         raw_n = sum(per_entity.values())
-        # Time the raw loop would take for the whole data set at the measured per-entity rates.
-        raw_s = sum(per_entity[e] / rates[e] for e in Entity)
-        for e in Entity:
-            print(f"    raw suds {e.value:<13} {rates[e]:,.0f} rec/s")
+        raw_rounds = []
+        for _ in range(args.rounds):
+            rates = raw_rates(sim.url, args.raw_pages)
+            # Time the raw loop would take for the whole data set at the measured per-entity rates.
+            raw_rounds.append(sum(per_entity[e] / rates[e] for e in Entity))
+            for e in Entity:
+                print(f"    raw suds {e.value:<13} {rates[e]:,.0f} rec/s")
+            print(f"    raw suds round: {raw_n / raw_rounds[-1]:,.0f} rec/s", flush=True)
+        raw_s = statistics.median(raw_rounds)
         print(f"(a) raw suds loop:   {raw_n} records, {raw_s:.1f} s at those rates = {raw_n / raw_s:,.0f} rec/s", flush=True)
-        gw_n, gw_s = timed(gateway_loop, sim.url)
-        print(f"(b) gateway loop:    {gw_n} records in {gw_s:.1f} s = {gw_n / gw_s:,.0f} rec/s", flush=True)
+        gw_n, gw_s = 0, 0.0
+        if not args.skip_gateway_loop:
+            gw_n, gw_s = timed(gateway_loop, sim.url, args.billing)
+            print(f"(b) gateway loop:    {gw_n} records in {gw_s:.1f} s = {gw_n / gw_s:,.0f} rec/s", flush=True)
 
         from flask_migrate import upgrade
 
@@ -126,7 +179,8 @@ def main() -> None:
         from app.services.sync.alignment import align
         from config import Config
 
-        app = create_app(Config, BILLING_URL=sim.url, BILLING_PAGE_SIZE=PAGE, BILLING_TIMEOUT=120,
+        app = create_app(Config, BILLING_SYSTEM=args.billing, BILLING_URL=sim.url,
+                         BILLING_PAGE_SIZE=PAGE, BILLING_TIMEOUT=120,
                          SQLALCHEMY_DATABASE_URI=f"sqlite:///{work / 'sportello.db'}",
                          BILLING_WSDL_CACHE_DIR=str(work / "wsdl"))
         with app.app_context():
@@ -135,20 +189,27 @@ def main() -> None:
             full_n = sum(run.counts.values())
             assert run.status == "ok", run.error
             print(f"(c) full alignment:  {full_n} records in {full_s:.1f} s = {full_n / full_s:,.0f} rec/s", flush=True)
-            changed = sim.touch(0.01, seed=args.seed)
-            inc, inc_s = timed(lambda: align(trigger="bench"))
-            assert inc.status == "ok", inc.error
-            inc_n = sum(inc.counts.values())
-            print(f"(d) incremental 1 %: {inc_n} records in {inc_s:.2f} s", flush=True)
+            inc_rounds = []
+            for i in range(args.rounds):
+                changed = sim.touch(0.01, seed=args.seed + i)
+                inc, inc_s = timed(lambda: align(trigger="bench"))
+                assert inc.status == "ok", inc.error
+                inc_rounds.append((inc_s, sum(inc.counts.values())))
+                print(f"(d) incremental 1 %: {inc_rounds[-1][1]} records in {inc_s:.2f} s", flush=True)
+            inc_s = statistics.median(t for t, _ in inc_rounds)
+            inc_n = round(statistics.median(n for _, n in inc_rounds))
 
     ratio_raw = (full_n / full_s) / (raw_n / raw_s)
-    ratio_gw = (full_n / full_s) / (gw_n / gw_s)
-    print(f"full alignment / raw suds = {ratio_raw:.2f}; full alignment / gateway = {ratio_gw:.2f}")
+    ratio_gw = (full_n / full_s) / (gw_n / gw_s) if gw_n else None
+    print(f"full alignment / raw suds = {ratio_raw:.2f}"
+          + (f"; full alignment / gateway = {ratio_gw:.2f}" if ratio_gw else ""))
     write_results(args, dict(raw_n=raw_n, raw_s=raw_s, gw_n=gw_n, gw_s=gw_s, full_n=full_n,
                              full_s=full_s, inc_n=inc_n, inc_s=inc_s, ratio_raw=ratio_raw,
-                             ratio_gw=ratio_gw, changed=changed))
+                             ratio_gw=ratio_gw, changed=changed, load=load, raw_rounds=raw_rounds,
+                             inc_rounds=inc_rounds))
     # Keep the aligned database: the portal and back-office benchmarks start from it.
-    aligned = data / f"aligned-{args.customers}-{args.months}-{args.seed}.db"
+    flavour = "" if args.billing == "nav" else f"{args.billing}-"
+    aligned = data / f"aligned-{flavour}{args.customers}-{args.months}-{args.seed}.db"
     src, dst = sqlite3.connect(work / "sportello.db"), sqlite3.connect(aligned)
     src.backup(dst)
     src.close()
@@ -160,22 +221,42 @@ def main() -> None:
 
 
 def write_results(args, r: dict) -> None:
+    sap = args.billing == "sap"
+    flavour = ", SAP IS-U flavour" if sap else ""
+    raw = ("`Z_ISU_CHANGEPOINTERS_READ` paging loop" if sap else "`ReadMultiple` paging loop")
+    unit = "packages" if sap else "pages"
+    adapter = "SapGateway" if sap else "NavGateway"
+    billing = f"--billing {args.billing} " if sap else ""
+    rounds = ""
+    if args.rounds > 1:
+        raw_each = " / ".join(f"{r['raw_n'] / s:,.0f}" for s in r["raw_rounds"])
+        inc_each = " / ".join(f"{s:.2f}" for s, _ in r["inc_rounds"])
+        rounds = (f" Medians of {args.rounds} rounds: raw suds rate per round {raw_each} "
+                  f"rec/s; incremental runs {inc_each} s (a fresh 1 % changed before each).")
+    if r["gw_n"]:
+        gateway_row = (f"| (b) `{adapter}.read_changes` loop, no database | {r['gw_n']:,} | "
+                       f"{r['gw_s']:.1f} | {r['gw_n'] / r['gw_s']:,.0f} |")
+        of_gateway = f" and\n{r['ratio_gw']:.0%} of the gateway-only rate"
+    else:
+        gateway_row = f"| (b) `{adapter}.read_changes` loop, no database | not measured in this run | | |"
+        of_gateway = ""
     text = f"""
-## Alignment ({dt.date.today().isoformat()})
+## Alignment{flavour} ({dt.date.today().isoformat()})
 
-`bench/alignment.py --customers {args.customers} --months {args.months} --seed {args.seed}`,
-billing simulator on the same machine, local SQLite database. Machine: {machine()}.
+`bench/alignment.py {billing}--customers {args.customers} --months {args.months} --seed {args.seed}{f" --raw-pages {args.raw_pages} --rounds {args.rounds}" if args.rounds > 1 else ""}{" --skip-gateway-loop" if args.skip_gateway_loop else ""}`,
+billing simulator on the same machine, local SQLite database. Machine: {machine()};
+load average when the run started: {r['load']:.1f} (shared machine).
 
 | measure | records | seconds | records/s |
 |---|---:|---:|---:|
-| (a) raw suds `ReadMultiple` paging loop, no database (per-entity rate measured on the first {args.raw_pages} pages of 1,000, weighted by the entity mix) | {r['raw_n']:,} | {r['raw_s']:.1f} | {r['raw_n'] / r['raw_s']:,.0f} |
-| (b) `NavGateway.read_changes` loop, no database | {r['gw_n']:,} | {r['gw_s']:.1f} | {r['gw_n'] / r['gw_s']:,.0f} |
+| (a) raw suds {raw}, no database (per-entity rate measured on the first {args.raw_pages} {unit} of 1,000, weighted by the entity mix) | {r['raw_n']:,} | {r['raw_s']:.1f} | {r['raw_n'] / r['raw_s']:,.0f} |
+{gateway_row}
 | (c) full alignment (gateway + upserts + commits) | {r['full_n']:,} | {r['full_s']:.1f} | {r['full_n'] / r['full_s']:,.0f} |
 | (d) incremental alignment after changing 1 % of the records | {r['inc_n']:,} | {r['inc_s']:.2f} | |
 
-Full alignment runs at **{r['ratio_raw']:.0%} of the raw suds rate** (target ≥ 70 %) and
-{r['ratio_gw']:.0%} of the gateway-only rate; the incremental alignment of 1 % took
-**{r['inc_s']:.1f} s** (target < 10 s).
+Full alignment runs at **{r['ratio_raw']:.0%} of the raw suds rate** (target ≥ 70 %){of_gateway};
+the incremental alignment of 1 % took
+**{r['inc_s']:.1f} s** (target < 10 s).{rounds}
 """
     print(f"results appended to {append_results(text)}")
 

@@ -10,7 +10,9 @@ HTTP JSON under `/_control/` (GET with a query string or POST with a JSON body):
   message?type=E|A|W[&id=CLASS&number=NNN&text=T]   (SAP flavour) add that message to the
                                           RETURN of the next answers (E/A: nothing committed)
       (&count=N: only the next N SOAP calls; no count = until `clear`; &service=Customer:
-       only calls to that service; http500&body=html: an HTML body instead of an empty one)
+       only calls to that service (SAP: a function module such as BAPI_ISUPARTNER_CHANGE, or
+       the object of a change-pointer read such as MRDOC); http500&body=html: an HTML body
+       instead of an empty one)
   clear                                   back to normal
   stats                                   calls per service.operation, applied keys, fault mode
   reset_stats                             zero the call counters
@@ -98,10 +100,13 @@ class FaultControl:
     def clear(self) -> None:
         self.set(None)
 
-    def take(self, service: str):
-        """The failure to apply to this SOAP call (consuming one count), or None."""
+    def take(self, service: str, *also: str):
+        """The failure to apply to this SOAP call (consuming one count), or None. A `service`
+        filter matches the service or any name in `also` (on SAP: the function module, and
+        the object of a change-pointer read)."""
         with self._lock:
-            if self.mode is None or (self.service and self.service.lower() != service.lower()):
+            if self.mode is None or (self.service and self.service.lower() not in
+                                     {n.lower() for n in (service, *also) if n}):
                 return None
             if self.remaining is not None:
                 if self.remaining <= 0:

@@ -291,15 +291,34 @@ BAPIRET2 = _struct("BAPIRET2", ["TYPE", "ID", "NUMBER", "MESSAGE", "LOG_NO", "LO
                                 "PARAMETER", "ROW", "FIELD", "SYSTEM"])
 BAPIRETURN1 = _struct("BAPIRETURN1", ["TYPE", "ID", "NUMBER", "MESSAGE", "LOG_NO", "LOG_MSG_NO",
                                       "MESSAGE_V1", "MESSAGE_V2", "MESSAGE_V3", "MESSAGE_V4"])
+_TABLES: dict[str, type] = {}
+
+
+def _tab(t):
+    """An SAP table parameter as SAP's WSDLs declare it: `TABLE_OF_<structure>`, a sequence of
+    `item` elements (what the answers carry: `<ET_PARTNER><item>...</item></ET_PARTNER>`)."""
+    name = f"TABLE_OF_{t.get_type_name()}"
+    if name not in _TABLES:
+        _TABLES[name] = type(name, (ComplexModel,), {
+            "__namespace__": NS,
+            "_type_info": [("item", t.customize(min_occurs=0, max_occurs="unbounded"))]})
+    return _TABLES[name]
+
+
+def _tab_in(t):
+    return t.customize(max_occurs="unbounded")
+
+
 STRUCTS = {obj: _struct(f"ZISU_S_{obj}", [f for f, _ in _fields(obj)]) for obj in OBJECTS}
+# a print document carries its lines, a table in the structure
+STRUCTS["PRINTDOC"] = type("ZISU_S_PRINTDOC", (ComplexModel,), {
+    "__namespace__": NS,
+    "_type_info": [*((f, Unicode) for f, _ in _fields("PRINTDOC")),
+                   ("LINES", _tab(_struct("ZISU_S_PRINTDOC_LINE", [f for f, _, _ in LINES])))]})
 COMMISSION = _struct("ZISU_S_COMMISSION", ["AGENT", "CONTRACT", "PERIOD", "AMOUNT", "REASON"])
 # a commission line as billing holds it (the agents' ledger), with the batch (EV_BATCH) it came in
 COMMISSION_ITEM = _struct("ZISU_S_COMMISSION_ITEM", ["BATCH", "AGENT", "CONTRACT", "PERIOD",
                                                      "AMOUNT", "REASON"])
-
-
-def _tab(t):
-    return t.customize(max_occurs="unbounded")
 
 
 def build_sap_app(state) -> Application:
@@ -614,7 +633,7 @@ def build_sap_app(state) -> Application:
             return (write(ctx, IV_EXTREF, IV_COMMIT, "CreateContract", args, exports,
                           subject=(PARTNER or "",)),)
 
-        @rpc(Unicode, Unicode, _tab(COMMISSION), _returns=(Unicode, _tab(R2)),
+        @rpc(Unicode, Unicode, _tab_in(COMMISSION), _returns=(Unicode, _tab(R2)),
              _out_variable_names=("EV_BATCH", "RETURN"))
         def Z_ISU_COMMISSIONS_POST(ctx, IV_EXTREF, IV_COMMIT, IT_LINES):
             lines = [codeunit.CommissionLine(agentCode=ln.AGENT, contractNo=ln.CONTRACT,

@@ -120,11 +120,12 @@ class Dispatcher:
                           [("WWW-Authenticate", f'Basic realm="{realm}"')])
         return None
 
-    def _serve(self, entry, environ, start_response):
+    def _serve(self, entry, environ, start_response, also=()):
         name, app = entry
         st = self.state
         if environ.get("REQUEST_METHOD") == "POST":
-            injected = st.fault.take(name)
+            injected = st.fault.take(name, *also(environ)) if also and st.fault.service \
+                else st.fault.take(name)
             if injected:
                 mode, seconds, body = injected
                 st.stats.count(name, f"injected:{mode}")
@@ -148,7 +149,30 @@ class Dispatcher:
             return refused
         from .sap import SERVICE
 
-        return self._serve(self.services[("sap", SERVICE.lower())], environ, start_response)
+        return self._serve(self.services[("sap", SERVICE.lower())], environ, start_response,
+                           _sap_names)
+
+
+def _sap_names(environ) -> tuple[str, ...]:
+    """The function module a SAP call names and, for a change-pointer read, its object: what a
+    fault's `service` filter can match on the one SAP service."""
+    import io
+    import re
+
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    body = environ["wsgi.input"].read(length) if length > 0 else b""
+    environ["wsgi.input"] = io.BytesIO(body)
+    names = [environ.get("HTTP_SOAPACTION", "").strip('"').rsplit("/", 1)[-1]]
+    function = re.search(rb"<(?:\w+:)?(Z_\w+|BAPI_\w+|RFC_\w+)[\s>]", body)
+    if function:
+        names.append(function.group(1).decode())
+    obj = re.search(rb"<(?:\w+:)?IV_OBJECT>(\w+)<", body)
+    if obj:
+        names.append(obj.group(1).decode())
+    return tuple(names)
 
 
 def _drain(environ) -> None:

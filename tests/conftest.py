@@ -254,6 +254,18 @@ def billing_sim_sap(sim_template, tmp_path, app):
     yield from _billing_sim(sim_template, tmp_path, app, "sap")
 
 
+# Every simulator flavour with its adapter; a third adapter adds its flavour here (and to the
+# contract suite's FLAVOURS). The repeats beyond NAV run in the SQLite pass only (`one_pass`).
+BILLING_FLAVOURS = ["nav", pytest.param("sap", marks=pytest.mark.one_pass)]
+
+
+@pytest.fixture(params=BILLING_FLAVOURS)
+def each_billing_sim(request, sim_template, tmp_path, app):
+    """`billing_sim` once in each flavour (NAV, SAP IS-U), the app's gateway on that adapter;
+    for the alignment, outage and outbox tests that hold for every billing system."""
+    yield from _billing_sim(sim_template, tmp_path, app, request.param)
+
+
 # --- a real SMTP server (aiosmtpd) -----------------------------------------------------------
 
 class SmtpSink:

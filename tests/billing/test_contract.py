@@ -98,6 +98,25 @@ def _supply(gw):
     raise AssertionError("no active supply point with a meter")
 
 
+def _nav_key(sim, entity: Entity, key: str) -> str:
+    """The simulator's own (NAV) key of a record the adapter names `key`: its control
+    endpoints (delete, mandate) take those."""
+    if sim.flavour != "sap":
+        return key
+    from simulator.sap import anlage_no, partner_no
+
+    return {Entity.CUSTOMER: partner_no, Entity.SUPPLY_POINT: anlage_no}[entity](key)
+
+
+def _others(gw) -> list:
+    """Customers other than the one `_supply` works on, with their bundles, last first: the
+    tests that delete or re-mandate records take these."""
+    _supply(gw)
+    mine = _SUPPLY[gw.base_url]
+    return [gw.read_customer_bundle(c.code) for c in reversed(_all(gw, Entity.CUSTOMER, size=50))
+            if c.code != mine]
+
+
 # --- the checks ----------------------------------------------------------------------------
 
 def check_change_feed(gw, sim) -> None:
@@ -195,6 +214,30 @@ def test_F50_readings_carry_billing_validation_result_and_reason(gw):
     assert "scartata" in by_status["rejected"][0].status_reason
 
 
+def test_F50_deletions_and_merges_are_read_with_their_survivor(gw, fsim):
+    """What billing deleted (NAV: Change Log Entry of type Deletion; SAP: the archiving flag)
+    comes back from `read_deletions` within its versions, in the adapter's keys."""
+    gone, duplicate, survivor = [b for b in _others(gw) if b.supply_points][:3]
+    sp = gone.supply_points[0]
+    before = gw.current_version()
+    fsim.delete("supply_point", _nav_key(fsim, Entity.SUPPLY_POINT, sp.code))
+    fsim.delete("customer", _nav_key(fsim, Entity.CUSTOMER, gone.customer.code))
+    fsim.delete("customer", _nav_key(fsim, Entity.CUSTOMER, duplicate.customer.code),
+                merged_into=_nav_key(fsim, Entity.CUSTOMER, survivor.customer.code))
+    after = gw.current_version()
+    deleted = gw.read_deletions(before, after)
+    assert [(d.entity, d.key, d.merged_into) for d in deleted] == [
+        (Entity.SUPPLY_POINT, sp.code, ""), (Entity.CUSTOMER, gone.customer.code, ""),
+        (Entity.CUSTOMER, duplicate.customer.code, survivor.customer.code)]
+    assert all(before < d.version <= after for d in deleted)
+    assert [d.version for d in deleted] == sorted(d.version for d in deleted)
+    assert gw.read_deletions(after, after) == [] and gw.read_deletions(before, before + 1) == \
+        deleted[:1]
+    assert gw.read_customer_bundle(gone.customer.code) is None
+    moved = gw.read_customer_bundle(survivor.customer.code).supply_points
+    assert {s.code for s in duplicate.supply_points} <= {s.code for s in moved}
+
+
 # --- F-51: every write, read back ---------------------------------------------------------------
 
 def test_F51_reading_is_posted_once_and_read_back(gw):
@@ -244,6 +287,28 @@ def test_F51_sepa_mandate_request_decision_and_revocation(gw):
     assert now.iban == IBAN
     gw.revoke_mandate(_key(), sp.code)
     assert (current().payment_method, current().iban) == ("postal_slip", "")
+
+
+def test_F51_mandate_rejected_by_the_bank_keeps_its_reason_and_the_mandate_in_force(gw, fsim):
+    b, sp = next((b, s) for b in _others(gw) for s in b.supply_points
+                 if s.payment_method == "sdd" and s.mandate_status == "active")
+    first = gw.request_mandate(_key(), MandateRequest(sp.code, "DE89370400440532013000", "Rossi",
+                                                      "Mario", "", "", "", "", ""))
+    fsim.decide_mandate(_nav_key(fsim, Entity.SUPPLY_POINT, sp.code), "rejected",
+                        "Firma mancante")
+
+    def current():
+        return next(s for s in gw.read_customer_bundle(b.customer.code).supply_points
+                    if s.code == sp.code)
+    now = current()
+    assert (now.mandate_request_reference, now.mandate_request_status,
+            now.mandate_reject_reason) == (first, "rejected", "Firma mancante")
+    assert (now.payment_method, now.mandate_reference, now.mandate_status) == \
+        ("sdd", sp.mandate_reference, "active")
+    with pytest.raises(BillingError) as err:  # a decided request cannot be decided again
+        gw.set_mandate_status(_key(), sp.code, first, "active")
+    assert err.value.kind is FaultKind.FAULT and not err.value.retryable
+    assert current().mandate_reference == sp.mandate_reference
 
 
 def test_F51_contract_creates_customer_and_supply_point(gw):
@@ -321,6 +386,51 @@ def test_F52_timeout(fsim):
 
 def test_F52_refusal_is_permanent_with_billing_message(gw):
     check_refusal(gw)
+
+
+def test_F52_refused_iban_is_not_repeated_in_the_fault(gw):
+    _, sp, _ = _supply(gw)
+    bad = IBAN[:-1] + "7"  # wrong check digits
+    with pytest.raises(BillingError) as err:
+        gw.request_mandate(_key(), MandateRequest(sp.code, bad, "Rossi", "Mario", "", "", "", "",
+                                                  ""))
+    assert err.value.kind is FaultKind.FAULT and not err.value.retryable
+    assert bad not in str(err.value) and bad not in (err.value.detail or "")
+    assert bad[4:] not in str(err.value)
+
+
+def test_F52_same_key_for_another_operation_is_refused(gw, fsim):
+    """An idempotency key names one write: reused for another, billing refuses it rather
+    than answering with the first write's result."""
+    _, sp, _ = _supply(gw)
+    key = _key()
+    gw.set_invoice_delivery(key, sp.code, True, "link", [])
+    with pytest.raises(BillingError) as err:
+        gw.mark_invoiceable(key, sp.code)
+    assert err.value.kind is FaultKind.FAULT and not err.value.retryable
+    assert fsim.stats()["applied_keys"].count(key) == 1
+
+
+def test_F52_connection_refused_after_the_wsdl_was_loaded_and_basic_auth(sim_db, fsim,
+                                                                          tmp_path):
+    with SimulatorProcess(sim_db, flavour=fsim.flavour, auth="portal:s3cret!",
+                          log_path=str(tmp_path / "s.log")) as s:
+        def gateway(user="", password=""):
+            return make_gateway({"BILLING_SYSTEM": s.flavour, "BILLING_URL": s.url,
+                                 "BILLING_USERNAME": user, "BILLING_PASSWORD": password,
+                                 "BILLING_TIMEOUT": 3.0})
+        gw = gateway("portal", "s3cret!")
+        assert gw.read_changes(Entity.CUSTOMER, 0, None, 5).records
+        with pytest.raises(BillingError) as err:
+            gateway().ping()
+        assert (err.value.kind, err.value.status) == (FaultKind.AUTH, 401)
+        with pytest.raises(BillingError) as err:
+            gateway("portal", "nope").ping()
+        assert err.value.kind is FaultKind.AUTH and not err.value.retryable
+        assert "s3cret" not in str(err.value) and "nope" not in str(err.value)
+    with pytest.raises(BillingError) as err:  # the server gone, its WSDL already loaded
+        gw.ping()
+    assert err.value.kind is FaultKind.CONNECTION and err.value.retryable
 
 
 def test_F52_locked_write_is_not_applied_and_goes_through_later(gw, fsim):

@@ -1,4 +1,5 @@
-"""F-33 / F-52 / F-21: writes reach billing through the outbox, once, even across outages."""
+"""F-33 / F-52 / F-21: writes reach billing through the outbox, once, even across outages; the
+tests that hold for every billing system run once on each flavour (`each_billing_sim`)."""
 import sqlalchemy as sa
 
 from app.models import ActivityKind, ActivityStatus, OutboxMessage, OutboxStatus
@@ -20,7 +21,7 @@ def _reading_payload(db, value_offset=1):
                 "corrector_value": (last.corrector_value or 0) + value_offset if meter.has_corrector else None}
 
 
-def test_F33_outbox_delivers_once_and_executes_automatic_activity(billing_sim, db):
+def test_F33_outbox_delivers_once_and_executes_automatic_activity(each_billing_sim, db):
     assert align(full=True).status == "ok"
     sp, payload = _reading_payload(db)
     activity = create_activity(ActivityKind.SELF_READING, customer_id=sp.customer_id,
@@ -34,32 +35,32 @@ def test_F33_outbox_delivers_once_and_executes_automatic_activity(billing_sim, d
     assert msg.status == OutboxStatus.DELIVERED and msg.result["entry_no"]
     assert activity.status == ActivityStatus.EXECUTED
     assert [h.action for h in activity.history] == ["create", "execute"]
-    assert billing_sim.stats()["applied"].get("SubmitReading") == 1
+    assert each_billing_sim.stats()["applied"].get("SubmitReading") == 1
 
 
-def test_F52_billing_outage_delays_but_never_loses_or_duplicates(billing_sim, db):
+def test_F52_billing_outage_delays_but_never_loses_or_duplicates(each_billing_sim, db):
     assert align(full=True).status == "ok"
     sp, payload = _reading_payload(db)
     activity = create_activity(ActivityKind.SELF_READING, customer_id=sp.customer_id, supply_point_id=sp.id)
     msg = enqueue("submit_reading", payload, activity=activity)
     db.session.commit()
-    billing_sim.stop()
+    each_billing_sim.stop()
     assert deliver_due() == {"delivered": 0, "retry": 1, "failed": 0}
     db.session.refresh(activity)
     db.session.refresh(msg)
     assert activity.status == ActivityStatus.WAITING_BILLING
     assert msg.status == OutboxStatus.PENDING and msg.next_attempt_at > msg.created_at
     assert "connection" in msg.last_error
-    billing_sim.start()
+    each_billing_sim.start()
     db.session.execute(sa.update(OutboxMessage).values(next_attempt_at=msg.created_at))
     db.session.commit()
     assert deliver_due()["delivered"] == 1
     db.session.refresh(activity)
     assert activity.status == ActivityStatus.EXECUTED
-    assert billing_sim.stats()["applied"].get("SubmitReading") == 1
+    assert each_billing_sim.stats()["applied"].get("SubmitReading") == 1
 
 
-def test_F33_lost_answer_retried_with_same_key_is_applied_once(billing_sim, db):
+def test_F33_lost_answer_retried_with_same_key_is_applied_once(each_billing_sim, db):
     """Billing applied the write but the answer never came (timeout): the retry is harmless."""
     assert align(full=True).status == "ok"
     sp, payload = _reading_payload(db)
@@ -74,10 +75,10 @@ def test_F33_lost_answer_retried_with_same_key_is_applied_once(billing_sim, db):
         payload["supply_point_code"], payload["meter_serial"], dt.date(2026, 11, 20), payload["value"],
         payload["corrector_value"]))
     assert deliver_due()["delivered"] == 1
-    assert billing_sim.stats()["applied"].get("SubmitReading") == 1
+    assert each_billing_sim.stats()["applied"].get("SubmitReading") == 1
 
 
-def test_F33_billing_refusal_needs_a_person(billing_sim, db):
+def test_F33_billing_refusal_needs_a_person(each_billing_sim, db):
     customer = factories.customer()
     activity = create_activity(ActivityKind.PERSONAL_DATA, customer_id=customer.id)
     msg = enqueue("update_customer", {"customer_code": "NO-SUCH-CUSTOMER", "phone": "0612345"},

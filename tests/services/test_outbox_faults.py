@@ -1,4 +1,5 @@
-"""F-33 under faults (queue core): errors of our own, long outages, bursts larger than a claim."""
+"""F-33 under faults (queue core): errors of our own, long outages, bursts larger than a claim;
+the outage, lock and 48-hour tests run once on each billing flavour (`each_billing_sim`)."""
 import sqlalchemy as sa
 
 from app.models import OutboxMessage, OutboxStatus
@@ -34,13 +35,13 @@ def test_a_delivery_raising_an_error_of_our_own_fails_that_row_and_frees_it(bill
     assert good.status == OutboxStatus.DELIVERED
 
 
-def test_temporary_failures_are_never_given_up_by_count(billing_sim, db):
+def test_temporary_failures_are_never_given_up_by_count(each_billing_sim, db):
     customer = _billing_customer(db)
     msg = enqueue("update_customer", {"customer_code": customer.code, "phone": "062222222"})
     db.session.commit()
     db.session.execute(sa.update(OutboxMessage).values(attempts=400))
     db.session.commit()
-    billing_sim.stop()
+    each_billing_sim.stop()
     counts = deliver_due()
     assert counts["retry"] == 1 and counts["failed"] == 0
     db.session.refresh(msg)
@@ -59,19 +60,19 @@ def test_one_run_drains_more_than_one_claim(billing_sim, db):
                              .where(OutboxMessage.status != OutboxStatus.DELIVERED)) == 0
 
 
-def test_rows_waiting_out_a_backoff_go_as_soon_as_billing_is_back(billing_sim, db):
+def test_rows_waiting_out_a_backoff_go_as_soon_as_billing_is_back(each_billing_sim, db):
     customer = _billing_customer(db)
     for i in range(3):
         enqueue("update_customer", {"customer_code": customer.code, "phone": f"07{i:07d}"})
     db.session.commit()
-    billing_sim.stop()
+    each_billing_sim.stop()
     assert deliver_due()["retry"] == 3
-    billing_sim.start()
+    each_billing_sim.start()
     # Every row is in its backoff; the next run tries one, and billing's answer frees the rest.
     assert deliver_due()["delivered"] == 3
 
 
-def test_writes_waiting_longer_than_the_alert_age_are_reported_not_failed(billing_sim, db):
+def test_writes_waiting_longer_than_the_alert_age_are_reported_not_failed(each_billing_sim, db):
     import datetime as dt
 
     from app.models.base import utcnow
@@ -82,7 +83,7 @@ def test_writes_waiting_longer_than_the_alert_age_are_reported_not_failed(billin
     db.session.commit()
     db.session.execute(sa.update(OutboxMessage).values(created_at=utcnow() - dt.timedelta(hours=30)))
     db.session.commit()
-    billing_sim.stop()
+    each_billing_sim.stop()
     counts = deliver_due()
     assert counts["overdue"] == 1 and counts["failed"] == 0
     settings.update({"queue_alert_hours": 48})
@@ -93,23 +94,26 @@ def test_writes_waiting_longer_than_the_alert_age_are_reported_not_failed(billin
     assert msg.status == OutboxStatus.PENDING
 
 
-def test_F52_record_locked_in_nav_is_retried_and_delivered(billing_sim, db):
+def test_F52_record_locked_in_billing_is_retried_and_delivered(each_billing_sim, db):
     customer = _billing_customer(db)
     msg = enqueue("update_customer", {"customer_code": customer.code, "phone": "063334444"})
     db.session.commit()
-    billing_sim.control("lock", count=1)  # "The Customer table is locked by another user."
+    # NAV: "The Customer table is locked by another user."; SAP: MC 601 in a 200 answer
+    each_billing_sim.control("lock", count=1)
     assert deliver_due() == {"delivered": 0, "retry": 1, "failed": 0}
     db.session.refresh(msg)
-    assert msg.status == OutboxStatus.PENDING and "locked by another user" in msg.last_error
+    assert msg.status == OutboxStatus.PENDING
+    assert {"nav": "locked by another user",
+            "sap": "currently locked by user"}[each_billing_sim.flavour] in msg.last_error
     db.session.execute(sa.update(OutboxMessage).values(next_attempt_at=msg.created_at))
     db.session.commit()
     assert deliver_due()["delivered"] == 1
     db.session.refresh(msg)
     assert msg.status == OutboxStatus.DELIVERED
-    assert billing_sim.stats()["applied_keys"].count(msg.idempotency_key) == 1
+    assert each_billing_sim.stats()["applied_keys"].count(msg.idempotency_key) == 1
 
 
-def test_F52_write_pending_48_hours_is_still_retried_and_shown_as_an_alert(billing_sim, db, client,
+def test_F52_write_pending_48_hours_is_still_retried_and_shown_as_an_alert(each_billing_sim, db, client,
                                                                            login_as):
     import datetime as dt
 
@@ -119,7 +123,7 @@ def test_F52_write_pending_48_hours_is_still_retried_and_shown_as_an_alert(billi
     customer = _billing_customer(db)
     msg = enqueue("update_customer", {"customer_code": customer.code, "phone": "063335555"})
     db.session.commit()
-    billing_sim.control("lock")  # locked for the whole weekend
+    each_billing_sim.control("lock")  # locked for the whole weekend
     # the clock moved on: queued 48 hours ago, tried many times since
     db.session.execute(sa.update(OutboxMessage).values(created_at=utcnow() - dt.timedelta(hours=48),
                                                        attempts=60))
@@ -132,7 +136,7 @@ def test_F52_write_pending_48_hours_is_still_retried_and_shown_as_an_alert(billi
     assert "1 scrittura in attesa della fatturazione da troppo tempo" in home
     listed = client.get("/waitingoutboxview/list/").get_data(as_text=True)
     assert f'/waitingoutboxview/show/{msg.id}' in listed
-    billing_sim.clear()
+    each_billing_sim.clear()
     db.session.execute(sa.update(OutboxMessage).values(next_attempt_at=utcnow()))
     db.session.commit()
     assert deliver_due()["delivered"] == 1

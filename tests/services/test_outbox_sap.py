@@ -49,19 +49,6 @@ def test_F53_sap_warning_is_kept_on_the_delivered_write_for_staff(billing_sim_sa
     assert "implausible; locked for review" in page and "billing_warnings" not in page
 
 
-def test_F53_sap_alignment_brings_every_record_and_follows_changes(billing_sim_sap, db):
-    from tests.jobs.test_alignment import local_counts, sim_counts
-
-    assert align(full=True).status == "ok"
-    assert local_counts(db) == sim_counts(billing_sim_sap)
-    billing_sim_sap.touch(0.2, seed=4)
-    run = align()
-    assert run.status == "ok", run.error
-    assert local_counts(db) == sim_counts(billing_sim_sap)
-    inv = db.session.scalars(sa.select(OutboxMessage)).first()
-    assert inv is None
-
-
 def test_F52_sap_refusal_reaches_staff_translated_and_the_customer_sees_not_accepted(
         billing_sim_sap, db, app, client, login_as):
     """An SAP E message (class and number) in a 200 answer: staff read what it means, in their

@@ -227,17 +227,42 @@ def authenticate(username: str, password: str) -> SportelloUser | None:
     return user
 
 
-def closed_by_billing(username: str, password: str) -> bool:
-    """The right credentials of a portal account deactivated because billing deleted its
-    customer (the login page then says so instead of "wrong password")."""
+def closed_by_billing(username: str, password: str) -> str:
+    """For the right credentials of a portal account deactivated because billing deleted its
+    customer, "closed", or "merged" when billing merged the customer into one that has an
+    account of its own (the login page then says so instead of "wrong password"); else ""."""
     sm = current_app.appbuilder.sm
     login = (username or "").strip()
     user = (sm.find_user(username=login) or sm.find_user(email=login.lower())) if login else None
     if user is None or user.active or user.customer_id is None or not password:
-        return False
+        return ""
     customer = db.session.get(Customer, user.customer_id)
-    return bool(customer is not None and customer.archived_at is not None
-                and check_password_hash(user.password or _dummy_hash(), password))
+    if customer is None or customer.archived_at is None or \
+            not check_password_hash(user.password or _dummy_hash(), password):
+        return ""
+    return "merged" if customer.merged_into_code else "closed"
+
+
+def _duplicate_account_closed(closed: SportelloUser, kept: SportelloUser, duplicate: Customer,
+                              survivor: Customer) -> None:
+    """Billing merged a customer into one with its own portal account, so the duplicate's
+    account was closed: tell its owner which records remain and that the other account is the
+    one to use (its username is not written: the two addresses may differ)."""
+    from app.services.mailing import mail
+
+    target = contact_email(closed)
+    if target:
+        mail.queue_mail("account_merged", closed.language or duplicate.language or "it", [target],
+                        {"name": duplicate.addressed_name, "username": closed.username,
+                         "customer_code": survivor.code},
+                        key=f"account_merged-{closed.id}-{survivor.code}")
+
+
+def register_hooks() -> None:
+    """Notices for accounts closed by a merge in billing (called once by `create_app`)."""
+    from app.services.sync.deletions import on_duplicate_account_closed
+
+    on_duplicate_account_closed("portal_notice", _duplicate_account_closed)
 
 
 # --- credentials ------------------------------------------------------------------------------

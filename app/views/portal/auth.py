@@ -111,9 +111,13 @@ def _password_step(form: LoginForm):
         form.password.errors = [_("Too many failed sign-in attempts: try again in %(minutes)s minutes.",
                                   minutes=verdict.minutes)]
         status = 429
-    elif user is None and accounts.closed_by_billing(form.username.data, form.password.data):
-        form.password.errors = [_("Your customer record has been closed, so this account "
-                                  "is no longer active. Please contact us for any question.")]
+    elif user is None and (closed := accounts.closed_by_billing(form.username.data, form.password.data)):
+        form.password.errors = [
+            _("Your customer records have been merged into one, which already has its own "
+              "account: please sign in with that account. We have sent you an e-mail about "
+              "it.") if closed == "merged" else
+            _("Your customer record has been closed, so this account "
+              "is no longer active. Please contact us for any question.")]
     elif user is None:
         login_policy.failed(form.username.data)
         form.password.errors = [_("Wrong username or password.")]
