@@ -5,6 +5,10 @@ It follows the layout of ARERA's bill for final customers (first page with the t
 due date, supply point, offer, payment method and period; the energy receipt; VAT summary;
 readings; details), prints the simulated company as the seller, Italian dates and numbers,
 and never a payment status (a bill is printed once; its payments come later).
+
+Like any PDF the portal hands out, the bill embeds DejaVu Sans (shipped under
+simulator/fonts/, so names in Greek, Cyrillic, Hebrew or Arabic print as written) and carries
+its title, its language and ViewerPreferences/DisplayDocTitle (set with pikepdf).
 """
 from __future__ import annotations
 
@@ -19,7 +23,9 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from .company import COMPANY
 from .generator import LINES
 
-TEMPLATES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "templates")
+HERE = os.path.dirname(os.path.abspath(__file__))
+TEMPLATES = os.path.join(HERE, "templates")
+FONTS = os.path.join(HERE, "fonts")  # the template's @font-face URLs are relative to it
 _env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]),
                    trim_blocks=True, lstrip_blocks=True)
 
@@ -180,10 +186,30 @@ def invoice_pdf(inv: dict, lines: list, customer: dict | None, supply: dict | No
     dicts; readings: the meter readings of the period (oldest first)."""
     from xhtml2pdf import pisa
 
-    html = _env.get_template("bill.html").render(**bill_content(inv, lines, customer, supply,
-                                                                 readings or []))
+    from xhtml2pdf.config.resources import ResourceAccessPolicy
+
+    content = bill_content(inv, lines, customer, supply, readings or [])
+    html = _env.get_template("bill.html").render(**content)
     out = io.BytesIO()
-    result = pisa.CreatePDF(html, dest=out, encoding="utf-8")
+    policy = ResourceAccessPolicy(allow_remote=False, base_dir=FONTS)
+    result = pisa.CreatePDF(html, dest=out, encoding="utf-8", path=os.path.join(FONTS, "bill.html"),
+                            resource_policy=policy)
     if result.err:
         raise RuntimeError(f"invoice {inv['No']}: PDF rendering failed")
+    return _describe(out.getvalue(), title=f"Bolletta {inv['No']} – {COMPANY['name']}", language="it")
+
+
+def _describe(data: bytes, *, title: str, language: str) -> bytes:
+    """`data` with its title and language set and the title shown by viewers."""
+    import pikepdf
+
+    with pikepdf.open(io.BytesIO(data)) as pdf:
+        pdf.docinfo[pikepdf.Name.Title] = title
+        pdf.Root.Lang = pikepdf.String(language)
+        prefs = pdf.Root.get("/ViewerPreferences")
+        if not isinstance(prefs, pikepdf.Dictionary):
+            prefs = pdf.Root.ViewerPreferences = pikepdf.Dictionary()
+        prefs.DisplayDocTitle = True
+        out = io.BytesIO()
+        pdf.save(out)
     return out.getvalue()

@@ -264,17 +264,41 @@ def _every_pdf(db, make_user, customer_graph) -> dict[str, bytes]:
     }
 
 
+def _assert_described(kind: str, data: bytes, title: str, language: str) -> None:
+    got_title, got_lang, shows_title = _described(data)
+    assert got_title.startswith(title), (kind, got_title)
+    assert got_lang == language, (kind, got_lang)
+    assert shows_title, kind
+    assert any("DejaVuSans" in name for name in _embedded_fonts(data)), kind
+
+
 def test_F07_every_pdf_has_title_language_and_shows_its_title(db, make_user, customer_graph):
     pdfs = _every_pdf(db, make_user, customer_graph)
     expected = {"invoice": ("Bolletta", "it"), "mandate": ("SEPA Direct Debit Mandate", "en"),
                 "contract": ("Contratto di fornitura", "it"), "switching": ("Richiesta di cambio fornitore", "it"),
                 "commissions": ("Estratto conto provvigioni", "it")}
     for kind, data in pdfs.items():
-        title, lang, shows_title = _described(data)
-        assert title.startswith(expected[kind][0]), (kind, title)
-        assert lang == expected[kind][1], (kind, lang)
-        assert shows_title, kind
-        assert any("DejaVuSans" in name for name in _embedded_fonts(data)), kind
+        _assert_described(kind, data, *expected[kind])
+
+
+def test_F07_billing_print_has_title_language_shows_its_title_and_prints_a_greek_name(billing_sim, db):
+    """The demo's first PDF is billing's print (the simulator's bill): it carries what every
+    PDF carries, and a customer's name in Greek prints as written."""
+    import sqlite3
+
+    from app.services.sync.gateway import gateway
+
+    conn = sqlite3.connect(billing_sim.db_path, timeout=10)
+    number, customer_no, supply_no = conn.execute(
+        "SELECT No, Customer_No, Supply_Point_No FROM sales_invoice ORDER BY No LIMIT 1").fetchone()
+    conn.execute("UPDATE customer SET Name = ?, Last_Name = ?, First_Name = ? WHERE No = ?",
+                 ("Παπαδόπουλος Γιώργος", "Παπαδόπουλος", "Γιώργος", customer_no))
+    conn.execute("UPDATE supply_point SET Mail_Name = '', Mail_Address = '' WHERE No = ?", (supply_no,))
+    conn.commit()
+    conn.close()
+    data = gateway().invoice_pdf(number)
+    _assert_described("billing's print", data, f"Bolletta {number}", "it")
+    assert "Παπαδόπουλος Γιώργος" in unicodedata.normalize("NFKC", _text(data))
 
 
 @pytest.mark.parametrize("last_name, first_name", [("Παπαδόπουλος", "Γιώργος"), ("Иванова", "Мария"),
