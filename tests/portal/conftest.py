@@ -49,6 +49,16 @@ def post_form(client, url, data, page_url=None):
     return client.post(url, data={**data, "csrf_token": csrf_token(page.get_data(as_text=True))})
 
 
+def received_mail(smtp_server, reference: str):
+    """The one "we have received your request" e-mail with `reference`, once delivered."""
+    from app.services.mailing import mail
+
+    mail.deliver_mail()
+    found = [m for m in smtp_server.messages if reference in m["Subject"]]
+    assert len(found) == 1, [m["Subject"] for m in smtp_server.messages]
+    return found[0]
+
+
 @pytest.fixture
 def customer_graph(db):
     """A customer with a gas supply point (5-digit meter), readings, invoices and a payment."""

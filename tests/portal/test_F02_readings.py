@@ -10,7 +10,7 @@ from app.models import (Activity, ActivityKind, ActivityStatus, MeterReading, Ou
                         ReadingSource, ReadingStatus)
 from app.services.core import settings
 from tests import factories as f
-from tests.portal.conftest import make_account, portal_login, post_form
+from tests.portal.conftest import make_account, portal_login, post_form, received_mail
 
 TODAY = dt.date.today()
 
@@ -114,6 +114,19 @@ def test_F02_implausible_consumption_needs_confirmation_and_is_flagged(client, d
     assert r.flagged and r.consumption == 7800
     msg = db.session.scalar(sa.select(OutboxMessage).where(OutboxMessage.activity_id == r.activity_id))
     assert msg.payload["flagged"] is True
+
+
+def test_F02_reading_confirmation_and_mail_carry_the_reference(client, db, logged_in, smtp_server):
+    sp, m = logged_in["supply_point"], logged_in["meter"]
+    resp = _post(client, sp, m, 1250)
+    [r] = _self_readings(db)
+    reference = db.session.get(Activity, r.activity_id).reference
+    page = client.get(resp.location).get_data(as_text=True)
+    assert f"Lettura ricevuta: grazie. Numero della richiesta: {reference}." in page
+    msg = received_mail(smtp_server, reference)
+    assert msg["To"] == logged_in["customer"].email
+    assert msg["Subject"] == f"Abbiamo ricevuto la tua richiesta {reference}"
+    assert 'abbiamo ricevuto la tua richiesta "Autolettura"' in msg.get_body(("plain",)).get_content()
 
 
 def test_F02_plausibility_factor_setting_is_used(client, db, logged_in):

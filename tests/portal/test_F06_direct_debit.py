@@ -12,7 +12,7 @@ from app.models import (Activity, ActivityKind, ActivityStatus, AuditLog, Direct
                         MandateStatus, OutboxMessage, OutgoingMail, PaymentMethod, SupplyPoint)
 from app.roles import BACK_OFFICE, CALL_CENTER
 from tests.conftest import csrf_token, staff_login
-from tests.portal.conftest import PASSWORD, make_account, portal_login, post_form
+from tests.portal.conftest import PASSWORD, make_account, portal_login, post_form, received_mail
 
 GOOD_IBAN = "IT60 X054 2811 1010 0000 0123 456"
 GERMAN_IBAN = "DE89 3704 0044 0532 0130 00"
@@ -180,6 +180,35 @@ def test_F06_revocation_asks_confirmation_and_sends_its_own_email(client, db, lo
     text = revoke_mails[0].get_body(("plain",)).get_content()
     assert sp.mandate_reference in text and "Revoca richiesta" in text
     assert not [m for m in smtp_server.messages if "modifica della domiciliazione" in m["Subject"]]
+
+
+def test_F06_request_shows_and_mails_its_reference(client, db, logged_in, smtp_server):
+    sp = logged_in["supply_point"]
+    _postal_slip(db, sp)
+    resp = post_form(client, f"/portal/supply/{sp.id}/direct-debit", _mandate())
+    assert resp.status_code == 302
+    mandate = _requested(db, sp)
+    reference = mandate.activity.reference
+    page = client.get(resp.location).get_data(as_text=True)
+    assert (f"La richiesta di domiciliazione è stata registrata. Riferimento del mandato: "
+            f"{mandate.reference}. Numero della richiesta: {reference}.") in page
+    msg = received_mail(smtp_server, reference)
+    assert msg["To"] == logged_in["customer"].email
+    assert msg["Subject"] == f"Abbiamo ricevuto la tua richiesta {reference}"
+
+
+def test_F06_revocation_shows_and_mails_its_reference_in_english(client, db, logged_in, smtp_server):
+    sp = logged_in["supply_point"]  # paid by direct debit in billing
+    url = f"/portal/supply/{sp.id}/direct-debit/revoke"
+    post_form(client, "/portal/language", {"language": "en", "next": ""}, page_url=url)
+    resp = post_form(client, url, {})
+    assert resp.status_code == 302
+    a = db.session.scalar(sa.select(Activity).where(Activity.kind == ActivityKind.DIRECT_DEBIT))
+    page = client.get(resp.location).get_data(as_text=True)
+    assert f"Your request to end direct debit has been recorded. Reference number: {a.reference}." in page
+    msg = received_mail(smtp_server, a.reference)
+    assert msg["To"] == logged_in["customer"].email
+    assert msg["Subject"] == f"We have received your request {a.reference}"
 
 
 def _sim_customer(db, app, billing_sim):

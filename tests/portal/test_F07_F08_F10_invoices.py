@@ -11,7 +11,7 @@ from app.models import (Activity, ActivityKind, DeliveryMode, InvoiceDeliverySet
                         InvoiceEmailLog, InvoiceStatus, OutboxMessage, PaymentChannel, SendOutcome,
                         Service)
 from tests import factories as f
-from tests.portal.conftest import post_form
+from tests.portal.conftest import post_form, received_mail
 
 
 def test_F07_list_balance_filters_sort_pagination(client, db, logged_in):
@@ -129,6 +129,20 @@ def test_F08_settings_up_to_four_addresses(client, db, logged_in):
     a = db.session.scalar(sa.select(Activity).where(Activity.kind == ActivityKind.INVOICE_EMAIL))
     assert db.session.scalar(sa.select(OutboxMessage).where(OutboxMessage.activity_id == a.id))
     assert "b@example.com" in client.get(url).get_data(as_text=True)
+
+
+def test_F08_saved_settings_show_and_mail_the_reference_in_english(client, db, logged_in, smtp_server):
+    sp = logged_in["supply_point"]
+    url = f"/portal/supply/{sp.id}/invoice-email"
+    post_form(client, "/portal/language", {"language": "en", "next": ""}, page_url=url)
+    resp = post_form(client, url, {"enabled": "y", "mode": "pdf", "addresses": "a@example.com"})
+    assert resp.status_code == 302
+    a = db.session.scalar(sa.select(Activity).where(Activity.kind == ActivityKind.INVOICE_EMAIL))
+    page = client.get(resp.location).get_data(as_text=True)
+    assert f"Your invoice delivery settings have been saved. Reference number: {a.reference}." in page
+    msg = received_mail(smtp_server, a.reference)
+    assert msg["To"] == logged_in["customer"].email
+    assert msg["Subject"] == f"We have received your request {a.reference}"
 
 
 def test_F08_send_log_per_invoice(client, db, logged_in):

@@ -144,7 +144,8 @@ class Registration:
 
 @transactional
 def register(data: Registration) -> SportelloUser:
-    """Create the customer's account; a registration activity goes to billing via the outbox."""
+    """Create the customer's account; a registration activity goes to billing via the outbox and
+    is confirmed to the customer by e-mail with its reference number."""
     from app.roles import CUSTOMER
     from app.services.crm import activities
     from app.services.mailing import mail
@@ -187,6 +188,9 @@ def register(data: Registration) -> SportelloUser:
     # the customer gave, if any): the activity is executed once billing has it (F-21).
     outbox.enqueue("update_customer", update, activity=activity,
                    key=f"registration-{activity.id}")
+    from app.services.portal.requests import confirm_by_mail
+
+    confirm_by_mail(activity, user)
     from app.services.core.audit import record
 
     record("customer", customer.id, "portal_registration",
@@ -201,6 +205,13 @@ def register(data: Registration) -> SportelloUser:
                         {"name": customer.addressed_name, "email": email},
                         key=f"email_changed-registration-{user.id}")
     return user
+
+
+def registration_request(user: SportelloUser) -> Activity | None:
+    """The request that registered the customer's account (for its reference number)."""
+    return db.session.scalar(sa.select(Activity).where(
+        Activity.customer_id == user.customer_id, Activity.kind == ActivityKind.REGISTRATION)
+        .order_by(Activity.id.desc()).limit(1))
 
 
 # --- login ----------------------------------------------------------------------------------

@@ -25,13 +25,14 @@ from flask import render_template
 from flask_babel import force_locale, lazy_gettext as _l
 
 from app.extensions import db
-from app.models import (ActivityKind, DirectDebitMandate, MandateStatus, PaymentMethod,
+from app.models import (Activity, ActivityKind, DirectDebitMandate, MandateStatus, PaymentMethod,
                         SupplyPoint)
 from app.models.base import utcnow
 from app.services.core import masking, settings
 from app.services.core.errors import DomainError
 from app.services.core.pdf import render_pdf
 from app.services.portal.accounts import contact_email, customer_user, is_real_email
+from app.services.portal.requests import confirm_by_mail
 from app.services.core.unit_of_work import transactional
 
 S = MandateStatus
@@ -156,6 +157,7 @@ def request_mandate(user, supply_point: SupplyPoint, values: dict,
     audit.record("supply_point", supply_point.id, "mandate_request",
                  {"iban": [supply_point.iban, data["iban"]]}, user)
     _notify_iban(user, supply_point)
+    confirm_by_mail(activity, user)
     return mandate
 
 
@@ -175,9 +177,9 @@ def _billing_mandate(supply_point: SupplyPoint) -> DirectDebitMandate:
 
 
 @transactional
-def revoke(user, supply_point: SupplyPoint) -> DirectDebitMandate:
+def revoke(user, supply_point: SupplyPoint) -> Activity:
     """Ask to end direct debit for the supply point: the mandate shows "revocation requested"
-    until billing confirms it."""
+    until billing confirms it. Returns the revocation request (with its reference number)."""
     from app.services.core import audit
     from app.services.crm import activities
     from app.services.sync import outbox
@@ -200,7 +202,8 @@ def revoke(user, supply_point: SupplyPoint) -> DirectDebitMandate:
     audit.record("supply_point", supply_point.id, "mandate_revoke",
                  {"payment_method": [supply_point.payment_method.value, "postal_slip"]}, user)
     _notify(supply_point, "mandate_revoke_requested", mandate)
-    return mandate
+    confirm_by_mail(activity, user)
+    return activity
 
 
 # --- the back office's decisions ----------------------------------------------------------------

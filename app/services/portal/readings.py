@@ -242,6 +242,9 @@ def submit_reading(user, supply_point: SupplyPoint, meter: Meter, reading_date: 
         "reading_date": reading_date.isoformat(), "value": value,
         "corrector_value": corrector_value, "flagged": check.implausible},
         activity=activity, key=f"reading-{activity.id}")
+    from app.services.portal.requests import confirm_by_mail
+
+    confirm_by_mail(activity, user)
     return reading, check
 
 
