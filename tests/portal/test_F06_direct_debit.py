@@ -339,6 +339,36 @@ def test_F06_mandate_pdf_renders_outside_a_request(db, customer_graph):
     assert "SEPA Direct Debit Mandate" in text and "SPT-TEST-1" in text
 
 
+def test_F06_mandate_emails_greet_first_name_first_and_carry_the_signature(
+        client, db, app, logged_in, make_user, smtp_server):
+    from app.services.core import settings
+
+    from app.services.mailing import mail
+
+    c, sp = logged_in["customer"], logged_in["supply_point"]
+    _postal_slip(db, sp)
+    url = f"/portal/supply/{sp.id}/direct-debit"
+    staff, _ = _staff(app, make_user)
+    assert post_form(client, url, _mandate()).status_code == 302
+    assert _decide(staff, _requested(db, sp), "reject", "Firma non conforme").status_code == 302
+    assert post_form(client, url, _mandate(iban=GERMAN_IBAN)).status_code == 302
+    assert _decide(staff, _requested(db, sp), "accept").status_code == 302
+    assert post_form(client, f"{url}/revoke", {}).status_code == 302
+    settings.update({"company_name": "Energia Tirrena S.p.A.", "company_customer_service_phone": "800 123 456"})
+    try:
+        mail.deliver_mail()
+    finally:
+        settings.update({"company_name": "", "company_customer_service_phone": ""})
+    subjects = {"mandate_rejected": "Richiesta di addebito diretto non accettata per la fornitura",
+                "mandate_active": "Addebito diretto attivo per la fornitura",
+                "mandate_revoke_requested": "Richiesta di revoca dell'addebito diretto per la fornitura"}
+    for kind, subject in subjects.items():
+        [msg] = [m for m in smtp_server.messages if m["Subject"].strip() == f"{subject} {sp.point_code}"]
+        body = msg.get_body(("plain",)).get_content().replace("\r\n", "\n")
+        assert body.startswith(f"Gentile {c.first_name} {c.last_name},\n"), (kind, body[:60])
+        assert body.rstrip().endswith("Cordiali saluti,\nEnergia Tirrena S.p.A.\nServizio clienti: 800 123 456"), kind
+
+
 def test_F06_mandate_emails_exist_in_both_languages(app, db):
     from app.services.mailing import mail, templates
 
@@ -351,6 +381,7 @@ def test_F06_mandate_emails_exist_in_both_languages(app, db):
             assert mail.default_template(kind, lang)  # shipped in this language, not a fallback
             rendered = mail.render(kind, lang, context)
             assert "SPT-X-1" in rendered.text
+            assert {"it": "Cordiali saluti,", "en": "Kind regards,"}[lang] in rendered.text
         assert templates.sample_context(kind)["reference"]
     assert "Firma non conforme" in mail.render("mandate_rejected", "en", context).text
     assert re.search(r"revoc", mail.render("mandate_revoke_requested", "it", context).subject, re.I)

@@ -352,7 +352,7 @@ def _notify(supply_point: SupplyPoint, kind: str, mandate: DirectDebitMandate) -
     target, language = _recipient(supply_point)
     if target:
         mail.queue_mail(kind, language, [target],
-                        {"name": supply_point.customer.display_name,
+                        {"name": supply_point.customer.addressed_name,
                          "supply_point": supply_point.point_code, "reference": mandate.reference,
                          "iban": mask_iban(mandate.iban), "reason": mandate.rejection_reason},
                         key=f"{kind}-{mandate.reference}")
@@ -364,7 +364,7 @@ def _notify_iban(user, supply_point: SupplyPoint) -> None:
     target = contact_email(user)
     if target:
         mail.queue_mail("iban_changed", user.language or "it", [target],
-                        {"name": supply_point.customer.display_name,
+                        {"name": supply_point.customer.addressed_name,
                          "supply_point": supply_point.point_code})
 
 
