@@ -124,4 +124,4 @@ def invoices_zip():
     except exports.ExportError as exc:
         flash(str(exc.message), "error")
         return redirect(url_for("portal.export"))
-    return _download(data, "application/zip", "fatture.zip" if current_user.language != "en" else "invoices.zip")
+    return _download(data, "application/zip", "bollette.zip" if current_user.language != "en" else "invoices.zip")
