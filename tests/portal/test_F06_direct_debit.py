@@ -182,6 +182,38 @@ def test_F06_revocation_asks_confirmation_and_sends_its_own_email(client, db, lo
     assert not [m for m in smtp_server.messages if "modifica della domiciliazione" in m["Subject"]]
 
 
+def test_F06_optional_bic_is_checked_stored_and_printed_on_the_mandate(client, db, logged_in):
+    from pypdf import PdfReader
+
+    sp = logged_in["supply_point"]
+    _postal_slip(db, sp)
+    url = f"/portal/supply/{sp.id}/direct-debit"
+    assert 'name="bic"' in client.get(url).get_data(as_text=True)
+    wrong = post_form(client, url, _mandate(bic="BPMOXX22"))
+    assert wrong.status_code == 400 and "Questo BIC non è valido" in wrong.get_data(as_text=True)
+    assert _requested(db, sp) is None
+    assert post_form(client, url, _mandate(bic="bpmo it 22")).status_code == 302
+    mandate = _requested(db, sp)
+    assert mandate.bic == "BPMOIT22"
+    pdf = client.get(f"/portal/mandates/{mandate.id}/pdf").data
+    text = " ".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages)
+    assert "BIC (codice SWIFT) BPMOIT22" in " ".join(text.split())
+    export = db.session.scalar(sa.select(OutboxMessage).where(OutboxMessage.operation == "request_mandate"))
+    assert "bic" not in export.payload  # billing knows the bank from the IBAN
+
+
+def test_F06_mandate_without_bic_prints_none(client, db, logged_in):
+    from pypdf import PdfReader
+
+    sp = logged_in["supply_point"]
+    _postal_slip(db, sp)
+    assert post_form(client, f"/portal/supply/{sp.id}/direct-debit", _mandate()).status_code == 302
+    mandate = _requested(db, sp)
+    assert mandate.bic == ""
+    text = " ".join(p.extract_text() for p in PdfReader(io.BytesIO(client.get(f"/portal/mandates/{mandate.id}/pdf").data)).pages)
+    assert "BIC" not in text
+
+
 def test_F06_request_shows_and_mails_its_reference(client, db, logged_in, smtp_server):
     sp = logged_in["supply_point"]
     _postal_slip(db, sp)

@@ -41,6 +41,8 @@ OPEN_STATUSES = (S.REQUESTED, S.ACTIVE, S.REVOKE_REQUESTED)
 PENDING_STATUSES = (S.REQUESTED, S.REVOKE_REQUESTED)
 FIELDS = ("iban", "holder_last_name", "holder_first_name", "holder_tax_code", "bank", "branch",
           "branch_address")
+# Kept on the mandate and printed on it, not sent to billing (the IBAN identifies the bank).
+LOCAL_FIELDS = ("bic",)
 
 
 class MandateError(DomainError):
@@ -139,13 +141,14 @@ def request_mandate(user, supply_point: SupplyPoint, values: dict,
             and supply_point.mandate_reference):
         _billing_mandate(supply_point)  # the one in force stays active until the new one is
     data = {k: (values.get(k) or "").strip() for k in FIELDS}
+    local = {k: (values.get(k) or "").strip().upper() for k in LOCAL_FIELDS}
     activity = activities.create_activity(
         ActivityKind.DIRECT_DEBIT, customer_id=supply_point.customer_id,
         supply_point_id=supply_point.id, actor=user,
         payload={"action": "request", "iban": mask_iban(data["iban"]), "bank": data["bank"]})
     mandate = DirectDebitMandate(supply_point_id=supply_point.id, reference=new_reference(supply_point),
                                  status=S.REQUESTED, signed_on=utcnow().date(),
-                                 status_changed_at=utcnow(), activity_id=activity.id, **data)
+                                 status_changed_at=utcnow(), activity_id=activity.id, **data, **local)
     db.session.add(mandate)
     db.session.flush()
     activity.payload = {**activity.payload, "mandate_reference": mandate.reference}
