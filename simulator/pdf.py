@@ -40,6 +40,7 @@ READING = {"actual": "effettiva", "estimated": "stimata", "self": "autolettura"}
 CONSUMPTION = {"actual": "consumo effettivo", "estimated": "consumo stimato",
                "self": "consumo da autolettura"}
 UNIT = {"m3": "m³", "Smc": "Smc", "kWh": "kWh", "l": "litri"}
+METER_UNIT = {"gas": "m³", "electricity": "kWh", "water": "m³", "lpg": "litri"}  # the counter's unit
 TAXES = {"Accise", "Addizionale regionale"}
 KIND = {desc: kind for lines in LINES.values() for desc, kind, _ in lines}
 
@@ -162,8 +163,9 @@ def bill_content(inv: dict, lines: list, customer: dict | None, supply: dict | N
         "consumption_kind": CONSUMPTION.get(closing["Reading_Type"], "") if closing else "",
         "receipt": receipt, "vat": vat, "vat_total": money(vat_total), "taxable": money(taxable),
         "details": details,
-        "readings": [{"date": date(r["Reading_Date"]), "value": str(r["Reading_Value"]),
-                      "corrector": str(r["Corrector_Value"]) if r["Corrector_Value"] is not None else "",
+        "readings": [{"date": date(r["Reading_Date"]),
+                      "value": f"{number(r['Reading_Value'])} {METER_UNIT.get(sp.get('Service'), '')}".strip(),
+                      "corrector": f"{number(r['Corrector_Value'])} Smc" if r["Corrector_Value"] is not None else "",
                       "kind": READING.get(r["Reading_Type"], ""),
                       "consumption": f"{number(r['Consumption'])} {unit}" if r["Consumption"] is not None else ""}
                      for r in readings],

@@ -19,6 +19,10 @@ class Service(LabeledEnum):
     TELECOM = "telecom", _l("Telecom")
 
 
+# What a meter's counter measures, per service (a gas corrector's counter is in Smc).
+METER_UNITS = {Service.GAS: "m³", Service.ELECTRICITY: "kWh", Service.WATER: "m³", Service.LPG: "l"}
+
+
 class UseType(LabeledEnum):
     DOMESTIC = "domestic", _l("Domestic")
     BUSINESS = "business", _l("Business")

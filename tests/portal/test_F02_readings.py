@@ -42,7 +42,7 @@ def test_F02_reading_is_stored_with_activity_and_outbox(client, db, logged_in):
     msg = db.session.scalar(sa.select(OutboxMessage).where(OutboxMessage.activity_id == activity.id))
     assert msg.operation == "submit_reading" and msg.payload["value"] == 1250
     page = client.get(resp.location).get_data(as_text=True)
-    assert "1250" in page and "Lettura ricevuta" in page
+    assert "1.250" in page and "Lettura ricevuta" in page
 
 
 @pytest.mark.parametrize("value,date,message", [

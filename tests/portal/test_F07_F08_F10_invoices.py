@@ -163,6 +163,17 @@ def test_F10_consumption_table_and_chart(client, db, logged_in):
     assert "http://" not in body.split("<svg", 1)[1].split("</svg>")[0].replace("http://www.w3.org/2000/svg", "")
 
 
+def test_F10_readings_are_written_the_italian_way_with_their_unit(client, db, logged_in):
+    sp, m = logged_in["supply_point"], logged_in["meter"]
+    assert post_form(client, f"/portal/supply/{sp.id}/reading",
+                     {"meter": str(m.id), "reading_date": dt.date.today().isoformat(), "value": "1337"}).status_code == 302
+    body = client.get(f"/portal/supply/{sp.id}/consumption").get_data(as_text=True)
+    assert ">1.337&nbsp;m³</td>" in body and ">1.200&nbsp;m³</td>" in body
+    assert "1337" not in body
+    reading_page = client.get(f"/portal/supply/{sp.id}/reading").get_data(as_text=True)
+    assert "1.337&nbsp;m³" in reading_page  # the last reading, beside the form
+
+
 def test_F07_another_customers_invoice_is_404(client, db, logged_in):
     other = f.customer(last_name="Altro")
     inv = f.invoice(other, f.supply_point(other), number="FT-OTHER-1")

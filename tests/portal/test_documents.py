@@ -195,6 +195,7 @@ def test_F07_own_bill_first_page_receipt_and_vat_summary_in_italian(db):
     assert "Imposte (accise e addizionali) 240 Smc 0,175 €/Smc 42,00 €" in text
     assert "Riepilogo IVA" in text and "10% 213,00 € 21,30 €" in text
     assert "autolettura" in text and "lettura effettiva" in text
+    assert "1.100 m³" in text and "1.240 m³" in text  # the readings, with the meter's unit
     # Never a payment status, a raw value or an ISO date.
     assert "Parzialmente pagata" not in text and "Pagato" not in text
     for raw in RAW_VALUES:
@@ -243,6 +244,7 @@ def test_F07_simulator_bill_reads_like_a_real_bill(billing_sim, db):
     assert "Stato" not in text and "partially_paid" not in text and "Pagato" not in text
     assert not ISO_DATE.search(text)
     assert not re.search(r"\d\.\d\d €", text)  # no English decimal point in an amount
+    assert "Letture e consumi" in text and re.search(r"\d (m³|kWh) (effettiva|stimata|autolettura)", text)
 
 
 # --- what every PDF carries ----------------------------------------------------------------------
