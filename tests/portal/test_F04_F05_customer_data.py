@@ -25,8 +25,8 @@ def test_F04_invalid_tax_code_and_vat_number(client, db, logged_in):
                                                                 vat_number="12345678901"))
     body = resp.get_data(as_text=True)
     assert resp.status_code == 400
-    assert "codice fiscale non è valido" in body.lower() or "Questo codice fiscale" in body
-    assert "partita IVA non è valida" in body or "Questa partita IVA" in body
+    assert "Il codice fiscale non è valido: controlla i caratteri e la lettera di controllo finale." in body
+    assert "La partita IVA non è valida: ha 11 cifre e una cifra di controllo." in body
     assert db.session.scalar(sa.select(sa.func.count()).select_from(OutboxMessage)
                              .where(OutboxMessage.operation == "update_customer",
                                     OutboxMessage.idempotency_key.like("personal-%"))) == 0

@@ -50,7 +50,9 @@ def test_portal_404_for_someone_elses_invoice_keeps_the_menu(client, db, logged_
     body = resp.get_data(as_text=True)
     assert resp.status_code == 404
     assert "Pagina non trovata" in body
-    assert 'aria-label="Menu principale"' in body or "Le mie forniture" in body
+    # the signed-in customer's menu, whole, with the way back to their supplies
+    assert '<nav id="portal-menu" aria-label="Menu principale">' in body
+    assert '<a href="/portal/home">Le mie forniture</a>' in body
 
 
 def test_back_office_404_is_not_the_portals(client, db):
