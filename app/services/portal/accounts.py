@@ -25,10 +25,10 @@ from app.services.core.errors import DomainError
 from app.services.core import login_policy
 from app.services.core.sessions import end_other_sessions
 from app.services.core.unit_of_work import transactional
+from app.services.portal.contact import PLACEHOLDER_DOMAIN, contact_email, is_real_email
 
 log = logging.getLogger(__name__)
 
-PLACEHOLDER_DOMAIN = "@invalid"  # RFC 2606: can never receive mail
 RESET_MAX_AGE = 30 * 60  # seconds a reset link lives
 WEB_CODE_KINDS = (ActivityKind.REGISTRATION, ActivityKind.CREDENTIALS)
 
@@ -79,19 +79,6 @@ def _dummy_hash() -> str:
 def placeholder_email(customer_code: str) -> str:
     """A unique address for customers without e-mail (FAB needs one); never mailed."""
     return f"nomail+{customer_code.lower()}{PLACEHOLDER_DOMAIN}"
-
-
-def is_real_email(address: str | None) -> bool:
-    return bool(address) and "@" in address and not address.lower().endswith(PLACEHOLDER_DOMAIN)
-
-
-def contact_email(user: SportelloUser) -> str:
-    """Where mail for this customer goes: the e-mail on file, else nothing."""
-    customer = db.session.get(Customer, user.customer_id) if user.customer_id else None
-    for address in ((customer.email if customer else ""), user.email):
-        if is_real_email(address):
-            return address
-    return ""
 
 
 def _addressed(user: SportelloUser) -> str:
