@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 
 from flask_babel import lazy_gettext as _l
-from schwifty import IBAN
+from schwifty import BIC, IBAN
 from schwifty.exceptions import SchwiftyException
 from stdnum.exceptions import ValidationError as StdnumError
 from stdnum.eu import at_02
@@ -62,6 +62,14 @@ def iban(value: str) -> str:
         raise InvalidValue(_l("This IBAN is of a bank outside the SEPA area: direct debit needs an account "
                               "in a SEPA country."))
     return str(parsed.compact)
+
+
+def bic(value: str) -> str:
+    """A bank's BIC (SWIFT code): 8 or 11 characters with a real country code."""
+    try:
+        return str(BIC(value or "").compact)
+    except SchwiftyException:
+        raise InvalidValue(_l("This BIC is not valid: it has 8 or 11 letters and digits, e.g. BPMOIT22.")) from None
 
 
 _PDR = re.compile(r"^\d{14}$")

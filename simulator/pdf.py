@@ -5,6 +5,10 @@ It follows the layout of ARERA's bill for final customers (first page with the t
 due date, supply point, offer, payment method and period; the energy receipt; VAT summary;
 readings; details), prints the simulated company as the seller, Italian dates and numbers,
 and never a payment status (a bill is printed once; its payments come later).
+
+Like any PDF the portal hands out, the bill embeds DejaVu Sans (shipped under
+simulator/fonts/, so names in Greek, Cyrillic, Hebrew or Arabic print as written) and carries
+its title, its language and ViewerPreferences/DisplayDocTitle (set with pikepdf).
 """
 from __future__ import annotations
 
@@ -19,7 +23,9 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from .company import COMPANY
 from .generator import LINES
 
-TEMPLATES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "templates")
+HERE = os.path.dirname(os.path.abspath(__file__))
+TEMPLATES = os.path.join(HERE, "templates")
+FONTS = os.path.join(HERE, "fonts")  # the template's @font-face URLs are relative to it
 _env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]),
                    trim_blocks=True, lstrip_blocks=True)
 
@@ -34,6 +40,7 @@ READING = {"actual": "effettiva", "estimated": "stimata", "self": "autolettura"}
 CONSUMPTION = {"actual": "consumo effettivo", "estimated": "consumo stimato",
                "self": "consumo da autolettura"}
 UNIT = {"m3": "m³", "Smc": "Smc", "kWh": "kWh", "l": "litri"}
+METER_UNIT = {"gas": "m³", "electricity": "kWh", "water": "m³", "lpg": "litri"}  # the counter's unit
 TAXES = {"Accise", "Addizionale regionale"}
 KIND = {desc: kind for lines in LINES.values() for desc, kind, _ in lines}
 
@@ -156,8 +163,9 @@ def bill_content(inv: dict, lines: list, customer: dict | None, supply: dict | N
         "consumption_kind": CONSUMPTION.get(closing["Reading_Type"], "") if closing else "",
         "receipt": receipt, "vat": vat, "vat_total": money(vat_total), "taxable": money(taxable),
         "details": details,
-        "readings": [{"date": date(r["Reading_Date"]), "value": str(r["Reading_Value"]),
-                      "corrector": str(r["Corrector_Value"]) if r["Corrector_Value"] is not None else "",
+        "readings": [{"date": date(r["Reading_Date"]),
+                      "value": f"{number(r['Reading_Value'])} {METER_UNIT.get(sp.get('Service'), '')}".strip(),
+                      "corrector": f"{number(r['Corrector_Value'])} Smc" if r["Corrector_Value"] is not None else "",
                       "kind": READING.get(r["Reading_Type"], ""),
                       "consumption": f"{number(r['Consumption'])} {unit}" if r["Consumption"] is not None else ""}
                      for r in readings],
@@ -180,10 +188,30 @@ def invoice_pdf(inv: dict, lines: list, customer: dict | None, supply: dict | No
     dicts; readings: the meter readings of the period (oldest first)."""
     from xhtml2pdf import pisa
 
-    html = _env.get_template("bill.html").render(**bill_content(inv, lines, customer, supply,
-                                                                 readings or []))
+    from xhtml2pdf.config.resources import ResourceAccessPolicy
+
+    content = bill_content(inv, lines, customer, supply, readings or [])
+    html = _env.get_template("bill.html").render(**content)
     out = io.BytesIO()
-    result = pisa.CreatePDF(html, dest=out, encoding="utf-8")
+    policy = ResourceAccessPolicy(allow_remote=False, base_dir=FONTS)
+    result = pisa.CreatePDF(html, dest=out, encoding="utf-8", path=os.path.join(FONTS, "bill.html"),
+                            resource_policy=policy)
     if result.err:
         raise RuntimeError(f"invoice {inv['No']}: PDF rendering failed")
+    return _describe(out.getvalue(), title=f"Bolletta {inv['No']} – {COMPANY['name']}", language="it")
+
+
+def _describe(data: bytes, *, title: str, language: str) -> bytes:
+    """`data` with its title and language set and the title shown by viewers."""
+    import pikepdf
+
+    with pikepdf.open(io.BytesIO(data)) as pdf:
+        pdf.docinfo[pikepdf.Name.Title] = title
+        pdf.Root.Lang = pikepdf.String(language)
+        prefs = pdf.Root.get("/ViewerPreferences")
+        if not isinstance(prefs, pikepdf.Dictionary):
+            prefs = pdf.Root.ViewerPreferences = pikepdf.Dictionary()
+        prefs.DisplayDocTitle = True
+        out = io.BytesIO()
+        pdf.save(out)
     return out.getvalue()

@@ -62,3 +62,4 @@ class MeterReading(Model):
 
     supply_point = relationship("SupplyPoint")
     meter = relationship("Meter")
+    activity = relationship("Activity")  # the self-reading request, with its reference number

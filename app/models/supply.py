@@ -19,6 +19,10 @@ class Service(LabeledEnum):
     TELECOM = "telecom", _l("Telecom")
 
 
+# What a meter's counter measures, per service (a gas corrector's counter is in Smc).
+METER_UNITS = {Service.GAS: "m³", Service.ELECTRICITY: "kWh", Service.WATER: "m³", Service.LPG: "l"}
+
+
 class UseType(LabeledEnum):
     DOMESTIC = "domestic", _l("Domestic")
     BUSINESS = "business", _l("Business")
@@ -163,6 +167,7 @@ class DirectDebitMandate(Model):
     reference: Mapped[str] = mapped_column(sa.String(35), unique=True)
     status: Mapped[MandateStatus] = mapped_column(enum_column(MandateStatus), default=MandateStatus.REQUESTED)
     iban: Mapped[str] = mapped_column(sa.String(34))
+    bic: Mapped[str] = mapped_column(sa.String(11), default="")  # optional inside the SEPA area
     holder_last_name: Mapped[str] = mapped_column(sa.String(80), default="")
     holder_first_name: Mapped[str] = mapped_column(sa.String(80), default="")
     holder_tax_code: Mapped[str] = mapped_column(sa.String(16), default="")

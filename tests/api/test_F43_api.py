@@ -3,6 +3,7 @@ locally, problem details in the caller's language, paging links, ETags, CORS for
 and token calls only, CSRF for the portal session's unsafe calls, the public operations."""
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 import pytest
@@ -105,7 +106,7 @@ def test_F43_cors_only_for_listed_origins_and_token_calls(client, db, logged_in)
 def test_F43_portal_session_calls_need_csrf_for_unsafe_methods(client, db, logged_in):
     sp, meter = logged_in["supply_point"], logged_in["meter"]
     assert client.get(f"{API}/me").status_code == 200  # reads with the session
-    body = {"meter_id": meter.id, "reading_date": "2026-10-20", "value": 1230}
+    body = {"meter_id": meter.id, "reading_date": dt.date.today().isoformat(), "value": 1230}
     refused = client.post(f"{API}/supply-points/{sp.id}/readings", json=body)
     assert refused.status_code == 403 and refused.mimetype == "application/problem+json"
     from tests.conftest import csrf_token

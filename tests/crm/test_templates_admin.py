@@ -21,6 +21,24 @@ def test_F41_every_email_listed_in_both_languages(client, login_as, db):
         assert f"/messagetemplates/edit/{name}/it" in page and f"/messagetemplates/edit/{name}/en" in page
 
 
+def test_F41_every_email_kind_has_a_title_in_both_languages(app):
+    from flask_babel import force_locale
+
+    from app.services.mailing.mail import template_names
+
+    names = template_names()
+    assert {"mandate_active", "mandate_rejected", "mandate_revoke_requested", "request_received"} <= set(names)
+    assert [n for n in names if n not in svc.TITLES] == []
+    with app.test_request_context("/"):
+        with force_locale("en"):
+            english = {n: svc.title(n) for n in names}
+        with force_locale("it"):
+            italian = {n: svc.title(n) for n in names}
+    assert [n for n in names if italian[n] == english[n]] == []  # each title translated
+    assert (italian["mandate_revoke_requested"], english["request_received"]) \
+        == ("Revoca dell'addebito diretto richiesta", "Request received")
+
+
 def test_F41_preview_on_sample_data(client, login_as, db):
     login_as(ADMIN)
     page = client.get(URL).get_data(as_text=True)

@@ -31,5 +31,5 @@ def test_F61_export_page_shows_the_zip_being_prepared_then_ready(live_server, db
     link = page.get_by_role("link", name=("Scarica lo ZIP", "Download the ZIP")[lang == "en"])
     with page.expect_download() as download:
         link.click()
-    assert download.value.suggested_filename == ("fatture.zip", "invoices.zip")[lang == "en"]
+    assert download.value.suggested_filename == ("bollette.zip", "invoices.zip")[lang == "en"]
     axe.assert_clean(page, f"export page, ZIP ready, {lang}")

@@ -137,7 +137,7 @@ def test_F02_self_reading_with_the_keyboard_only(live_server, page, reading_cust
     kb.press("Enter", navigates=True)
     assert page.url.endswith(f"/supply/{sp.id}/consumption")
     assert "Lettura ricevuta" in page.inner_text("main")
-    assert "1234" in page.locator("table.data tbody tr").first.inner_text()
+    assert "1.234\xa0m³" in page.locator("table.data tbody tr").first.inner_text()
     kb.assert_focus_always_visible()
 
 

@@ -29,8 +29,10 @@ def test_one_request_id_from_the_click_to_billing_and_the_e_mail(app, client, db
 
     row = db.session.scalar(sa.select(OutboxMessage).where(OutboxMessage.operation == "update_mailing_address"))
     assert row.request_id == rid
-    mail = db.session.scalar(sa.select(OutgoingMail).where(OutgoingMail.template == "request_received"))
+    mail = db.session.scalar(sa.select(OutgoingMail).where(
+        OutgoingMail.idempotency_key == f"request_received-{row.activity_id}"))
     assert mail.request_id == rid
+    mail_id = mail.id
     db.session.remove()
 
     caplog.clear()
@@ -41,6 +43,6 @@ def test_one_request_id_from_the_click_to_billing_and_the_e_mail(app, client, db
 
     assert run_job(app, "mail") == "ok"
     [sent] = [r for r in caplog.records if r.name == "app.services.mailing.mail"
-              and "(request_received) sent as" in r.getMessage()]
+              and f"E-mail {mail_id} (request_received) sent as" in r.getMessage()]
     assert sent.request_id == rid
     assert sum(1 for m in smtp_server.messages if m["Message-ID"] in sent.getMessage()) == 1

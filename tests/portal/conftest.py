@@ -11,6 +11,12 @@ from app.models import InvoiceStatus
 from tests import factories as f
 from tests.conftest import csrf_token
 
+TODAY = dt.date.today()
+# customer_graph's readings: a month apart, the last 57 days before today, so a reading
+# posted today is always about two months of ordinary consumption (no date that expires).
+LAST_READING = TODAY - dt.timedelta(days=57)
+READING_DATES = (LAST_READING - dt.timedelta(days=61), LAST_READING - dt.timedelta(days=30), LAST_READING)
+
 PASSWORD = "correct horse battery staple"
 ANSWER = "Scuola Dante Alighieri"
 
@@ -64,15 +70,26 @@ def mailed_reset_link(client, smtp_server, login: str) -> str:
     return links[-1]
 
 
+def received_mail(smtp_server, reference: str):
+    """The one "we have received your request" e-mail with `reference`, once delivered."""
+    from app.services.mailing import mail
+
+    mail.deliver_mail()
+    found = [m for m in smtp_server.messages if reference in m["Subject"]]
+    assert len(found) == 1, [m["Subject"] for m in smtp_server.messages]
+    return found[0]
+
+
 @pytest.fixture
 def customer_graph(db):
     """A customer with a gas supply point (5-digit meter), readings, invoices and a payment."""
     c = f.customer()
     sp = f.supply_point(c, annual_consumption=1200)
     m = f.meter(sp, digits=5)
-    f.reading(sp, m, reading_date=dt.date(2026, 8, 1), value=1000, consumption=None)
-    f.reading(sp, m, reading_date=dt.date(2026, 9, 1), value=1100, consumption=100)
-    r = f.reading(sp, m, reading_date=dt.date(2026, 10, 1), value=1200, consumption=100)
+    first, second, last = READING_DATES
+    f.reading(sp, m, reading_date=first, value=1000, consumption=None)
+    f.reading(sp, m, reading_date=second, value=1100, consumption=100)
+    r = f.reading(sp, m, reading_date=last, value=1200, consumption=100)
     inv = f.invoice(c, sp, status=InvoiceStatus.PAID)
     inv.amount_paid = inv.amount
     pay = f.payment(inv, amount=inv.amount)

@@ -10,7 +10,8 @@ from app.models import (Activity, ActivityKind, ActivityStatus, OutboxMessage, O
                         SportelloUser)
 from tests import factories as f
 from tests.conftest import csrf_token
-from tests.portal.conftest import ANSWER, PASSWORD, mailed_reset_link, make_account, portal_login, post_form
+from tests.portal.conftest import ANSWER, PASSWORD, mailed_reset_link, make_account, portal_login, post_form, \
+    received_mail
 
 NEW_PASSWORD = "another long passphrase 42"
 
@@ -35,6 +36,22 @@ def test_F01_register_with_web_code_and_tax_code(client, db, customer_graph):
     mail = db.session.scalar(sa.select(OutgoingMail).where(OutgoingMail.template == "registration_confirmed"))
     assert mail.recipients == [c.email]
     assert portal_login(client, "new-customer").status_code == 302
+
+
+def test_F01_registration_shows_and_mails_its_reference_in_the_customers_language(
+        client, db, customer_graph, smtp_server):
+    c, inv = customer_graph["customer"], customer_graph["invoice"]
+    post_form(client, "/portal/language", {"language": "en", "next": ""}, page_url="/portal/register")
+    resp = _register(client, web_code=inv.web_code, identifier=c.tax_code)
+    assert resp.status_code == 302
+    a = db.session.scalar(sa.select(Activity).where(Activity.kind == ActivityKind.REGISTRATION))
+    page = client.get(resp.location).get_data(as_text=True)
+    assert (f"Your account is ready: sign in with your username and password. "
+            f"Reference number: {a.reference}.") in page
+    msg = received_mail(smtp_server, a.reference)
+    assert msg["To"] == c.email
+    assert msg["Subject"] == f"We have received your request {a.reference}"
+    assert f"Dear {c.first_name} {c.last_name}," in msg.get_body(("plain",)).get_content()
 
 
 def test_F01_register_with_customer_code(client, db, customer_graph):

@@ -77,7 +77,7 @@ def test_F02_meter_without_corrector_bills_m3_times_C(client, db, customer):
     assert (r.value, r.consumption) == (1337, 140)
     page = client.get(resp.location).get_data(as_text=True)
     heads, rows = _table(page)
-    assert rows[0][1] == "1337 m³" and rows[0][3] == "140 Smc"
+    assert rows[0][1] == "1.337 m³" and rows[0][3] == "140 Smc"
     assert "1,019700" in _text(page)  # the coefficient the customer can check on the bill
 
 
@@ -101,7 +101,7 @@ def test_F02_corrector_difference_is_the_smc_volume(client, db, customer):
     msg = db.session.scalar(sa.select(OutboxMessage).where(OutboxMessage.activity_id == r.activity_id))
     assert (msg.payload["value"], msg.payload["corrector_value"]) == (5100, 5253)
     heads, rows = _table(client.get(resp.location).get_data(as_text=True))
-    assert rows[0][1] == "5100 m³ · correttore 5253 Smc" and rows[0][3] == "103 Smc"
+    assert rows[0][1] == "5.100 m³ · correttore 5.253 Smc" and rows[0][3] == "103 Smc"
 
 
 def test_F02_meter_roll_over_is_offered_for_confirmation(client, db, customer):
@@ -138,7 +138,7 @@ def test_F02_corrector_roll_over_is_offered_for_confirmation(client, db, custome
     assert offered.status_code == 400
     text = _text(offered.get_data(as_text=True))
     # corrector 99950 -> 99999 -> 0 -> 53 = 103 Smc
-    assert "La lettura del correttore volumetrico è inferiore alla precedente (99950" in text
+    assert "La lettura del correttore volumetrico è inferiore alla precedente (99.950" in text
     assert "Il correttore volumetrico ha passato lo zero: conferma" in text and "103 Smc" in text
     assert "Confermo che il correttore volumetrico ha passato lo zero" in text
     assert _self_readings(db) == []
@@ -165,7 +165,7 @@ def test_F02_rejected_reading_is_never_the_base(client, db, customer):
                           "reading_type": ReadingType.SELF, "source": ReadingSource.CUSTOMER})])
     page = client.get(f"/portal/supply/{sp.id}/reading").get_data(as_text=True)
     heads, rows = _table(page)
-    assert "1200 m³" in rows[0][3] and "1900" not in page  # the last reading that counts
+    assert "1.200 m³" in rows[0][3] and "1.900" not in page  # the last reading that counts
     # a date before the rejected reading's is fine: only the valid one at 60 days counts
     resp = _post(client, sp, m, 1300, date=TODAY - dt.timedelta(days=30))
     assert resp.status_code == 302, resp.get_data(as_text=True)[-1500:]
@@ -173,8 +173,8 @@ def test_F02_rejected_reading_is_never_the_base(client, db, customer):
     assert r.consumption == 100  # 1300 - 1200, not 1300 - 1900 (refused) nor a roll-over
     heads, rows = _table(client.get(resp.location).get_data(as_text=True))
     by_value = {row[1]: row for row in rows}
-    assert by_value["1900 m³"][3] == "non conteggiato" and by_value["1900 m³"][5] == "Respinta"
-    assert by_value["1300 m³"][3] == "100 Smc"
+    assert by_value["1.900 m³"][3] == "non conteggiato" and by_value["1.900 m³"][5] == "Respinta"
+    assert by_value["1.300 m³"][3] == "100 Smc"
 
 
 def test_F10_reading_after_a_later_rejected_one_is_counted_from_the_last_good_one(client, db, customer):
@@ -188,8 +188,8 @@ def test_F10_reading_after_a_later_rejected_one_is_counted_from_the_last_good_on
     heads, rows = _table(client.get(f"/portal/supply/{sp.id}/consumption").get_data(as_text=True))
     by_value = {row[1]: row for row in rows}
     # 1600 - 1200 = 400 m³; 400 × 1.0197 = 407.88 -> 408 Smc
-    assert by_value["1600 m³"][3] == "408 Smc"
-    assert by_value["1500 m³"][3] == "non conteggiato"
+    assert by_value["1.600 m³"][3] == "408 Smc"
+    assert by_value["1.500 m³"][3] == "non conteggiato"
 
 
 def test_F10_consumption_page_has_every_brochure_column_with_units(client, db, customer):
@@ -202,7 +202,7 @@ def test_F10_consumption_page_has_every_brochure_column_with_units(client, db, c
     assert heads == ["Data della lettura", "Lettura", "Tipo", "Consumo", "Matricola contatore", "Stato"]
     newest = rows[0]
     assert newest[0] == babel_format_date(TODAY - dt.timedelta(days=30), "medium", locale="it")
-    assert newest[1:5] == ["1300 m³", "Effettiva", "204 Smc", m.serial]
+    assert newest[1:5] == ["1.300 m³", "Effettiva", "204 Smc", m.serial]
     assert newest[5]  # the reading's state, in words
     assert rows[1][2] == "Stimata" and rows[2][3] == "—"
     # electricity: kWh for the reading and the consumption
@@ -213,7 +213,7 @@ def test_F10_consumption_page_has_every_brochure_column_with_units(client, db, c
     f.reading(power, pm, reading_date=TODAY - dt.timedelta(days=5), value=4450, consumption=250)
     db.session.commit()
     heads, rows = _table(client.get(f"/portal/supply/{power.id}/consumption").get_data(as_text=True))
-    assert rows[0][1] == "4450 kWh" and rows[0][3] == "250 kWh"
+    assert rows[0][1] == "4.450 kWh" and rows[0][3] == "250 kWh"
 
 
 def _axis(html: str) -> tuple[list[str], list[str]]:

@@ -10,7 +10,7 @@ from app.models import (Activity, ActivityKind, ActivityStatus, MeterReading, Ou
                         ReadingSource, ReadingStatus)
 from app.services.core import settings
 from tests import factories as f
-from tests.portal.conftest import make_account, portal_login, post_form
+from tests.portal.conftest import LAST_READING, make_account, portal_login, post_form, received_mail
 
 TODAY = dt.date.today()
 
@@ -42,13 +42,13 @@ def test_F02_reading_is_stored_with_activity_and_outbox(client, db, logged_in):
     msg = db.session.scalar(sa.select(OutboxMessage).where(OutboxMessage.activity_id == activity.id))
     assert msg.operation == "submit_reading" and msg.payload["value"] == 1250
     page = client.get(resp.location).get_data(as_text=True)
-    assert "1250" in page and "Lettura ricevuta" in page
+    assert "1.250" in page and "Lettura ricevuta" in page
 
 
 @pytest.mark.parametrize("value,date,message", [
     (1150, None, "inferiore alla precedente"),
-    (1250, dt.date(2026, 9, 15), "successiva alla lettura precedente"),
-    (1250, dt.date(2026, 10, 1), "successiva alla lettura precedente"),
+    (1250, LAST_READING - dt.timedelta(days=16), "successiva alla lettura precedente"),
+    (1250, LAST_READING, "successiva alla lettura precedente"),
     (1250, TODAY + dt.timedelta(days=1), "non può essere nel futuro"),
     (123456, None, "ha 5 cifre"),
 ])
@@ -70,7 +70,7 @@ def test_F02_corrector_reading_required(client, db, customer_graph):
     c = customer_graph["customer"]
     sp = f.supply_point(c, annual_consumption=8000)
     m = f.meter(sp, digits=6, has_corrector=True, corrector_serial="CV1")
-    f.reading(sp, m, reading_date=dt.date(2026, 10, 1), value=5000, corrector_value=5150)
+    f.reading(sp, m, reading_date=LAST_READING, value=5000, corrector_value=5150)
     db.session.commit()
     user = make_account(db, None, c)
     portal_login(client, user.username)
@@ -87,8 +87,8 @@ def test_F02_meter_roll_over_is_handled(client, db, customer_graph):
     c = customer_graph["customer"]
     sp = f.supply_point(c, annual_consumption=1200)
     m = f.meter(sp, digits=4)
-    f.reading(sp, m, reading_date=dt.date(2026, 9, 1), value=9800, consumption=100)
-    f.reading(sp, m, reading_date=dt.date(2026, 10, 1), value=9950, consumption=150)
+    f.reading(sp, m, reading_date=LAST_READING - dt.timedelta(days=30), value=9800, consumption=100)
+    f.reading(sp, m, reading_date=LAST_READING, value=9950, consumption=150)
     db.session.commit()
     user = make_account(db, None, c)
     portal_login(client, user.username)
@@ -116,11 +116,23 @@ def test_F02_implausible_consumption_needs_confirmation_and_is_flagged(client, d
     assert msg.payload["flagged"] is True
 
 
+def test_F02_reading_confirmation_and_mail_carry_the_reference(client, db, logged_in, smtp_server):
+    sp, m = logged_in["supply_point"], logged_in["meter"]
+    resp = _post(client, sp, m, 1250)
+    [r] = _self_readings(db)
+    reference = db.session.get(Activity, r.activity_id).reference
+    page = client.get(resp.location).get_data(as_text=True)
+    assert f"Lettura ricevuta: grazie. Numero della richiesta: {reference}." in page
+    msg = received_mail(smtp_server, reference)
+    assert msg["To"] == logged_in["customer"].email
+    assert msg["Subject"] == f"Abbiamo ricevuto la tua richiesta {reference}"
+    assert 'abbiamo ricevuto la tua richiesta "Autolettura"' in msg.get_body(("plain",)).get_content()
+
+
 def test_F02_plausibility_factor_setting_is_used(client, db, logged_in):
     # History: 100 per month; 57 days since the last reading -> about 190 expected.
     settings.update({"consumption plausibility factor": 10})
-    resp = _post(logged_in and client, logged_in["supply_point"], logged_in["meter"], 1200 + 1000,
-                 date=dt.date(2026, 11, 27) if TODAY >= dt.date(2026, 11, 27) else TODAY)
+    resp = _post(client, logged_in["supply_point"], logged_in["meter"], 1200 + 1000, date=TODAY)
     assert resp.status_code == 302  # 1000 < 10 x expected: no confirmation asked
 
 
@@ -150,3 +162,9 @@ def test_F02_reading_reaches_billing_and_activity_is_executed(client, db, billin
     # Alignment brings billing's copy onto the same row, not a second one.
     assert align().status == "ok"
     assert len(_self_readings(db)) == 1
+
+
+def test_F02_fixture_readings_keep_their_distance_from_today(customer_graph):
+    """The plausibility checks above compare with the time since the last reading: the
+    fixture's readings move with today, so those tests never expire."""
+    assert (TODAY - customer_graph["reading"].reading_date).days == 57

@@ -1,6 +1,8 @@
 """F-04 personal data (tax code / VAT check digits) and F-05 mailing address per supply point."""
 from __future__ import annotations
 
+import html
+
 import sqlalchemy as sa
 
 from app.models import (Activity, ActivityKind, AuditLog, Customer, MailingAddress, OutboxMessage,
@@ -23,8 +25,8 @@ def test_F04_invalid_tax_code_and_vat_number(client, db, logged_in):
                                                                 vat_number="12345678901"))
     body = resp.get_data(as_text=True)
     assert resp.status_code == 400
-    assert "codice fiscale non è valido" in body.lower() or "Questo codice fiscale" in body
-    assert "partita IVA non è valida" in body or "Questa partita IVA" in body
+    assert "Il codice fiscale non è valido: controlla i caratteri e la lettera di controllo finale." in body
+    assert "La partita IVA non è valida: ha 11 cifre e una cifra di controllo." in body
     assert db.session.scalar(sa.select(sa.func.count()).select_from(OutboxMessage)
                              .where(OutboxMessage.operation == "update_customer",
                                     OutboxMessage.idempotency_key.like("personal-%"))) == 0
@@ -41,6 +43,8 @@ def test_F04_change_is_saved_audited_exported_and_mailed(client, db, logged_in):
     c = db.session.get(Customer, c.id)
     assert (c.phone, c.vat_number, c.email) == ("3331234567", "01234560017", "nuovo@example.com")
     a = db.session.scalar(sa.select(Activity).where(Activity.kind == ActivityKind.PERSONAL_DATA))
+    assert (f"I tuoi dati sono stati modificati; il sistema di fatturazione sarà aggiornato a breve. "
+            f"Numero della richiesta: {a.reference}." in client.get(resp.location).get_data(as_text=True))
     msg = db.session.scalar(sa.select(OutboxMessage).where(OutboxMessage.activity_id == a.id))
     assert msg.payload == {"customer_code": c.code, "phone": "3331234567",
                            "vat_number": "01234560017", "email": "nuovo@example.com"}
@@ -130,9 +134,11 @@ def test_F05_mailing_address_post_code_and_province_in_english(client, db, logge
 
 def test_F05_mailing_address_change_is_confirmed_with_its_reference(client, db, logged_in):
     url = f"/portal/supply/{logged_in['supply_point'].id}/mailing-address"
-    post_form(client, url, {"name": "Mario Rossi", "address": "Via Milano 5", "post_code": "20121",
-                            "city": "Milano", "province": "MI"})
+    resp = post_form(client, url, {"name": "Mario Rossi", "address": "Via Milano 5", "post_code": "20121",
+                                   "city": "Milano", "province": "MI"})
     a = db.session.scalar(sa.select(Activity).where(Activity.kind == ActivityKind.MAILING_ADDRESS))
-    mail = db.session.scalar(sa.select(OutgoingMail).where(OutgoingMail.template == "request_received"))
-    assert mail.context["reference"] == a.reference
+    assert (f"L'indirizzo di recapito è stato modificato. Numero della richiesta: {a.reference}."
+            in html.unescape(client.get(resp.location).get_data(as_text=True)))
+    [mail] = [m for m in db.session.scalars(sa.select(OutgoingMail).where(OutgoingMail.template == "request_received"))
+              if m.context["reference"] == a.reference]
     assert mail.recipients == [logged_in["customer"].email]

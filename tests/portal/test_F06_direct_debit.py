@@ -12,7 +12,7 @@ from app.models import (Activity, ActivityKind, ActivityStatus, AuditLog, Direct
                         MandateStatus, OutboxMessage, OutgoingMail, PaymentMethod, SupplyPoint)
 from app.roles import BACK_OFFICE, CALL_CENTER
 from tests.conftest import csrf_token, staff_login
-from tests.portal.conftest import PASSWORD, make_account, portal_login, post_form
+from tests.portal.conftest import PASSWORD, make_account, portal_login, post_form, received_mail
 
 GOOD_IBAN = "IT60 X054 2811 1010 0000 0123 456"
 GERMAN_IBAN = "DE89 3704 0044 0532 0130 00"
@@ -182,6 +182,67 @@ def test_F06_revocation_asks_confirmation_and_sends_its_own_email(client, db, lo
     assert not [m for m in smtp_server.messages if "modifica della domiciliazione" in m["Subject"]]
 
 
+def test_F06_optional_bic_is_checked_stored_and_printed_on_the_mandate(client, db, logged_in):
+    from pypdf import PdfReader
+
+    sp = logged_in["supply_point"]
+    _postal_slip(db, sp)
+    url = f"/portal/supply/{sp.id}/direct-debit"
+    assert 'name="bic"' in client.get(url).get_data(as_text=True)
+    wrong = post_form(client, url, _mandate(bic="BPMOXX22"))
+    assert wrong.status_code == 400 and "Questo BIC non è valido" in wrong.get_data(as_text=True)
+    assert _requested(db, sp) is None
+    assert post_form(client, url, _mandate(bic="bpmo it 22")).status_code == 302
+    mandate = _requested(db, sp)
+    assert mandate.bic == "BPMOIT22"
+    pdf = client.get(f"/portal/mandates/{mandate.id}/pdf").data
+    text = " ".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages)
+    assert "BIC (codice SWIFT) BPMOIT22" in " ".join(text.split())
+    export = db.session.scalar(sa.select(OutboxMessage).where(OutboxMessage.operation == "request_mandate"))
+    assert "bic" not in export.payload  # billing knows the bank from the IBAN
+
+
+def test_F06_mandate_without_bic_prints_none(client, db, logged_in):
+    from pypdf import PdfReader
+
+    sp = logged_in["supply_point"]
+    _postal_slip(db, sp)
+    assert post_form(client, f"/portal/supply/{sp.id}/direct-debit", _mandate()).status_code == 302
+    mandate = _requested(db, sp)
+    assert mandate.bic == ""
+    text = " ".join(p.extract_text() for p in PdfReader(io.BytesIO(client.get(f"/portal/mandates/{mandate.id}/pdf").data)).pages)
+    assert "BIC" not in text
+
+
+def test_F06_request_shows_and_mails_its_reference(client, db, logged_in, smtp_server):
+    sp = logged_in["supply_point"]
+    _postal_slip(db, sp)
+    resp = post_form(client, f"/portal/supply/{sp.id}/direct-debit", _mandate())
+    assert resp.status_code == 302
+    mandate = _requested(db, sp)
+    reference = mandate.activity.reference
+    page = client.get(resp.location).get_data(as_text=True)
+    assert (f"La richiesta di domiciliazione è stata registrata. Riferimento del mandato: "
+            f"{mandate.reference}. Numero della richiesta: {reference}.") in page
+    msg = received_mail(smtp_server, reference)
+    assert msg["To"] == logged_in["customer"].email
+    assert msg["Subject"] == f"Abbiamo ricevuto la tua richiesta {reference}"
+
+
+def test_F06_revocation_shows_and_mails_its_reference_in_english(client, db, logged_in, smtp_server):
+    sp = logged_in["supply_point"]  # paid by direct debit in billing
+    url = f"/portal/supply/{sp.id}/direct-debit/revoke"
+    post_form(client, "/portal/language", {"language": "en", "next": ""}, page_url=url)
+    resp = post_form(client, url, {})
+    assert resp.status_code == 302
+    a = db.session.scalar(sa.select(Activity).where(Activity.kind == ActivityKind.DIRECT_DEBIT))
+    page = client.get(resp.location).get_data(as_text=True)
+    assert f"Your request to end direct debit has been recorded. Reference number: {a.reference}." in page
+    msg = received_mail(smtp_server, a.reference)
+    assert msg["To"] == logged_in["customer"].email
+    assert msg["Subject"] == f"We have received your request {a.reference}"
+
+
 def _sim_customer(db, app, billing_sim):
     """A customer of billing's data set paid by direct debit, registered on the portal."""
     from app.services.sync.alignment import align
@@ -310,6 +371,36 @@ def test_F06_mandate_pdf_renders_outside_a_request(db, customer_graph):
     assert "SEPA Direct Debit Mandate" in text and "SPT-TEST-1" in text
 
 
+def test_F06_mandate_emails_greet_first_name_first_and_carry_the_signature(
+        client, db, app, logged_in, make_user, smtp_server):
+    from app.services.core import settings
+
+    from app.services.mailing import mail
+
+    c, sp = logged_in["customer"], logged_in["supply_point"]
+    _postal_slip(db, sp)
+    url = f"/portal/supply/{sp.id}/direct-debit"
+    staff, _ = _staff(app, make_user)
+    assert post_form(client, url, _mandate()).status_code == 302
+    assert _decide(staff, _requested(db, sp), "reject", "Firma non conforme").status_code == 302
+    assert post_form(client, url, _mandate(iban=GERMAN_IBAN)).status_code == 302
+    assert _decide(staff, _requested(db, sp), "accept").status_code == 302
+    assert post_form(client, f"{url}/revoke", {}).status_code == 302
+    settings.update({"company_name": "Energia Tirrena S.p.A.", "company_customer_service_phone": "800 123 456"})
+    try:
+        mail.deliver_mail()
+    finally:
+        settings.update({"company_name": "", "company_customer_service_phone": ""})
+    subjects = {"mandate_rejected": "Richiesta di addebito diretto non accettata per la fornitura",
+                "mandate_active": "Addebito diretto attivo per la fornitura",
+                "mandate_revoke_requested": "Richiesta di revoca dell'addebito diretto per la fornitura"}
+    for kind, subject in subjects.items():
+        [msg] = [m for m in smtp_server.messages if m["Subject"].strip() == f"{subject} {sp.point_code}"]
+        body = msg.get_body(("plain",)).get_content().replace("\r\n", "\n")
+        assert body.startswith(f"Gentile {c.first_name} {c.last_name},\n"), (kind, body[:60])
+        assert body.rstrip().endswith("Cordiali saluti,\nEnergia Tirrena S.p.A.\nServizio clienti: 800 123 456"), kind
+
+
 def test_F06_mandate_emails_exist_in_both_languages(app, db):
     from app.services.mailing import mail, templates
 
@@ -322,6 +413,7 @@ def test_F06_mandate_emails_exist_in_both_languages(app, db):
             assert mail.default_template(kind, lang)  # shipped in this language, not a fallback
             rendered = mail.render(kind, lang, context)
             assert "SPT-X-1" in rendered.text
+            assert {"it": "Cordiali saluti,", "en": "Kind regards,"}[lang] in rendered.text
         assert templates.sample_context(kind)["reference"]
     assert "Firma non conforme" in mail.render("mandate_rejected", "en", context).text
     assert re.search(r"revoc", mail.render("mandate_revoke_requested", "it", context).subject, re.I)

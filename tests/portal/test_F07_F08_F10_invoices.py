@@ -11,7 +11,7 @@ from app.models import (Activity, ActivityKind, DeliveryMode, InvoiceDeliverySet
                         InvoiceEmailLog, InvoiceStatus, OutboxMessage, PaymentChannel, SendOutcome,
                         Service)
 from tests import factories as f
-from tests.portal.conftest import post_form
+from tests.portal.conftest import post_form, received_mail
 
 
 def test_F07_list_balance_filters_sort_pagination(client, db, logged_in):
@@ -81,7 +81,7 @@ def test_F07_list_rows_where_paid_years_and_supply_filter(app, client, db, logge
         transfer = str(PaymentChannel.BANK_TRANSFER.label)
     assert "Ufficio postale Roma 12" in body and transfer != "Bank transfer" and transfer in body
     for year in (2026, 2025, 2024):
-        assert f"<option>{year}</option>" in body or f"<option selected>{year}</option>" in body
+        assert f"<option>{year}</option>" in body  # no year chosen: none selected
     assert body.index("<option>2026") < body.index("<option>2024")
     # both supply points offered by service and address, not by a bare PDR/POD
     assert f'value="{sp.id}">Gas metano — Via Roma 1, Roma<' in body
@@ -131,6 +131,20 @@ def test_F08_settings_up_to_four_addresses(client, db, logged_in):
     assert "b@example.com" in client.get(url).get_data(as_text=True)
 
 
+def test_F08_saved_settings_show_and_mail_the_reference_in_english(client, db, logged_in, smtp_server):
+    sp = logged_in["supply_point"]
+    url = f"/portal/supply/{sp.id}/invoice-email"
+    post_form(client, "/portal/language", {"language": "en", "next": ""}, page_url=url)
+    resp = post_form(client, url, {"enabled": "y", "mode": "pdf", "addresses": "a@example.com"})
+    assert resp.status_code == 302
+    a = db.session.scalar(sa.select(Activity).where(Activity.kind == ActivityKind.INVOICE_EMAIL))
+    page = client.get(resp.location).get_data(as_text=True)
+    assert f"Your invoice delivery settings have been saved. Reference number: {a.reference}." in page
+    msg = received_mail(smtp_server, a.reference)
+    assert msg["To"] == logged_in["customer"].email
+    assert msg["Subject"] == f"We have received your request {a.reference}"
+
+
 def test_F08_send_log_per_invoice(client, db, logged_in):
     inv = logged_in["invoice"]
     db.session.add(InvoiceEmailLog(invoice_id=inv.id, email="a@example.com", mode=DeliveryMode.LINK,
@@ -147,6 +161,17 @@ def test_F10_consumption_table_and_chart(client, db, logged_in):
     assert "<svg" in body and logged_in["meter"].serial in body
     assert body.count("<tr>") >= 4  # header + 3 readings
     assert "http://" not in body.split("<svg", 1)[1].split("</svg>")[0].replace("http://www.w3.org/2000/svg", "")
+
+
+def test_F10_readings_are_written_the_italian_way_with_their_unit(client, db, logged_in):
+    sp, m = logged_in["supply_point"], logged_in["meter"]
+    assert post_form(client, f"/portal/supply/{sp.id}/reading",
+                     {"meter": str(m.id), "reading_date": dt.date.today().isoformat(), "value": "1337"}).status_code == 302
+    body = client.get(f"/portal/supply/{sp.id}/consumption").get_data(as_text=True)
+    assert ">1.337&nbsp;m³</td>" in body and ">1.200&nbsp;m³</td>" in body
+    assert "1337" not in body
+    reading_page = client.get(f"/portal/supply/{sp.id}/reading").get_data(as_text=True)
+    assert "1.337&nbsp;m³" in reading_page  # the last reading, beside the form
 
 
 def test_F07_another_customers_invoice_is_404(client, db, logged_in):

@@ -195,6 +195,7 @@ def test_F07_own_bill_first_page_receipt_and_vat_summary_in_italian(db):
     assert "Imposte (accise e addizionali) 240 Smc 0,175 €/Smc 42,00 €" in text
     assert "Riepilogo IVA" in text and "10% 213,00 € 21,30 €" in text
     assert "autolettura" in text and "lettura effettiva" in text
+    assert "1.100 m³" in text and "1.240 m³" in text  # the readings, with the meter's unit
     # Never a payment status, a raw value or an ISO date.
     assert "Parzialmente pagata" not in text and "Pagato" not in text
     for raw in RAW_VALUES:
@@ -243,6 +244,7 @@ def test_F07_simulator_bill_reads_like_a_real_bill(billing_sim, db):
     assert "Stato" not in text and "partially_paid" not in text and "Pagato" not in text
     assert not ISO_DATE.search(text)
     assert not re.search(r"\d\.\d\d €", text)  # no English decimal point in an amount
+    assert "Letture e consumi" in text and re.search(r"\d (m³|kWh) (effettiva|stimata|autolettura)", text)
 
 
 # --- what every PDF carries ----------------------------------------------------------------------
@@ -264,17 +266,41 @@ def _every_pdf(db, make_user, customer_graph) -> dict[str, bytes]:
     }
 
 
+def _assert_described(kind: str, data: bytes, title: str, language: str) -> None:
+    got_title, got_lang, shows_title = _described(data)
+    assert got_title.startswith(title), (kind, got_title)
+    assert got_lang == language, (kind, got_lang)
+    assert shows_title, kind
+    assert any("DejaVuSans" in name for name in _embedded_fonts(data)), kind
+
+
 def test_F07_every_pdf_has_title_language_and_shows_its_title(db, make_user, customer_graph):
     pdfs = _every_pdf(db, make_user, customer_graph)
     expected = {"invoice": ("Bolletta", "it"), "mandate": ("SEPA Direct Debit Mandate", "en"),
                 "contract": ("Contratto di fornitura", "it"), "switching": ("Richiesta di cambio fornitore", "it"),
                 "commissions": ("Estratto conto provvigioni", "it")}
     for kind, data in pdfs.items():
-        title, lang, shows_title = _described(data)
-        assert title.startswith(expected[kind][0]), (kind, title)
-        assert lang == expected[kind][1], (kind, lang)
-        assert shows_title, kind
-        assert any("DejaVuSans" in name for name in _embedded_fonts(data)), kind
+        _assert_described(kind, data, *expected[kind])
+
+
+def test_F07_billing_print_has_title_language_shows_its_title_and_prints_a_greek_name(billing_sim, db):
+    """The demo's first PDF is billing's print (the simulator's bill): it carries what every
+    PDF carries, and a customer's name in Greek prints as written."""
+    import sqlite3
+
+    from app.services.sync.gateway import gateway
+
+    conn = sqlite3.connect(billing_sim.db_path, timeout=10)
+    number, customer_no, supply_no = conn.execute(
+        "SELECT No, Customer_No, Supply_Point_No FROM sales_invoice ORDER BY No LIMIT 1").fetchone()
+    conn.execute("UPDATE customer SET Name = ?, Last_Name = ?, First_Name = ? WHERE No = ?",
+                 ("Παπαδόπουλος Γιώργος", "Παπαδόπουλος", "Γιώργος", customer_no))
+    conn.execute("UPDATE supply_point SET Mail_Name = '', Mail_Address = '' WHERE No = ?", (supply_no,))
+    conn.commit()
+    conn.close()
+    data = gateway().invoice_pdf(number)
+    _assert_described("billing's print", data, f"Bolletta {number}", "it")
+    assert "Παπαδόπουλος Γιώργος" in unicodedata.normalize("NFKC", _text(data))
 
 
 @pytest.mark.parametrize("last_name, first_name", [("Παπαδόπουλος", "Γιώργος"), ("Иванова", "Мария"),

@@ -23,7 +23,7 @@ def two_customers(client, db, app):
     b = f.customer(last_name="Verdibeta", first_name="Bruno", email="bruno@example.com")
     sp_b = f.supply_point(b, address="Via Segreta 99")
     m_b = f.meter(sp_b)
-    f.reading(sp_b, m_b, reading_date=dt.date(2026, 10, 1), value=777)
+    f.reading(sp_b, m_b, reading_date=dt.date.today() - dt.timedelta(days=57), value=777)
     inv_b = f.invoice(b, sp_b, number="FTB/SECRET/1")
     db.session.commit()
     user_b = make_account(db, app, b)

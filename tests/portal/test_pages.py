@@ -50,7 +50,9 @@ def test_portal_404_for_someone_elses_invoice_keeps_the_menu(client, db, logged_
     body = resp.get_data(as_text=True)
     assert resp.status_code == 404
     assert "Pagina non trovata" in body
-    assert 'aria-label="Menu principale"' in body or "Le mie forniture" in body
+    # the signed-in customer's menu, whole, with the way back to their supplies
+    assert '<nav id="portal-menu" aria-label="Menu principale">' in body
+    assert '<a href="/portal/home">Le mie forniture</a>' in body
 
 
 def test_back_office_404_is_not_the_portals(client, db):
@@ -139,3 +141,38 @@ def test_reading_and_contract_states_agree_in_italian(app, db):
             == ["Ricevuta", "Validata", "Respinta"]
         assert [str(s.label) for s in (ContractStatus.VALIDATED, ContractStatus.REJECTED,
                                        ContractStatus.CANCELLED)] == ["Validato", "Respinto", "Annullato"]
+
+
+import re  # noqa: E402
+
+from tests.conftest import csrf_token  # noqa: E402
+
+# "bolletta" is the one word for a bill the customer reads; "fattura" only in "fattura
+# elettronica", the legal document a bill is the courtesy copy of.
+FATTURA = re.compile(r"\bfattur[ae]\b(?! elettronica)", re.IGNORECASE)
+
+
+def test_one_word_for_a_bill_in_the_italian_catalogue():
+    from pathlib import Path
+
+    from babel.messages.pofile import read_po
+
+    po = Path(__file__).resolve().parents[2] / "translations" / "it" / "LC_MESSAGES" / "messages.po"
+    with po.open("rb") as fh:
+        catalog = read_po(fh, locale="it")
+    other_word = [(m.id, s) for m in catalog if m.id
+                  for s in (m.string if isinstance(m.string, tuple) else (m.string,)) if FATTURA.search(s)]
+    assert other_word == []
+
+
+def test_export_page_and_its_messages_say_bolletta(client, db, logged_in):
+    inv = logged_in["invoice"]
+    page = client.get("/portal/export").get_data(as_text=True)
+    assert "Bollette in un file ZIP di PDF" in page and "Scegli le bollette (al massimo" in page
+    assert not FATTURA.search(page)
+    none = post_form(client, "/portal/invoices/zip", {}, page_url="/portal/export")
+    assert "Scegli almeno una bolletta." in client.get(none.location).get_data(as_text=True)
+    page = client.get("/portal/export")
+    resp = client.post("/portal/invoices/zip", data={"invoice": str(inv.id),
+                                                     "csrf_token": csrf_token(page.get_data(as_text=True))})
+    assert resp.headers["Content-Disposition"] == 'attachment; filename="bollette.zip"'

@@ -37,6 +37,6 @@ def test_F40_data_read_as_labelled_lines_with_sensitive_values_masked_on_lists(a
     with app.test_request_context("/?_l_=it"):
         html = str(mapping({"invoice_number": "FT1", "iban": "IT60X0542811101000000123456",
                             "confirmed": True, "lines": ["a", "b"]}))
-    assert "Numero fattura" in html and "invoice_number" not in html
+    assert "Numero bolletta" in html and "invoice_number" not in html
     assert "•••• •••• 3456" in html and "IT60X0542811101000000123456" not in html
     assert "Sì" in html and "a, b" in html and "[" not in html

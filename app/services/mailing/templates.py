@@ -37,6 +37,9 @@ TITLES = {
     "contract_signed": _l("Signed contract"),
     "prospect_message": _l("Message to a prospect"),
     "export_ready": _l("Invoice ZIP ready"),
+    "request_received": _l("Request received"),
+    "mandate_active": _l("Direct debit active"), "mandate_rejected": _l("Direct debit not accepted"),
+    "mandate_revoke_requested": _l("Direct debit revocation requested"),
 }
 # The send status of an outgoing e-mail.
 STATUS_TITLES = {"pending": _l("Queued"), "sending": _l("Sending"), "sent": _l("Sent"), "failed": _l("Refused")}

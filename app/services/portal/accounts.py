@@ -25,10 +25,10 @@ from app.services.core.errors import DomainError
 from app.services.core import login_policy
 from app.services.core.sessions import end_other_sessions
 from app.services.core.unit_of_work import transactional
+from app.services.portal.contact import PLACEHOLDER_DOMAIN, contact_email, is_real_email
 
 log = logging.getLogger(__name__)
 
-PLACEHOLDER_DOMAIN = "@invalid"  # RFC 2606: can never receive mail
 RESET_MAX_AGE = 30 * 60  # seconds a reset link lives, from the sending of its message
 RESET_MAIL = "password_reset"
 WEB_CODE_KINDS = (ActivityKind.REGISTRATION, ActivityKind.CREDENTIALS)
@@ -82,19 +82,6 @@ def placeholder_email(customer_code: str) -> str:
     return f"nomail+{customer_code.lower()}{PLACEHOLDER_DOMAIN}"
 
 
-def is_real_email(address: str | None) -> bool:
-    return bool(address) and "@" in address and not address.lower().endswith(PLACEHOLDER_DOMAIN)
-
-
-def contact_email(user: SportelloUser) -> str:
-    """Where mail for this customer goes: the e-mail on file, else nothing."""
-    customer = db.session.get(Customer, user.customer_id) if user.customer_id else None
-    for address in ((customer.email if customer else ""), user.email):
-        if is_real_email(address):
-            return address
-    return ""
-
-
 def _addressed(user: SportelloUser) -> str:
     customer = db.session.get(Customer, user.customer_id) if user.customer_id else None
     return customer.addressed_name if customer else user.username
@@ -145,7 +132,8 @@ class Registration:
 
 @transactional
 def register(data: Registration) -> SportelloUser:
-    """Create the customer's account; a registration activity goes to billing via the outbox."""
+    """Create the customer's account; a registration activity goes to billing via the outbox and
+    is confirmed to the customer by e-mail with its reference number."""
     from app.roles import CUSTOMER
     from app.services.crm import activities
     from app.services.mailing import mail
@@ -188,6 +176,9 @@ def register(data: Registration) -> SportelloUser:
     # the customer gave, if any): the activity is executed once billing has it (F-21).
     outbox.enqueue("update_customer", update, activity=activity,
                    key=f"registration-{activity.id}")
+    from app.services.portal.requests import confirm_by_mail
+
+    confirm_by_mail(activity, user)
     from app.services.core.audit import record
 
     record("customer", customer.id, "portal_registration",
@@ -202,6 +193,13 @@ def register(data: Registration) -> SportelloUser:
                         {"name": customer.addressed_name, "email": email},
                         key=f"email_changed-registration-{user.id}")
     return user
+
+
+def registration_request(user: SportelloUser) -> Activity | None:
+    """The request that registered the customer's account (for its reference number)."""
+    return db.session.scalar(sa.select(Activity).where(
+        Activity.customer_id == user.customer_id, Activity.kind == ActivityKind.REGISTRATION)
+        .order_by(Activity.id.desc()).limit(1))
 
 
 # --- login ----------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 
 from app.extensions import db
-from app.models import ActivityKind, Customer, MailingAddress, SupplyPoint
+from app.models import Activity, ActivityKind, Customer, MailingAddress, SupplyPoint
 from app.services.portal.accounts import is_real_email, reauthenticate
 from app.services.portal.requests import confirm_by_mail
 from app.services.core.unit_of_work import transactional
@@ -25,9 +25,10 @@ class NothingChanged(Exception):
 
 @transactional
 def update_personal_data(user, customer: Customer, values: dict, current_password: str | None = None,
-                         current_code: str | None = None) -> dict:
-    """Apply the changed fields; returns {field: [old, new]}. Raises NothingChanged; a new
-    e-mail on file needs the current password (AccountError otherwise, nothing saved)."""
+                         current_code: str | None = None) -> Activity:
+    """Apply the changed fields; returns the request (with its reference number). Raises
+    NothingChanged; a new e-mail on file needs the current password (AccountError otherwise,
+    nothing saved)."""
     from app.services.core import audit
     from app.services.crm import activities
     from app.services.mailing import mail
@@ -68,7 +69,7 @@ def update_personal_data(user, customer: Customer, values: dict, current_passwor
                 mail.queue_mail("email_changed", user.language or "it", [address],
                                 {"name": name, "email": customer.email})
         _sync_login_email(user, customer)
-    return changes
+    return activity
 
 
 def _sync_login_email(user, customer: Customer) -> None:
@@ -93,7 +94,8 @@ def current_mailing_address(supply_point: SupplyPoint) -> dict:
 
 
 @transactional
-def update_mailing_address(user, supply_point: SupplyPoint, values: dict) -> MailingAddress:
+def update_mailing_address(user, supply_point: SupplyPoint, values: dict) -> Activity:
+    """Set where the supply point's bills go; returns the request (with its reference number)."""
     from app.services.core import audit
     from app.services.crm import activities
     from app.services.sync import outbox
@@ -117,5 +119,5 @@ def update_mailing_address(user, supply_point: SupplyPoint, values: dict) -> Mai
                    activity=activity, key=f"mailing-{activity.id}")
     confirm_by_mail(activity, user)
     audit.record("supply_point", supply_point.id, "mailing_address", changes, user)
-    return ma
+    return activity
 

@@ -25,13 +25,14 @@ from flask import render_template
 from flask_babel import force_locale, lazy_gettext as _l
 
 from app.extensions import db
-from app.models import (ActivityKind, DirectDebitMandate, MandateStatus, PaymentMethod,
+from app.models import (Activity, ActivityKind, DirectDebitMandate, MandateStatus, PaymentMethod,
                         SupplyPoint)
 from app.models.base import utcnow
 from app.services.core import masking, settings
 from app.services.core.errors import DomainError
 from app.services.core.pdf import render_pdf
 from app.services.portal.accounts import contact_email, customer_user, is_real_email
+from app.services.portal.requests import confirm_by_mail
 from app.services.core.unit_of_work import transactional
 
 S = MandateStatus
@@ -40,6 +41,8 @@ OPEN_STATUSES = (S.REQUESTED, S.ACTIVE, S.REVOKE_REQUESTED)
 PENDING_STATUSES = (S.REQUESTED, S.REVOKE_REQUESTED)
 FIELDS = ("iban", "holder_last_name", "holder_first_name", "holder_tax_code", "bank", "branch",
           "branch_address")
+# Kept on the mandate and printed on it, not sent to billing (the IBAN identifies the bank).
+LOCAL_FIELDS = ("bic",)
 
 
 class MandateError(DomainError):
@@ -138,13 +141,14 @@ def request_mandate(user, supply_point: SupplyPoint, values: dict,
             and supply_point.mandate_reference):
         _billing_mandate(supply_point)  # the one in force stays active until the new one is
     data = {k: (values.get(k) or "").strip() for k in FIELDS}
+    local = {k: (values.get(k) or "").strip().upper() for k in LOCAL_FIELDS}
     activity = activities.create_activity(
         ActivityKind.DIRECT_DEBIT, customer_id=supply_point.customer_id,
         supply_point_id=supply_point.id, actor=user,
         payload={"action": "request", "iban": mask_iban(data["iban"]), "bank": data["bank"]})
     mandate = DirectDebitMandate(supply_point_id=supply_point.id, reference=new_reference(supply_point),
                                  status=S.REQUESTED, signed_on=utcnow().date(),
-                                 status_changed_at=utcnow(), activity_id=activity.id, **data)
+                                 status_changed_at=utcnow(), activity_id=activity.id, **data, **local)
     db.session.add(mandate)
     db.session.flush()
     activity.payload = {**activity.payload, "mandate_reference": mandate.reference}
@@ -156,6 +160,7 @@ def request_mandate(user, supply_point: SupplyPoint, values: dict,
     audit.record("supply_point", supply_point.id, "mandate_request",
                  {"iban": [supply_point.iban, data["iban"]]}, user)
     _notify_iban(user, supply_point)
+    confirm_by_mail(activity, user)
     return mandate
 
 
@@ -175,9 +180,9 @@ def _billing_mandate(supply_point: SupplyPoint) -> DirectDebitMandate:
 
 
 @transactional
-def revoke(user, supply_point: SupplyPoint) -> DirectDebitMandate:
+def revoke(user, supply_point: SupplyPoint) -> Activity:
     """Ask to end direct debit for the supply point: the mandate shows "revocation requested"
-    until billing confirms it."""
+    until billing confirms it. Returns the revocation request (with its reference number)."""
     from app.services.core import audit
     from app.services.crm import activities
     from app.services.sync import outbox
@@ -200,7 +205,8 @@ def revoke(user, supply_point: SupplyPoint) -> DirectDebitMandate:
     audit.record("supply_point", supply_point.id, "mandate_revoke",
                  {"payment_method": [supply_point.payment_method.value, "postal_slip"]}, user)
     _notify(supply_point, "mandate_revoke_requested", mandate)
-    return mandate
+    confirm_by_mail(activity, user)
+    return activity
 
 
 # --- the back office's decisions ----------------------------------------------------------------
@@ -349,7 +355,7 @@ def _notify(supply_point: SupplyPoint, kind: str, mandate: DirectDebitMandate) -
     target, language = _recipient(supply_point)
     if target:
         mail.queue_mail(kind, language, [target],
-                        {"name": supply_point.customer.display_name,
+                        {"name": supply_point.customer.addressed_name,
                          "supply_point": supply_point.point_code, "reference": mandate.reference,
                          "iban": mask_iban(mandate.iban), "reason": mandate.rejection_reason},
                         key=f"{kind}-{mandate.reference}")
@@ -361,7 +367,7 @@ def _notify_iban(user, supply_point: SupplyPoint) -> None:
     target = contact_email(user)
     if target:
         mail.queue_mail("iban_changed", user.language or "it", [target],
-                        {"name": supply_point.customer.display_name,
+                        {"name": supply_point.customer.addressed_name,
                          "supply_point": supply_point.point_code})
 
 

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
 from app.extensions import db
-from app.models import (ActivityKind, DeliveryMode, Invoice, InvoiceDeliveryRecipient,
+from app.models import (Activity, ActivityKind, DeliveryMode, Invoice, InvoiceDeliveryRecipient,
                         InvoiceDeliverySetting, InvoiceEmailLog, SupplyPoint)
 from app.models.base import utcnow
 from app.services.core.errors import DomainError
@@ -56,8 +56,9 @@ def setting_for(supply_point: SupplyPoint) -> InvoiceDeliverySetting | None:
 
 @transactional
 def save(user, supply_point: SupplyPoint, enabled: bool, mode: DeliveryMode,
-         addresses: list[str]) -> InvoiceDeliverySetting:
-    """Store the settings, record the activity, export; commit."""
+         addresses: list[str]) -> Activity:
+    """Store the settings, record the request (returned, with its reference number), export
+    and confirm it to the customer by e-mail; commit."""
     from app.services.core import audit
     from app.services.crm import activities
     from app.services.sync import outbox
@@ -98,7 +99,10 @@ def save(user, supply_point: SupplyPoint, enabled: bool, mode: DeliveryMode,
                    activity=activity, key=f"invoice-email-{activity.id}")
     audit.record("supply_point", supply_point.id, "invoice_email",
                  {k: [before[k], after[k]] for k in after if before[k] != after[k]}, user)
-    return setting
+    from app.services.portal.requests import confirm_by_mail
+
+    confirm_by_mail(activity, user)
+    return activity
 
 
 def send_log(invoice: Invoice) -> list[InvoiceEmailLog]:

@@ -29,6 +29,7 @@ from flask_babel import format_date, lazy_gettext as _l
 from app.extensions import db
 from app.models import (ActivityKind, Meter, MeterReading, ReadingSource, ReadingStatus,
                         ReadingType, Service, SupplyPoint)
+from app.models.supply import METER_UNITS
 from app.services.core import settings
 from app.services.core.errors import DomainError
 from app.services.sync.outbox import after_delivery
@@ -51,9 +52,10 @@ class Units:
     consumption: str
 
 
-_UNITS = {Service.GAS: Units("m³", "Smc", "Smc"), Service.ELECTRICITY: Units("kWh", "", "kWh"),
-          Service.WATER: Units("m³", "", "m³"), Service.LPG: Units("l", "", "l"),
-          Service.TELECOM: Units("", "", "")}
+_UNITS = {Service.GAS: Units(METER_UNITS[Service.GAS], "Smc", "Smc"),
+          Service.ELECTRICITY: Units(METER_UNITS[Service.ELECTRICITY], "", "kWh"),
+          Service.WATER: Units(METER_UNITS[Service.WATER], "", "m³"),
+          Service.LPG: Units(METER_UNITS[Service.LPG], "", "l"), Service.TELECOM: Units("", "", "")}
 
 
 def units(supply_point: SupplyPoint) -> Units:
@@ -242,6 +244,9 @@ def submit_reading(user, supply_point: SupplyPoint, meter: Meter, reading_date: 
         "reading_date": reading_date.isoformat(), "value": value,
         "corrector_value": corrector_value, "flagged": check.implausible},
         activity=activity, key=f"reading-{activity.id}")
+    from app.services.portal.requests import confirm_by_mail
+
+    confirm_by_mail(activity, user)
     return reading, check
 
 

@@ -28,7 +28,7 @@ def confirm_by_mail(activity: Activity, user=None, *, address: str = "", name: s
     from flask import current_app
 
     from app.services.mailing import mail
-    from app.services.portal.accounts import contact_email
+    from app.services.portal.contact import contact_email
 
     customer = activity.customer
     if user is not None and getattr(user, "customer_id", None):

@@ -22,6 +22,7 @@ from app.extensions import db
 from app.models import (Invoice, InvoiceLine, InvoiceType, MeterReading, PaymentMethod,
                         ReadingStatus, ReadingType)
 from app.services.core import masking
+from app.models.supply import METER_UNITS
 
 CENT = Decimal("0.01")
 ZERO = Decimal("0")
@@ -83,6 +84,7 @@ class Bill:
     vat: list[VatRow] = field(default_factory=list)
     details: list[InvoiceLine] = field(default_factory=list)
     readings: list[MeterReading] = field(default_factory=list)
+    reading_unit: str = ""       # of the meter's counter: "m³", "kWh"
     consumption_kind: str = ""
     payment_method: str = ""
     iban: str = ""
@@ -205,6 +207,7 @@ def build_bill(invoice: Invoice) -> Bill:
     bill.adjustment = Decimal(invoice.amount or 0) - sum((r.amount for r in bill.receipt), ZERO) \
         - bill.vat_total
     bill.readings = _readings(invoice) if sp is not None else []
+    bill.reading_unit = METER_UNITS.get(sp.service, "") if sp is not None else ""
     if bill.readings and invoice.consumption is not None:
         bill.consumption_kind = str(CONSUMPTION_KIND[bill.readings[-1].reading_type])
     if sp is not None:

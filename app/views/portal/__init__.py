@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from flask import (Blueprint, abort, current_app, g, has_request_context, redirect, render_template,
                    request, url_for)
-from flask_babel import lazy_gettext as _l
+from flask_babel import gettext as _, lazy_gettext as _l
 from flask_login import current_user
 
 from app.extensions import db
@@ -58,6 +58,12 @@ def get_owned_or_404(model, id_):
     if obj is None:
         abort(404)
     return obj
+
+
+def with_reference(message: str, activity: Activity) -> str:
+    """A confirmation followed by the request's reference number (the one e-mailed)."""
+    return _("%(message)s Reference number: %(reference)s.", message=message,
+             reference=activity.reference)
 
 
 def customer_required(view):

@@ -18,7 +18,7 @@ from app.services.sync import freshness
 from app.views import sign_in, two_factor as tf
 from app.views.sign_in import start_session
 
-from . import bp, current_customer_id, customer_required
+from . import bp, current_customer_id, customer_required, with_reference
 from .forms import (ConfirmForm, InformationRequestForm, LanguageForm, LoginForm,
                     RegistrationForm, ResetForm, ResetRequestForm, WebCodeResetForm)
 
@@ -247,17 +247,24 @@ def logout():
     return redirect(url_for("portal.login"))
 
 
-def _account_step(form, action, done_message: str):
+def _account_step(form, action, done_message):
     """Run an account service call: a refusal goes next to its field (nothing saved), success
-    flashes `done_message` and leads to the login page."""
+    flashes `done_message` (or what it makes of the call's result, when callable) and leads
+    to the login page."""
     try:
-        action()
+        result = action()
     except accounts.AccountError as exc:
         db.session.rollback()
         _field_error(form, exc)
         return None
-    flash(done_message, "success")
+    flash(done_message(result) if callable(done_message) else done_message, "success")
     return redirect(url_for("portal.login"))
+
+
+def _registered(user) -> str:
+    ready = _("Your account is ready: sign in with your username and password.")
+    request_ = accounts.registration_request(user)
+    return with_reference(ready, request_) if request_ is not None else ready
 
 
 @bp.route("/register", methods=["GET", "POST"])
@@ -270,8 +277,7 @@ def register():
             username=form.username.data, password=form.password.data,
             question=form.question.data, answer=form.answer.data, email=form.email.data or "",
             language=session.get("locale") or "it")
-        done = _account_step(form, lambda: accounts.register(data),
-                             _("Your account is ready: sign in with your username and password."))
+        done = _account_step(form, lambda: accounts.register(data), _registered)
         if done:
             return done
     return render_template("portal/register.html", form=form, company=settings.company())

@@ -140,7 +140,7 @@ def invoices_zip():
 
 
 def _zip_name() -> str:
-    return "fatture.zip" if current_user.language != "en" else "invoices.zip"
+    return "bollette.zip" if current_user.language != "en" else "invoices.zip"
 
 
 @bp.route("/export/<int:export_id>/invoices.zip")

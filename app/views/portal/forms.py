@@ -13,7 +13,7 @@ from wtforms.validators import (DataRequired, Email, EqualTo, InputRequired, Len
                                 Optional, ValidationError)
 
 from app.models import DeliveryMode
-from app.validators import Checked, iban as sepa_iban, tax_code, vat_number
+from app.validators import Checked, bic as bank_bic, iban as sepa_iban, tax_code, vat_number
 from app.validators import birth_date as plausible_birth_date, post_code as italian_post_code
 from app.validators import province as italian_province
 
@@ -172,6 +172,9 @@ class MailingAddressForm(FlaskForm):
 class MandateForm(FlaskForm):
     iban = StringField(_l("IBAN"), validators=[DataRequired(REQUIRED), Checked(sepa_iban)],
                        render_kw={"autocomplete": "off", "spellcheck": "false"})
+    # Optional inside the SEPA area: the IBAN is enough; printed on the mandate when given.
+    bic = StringField(_l("BIC (SWIFT code), if you know it"), validators=[Checked(bank_bic, optional=True)],
+                      render_kw={"autocomplete": "off", "spellcheck": "false"})
     holder_last_name = StringField(_l("Account holder's last name"),
                                    validators=[DataRequired(REQUIRED), Length(max=80)])
     holder_first_name = StringField(_l("Account holder's first name"), validators=[Length(max=80)])

@@ -27,7 +27,7 @@ from app.services.mailing.invoice_links import read_invoice_token
 from app.services.sync import freshness
 from app.services.sync.invoice_pdf import stored_invoice_pdf
 
-from . import bp, current_customer_id, customer_required, get_owned_or_404
+from . import bp, current_customer_id, customer_required, get_owned_or_404, with_reference
 from .auth import _field_error, _safe_next
 from .forms import (ConfirmForm, CorrectionForm, InvoiceDeliveryForm, MailingAddressForm,
                     MandateForm, PersonalDataForm, ReadingForm)
@@ -145,15 +145,16 @@ def reading(sp_id):
             _field_error(form, exc)
         else:
             if check.same_as_previous:
-                flash(_("Reading received. It equals the previous one: no consumption since then."), "info")
+                received = _("Reading received. It equals the previous one: no consumption since then."), "info"
             elif check.rolled_over:
-                flash(_("Reading received. The meter passed zero since the previous reading: "
-                        "we counted the consumption across it."), "info")
+                received = _("Reading received. The meter passed zero since the previous reading: "
+                             "we counted the consumption across it."), "info"
             elif check.corrector_rolled_over:
-                flash(_("Reading received. The volume corrector passed zero since the previous "
-                        "reading: we counted the consumption across it."), "info")
+                received = _("Reading received. The volume corrector passed zero since the previous "
+                             "reading: we counted the consumption across it."), "info"
             else:
-                flash(_("Reading received: thank you."), "success")
+                received = _("Reading received: thank you."), "success"
+            flash(with_reference(received[0], reading_row.activity), received[1])
             if check.implausible:
                 flash(_("The consumption is unusually high: our staff will check the reading."), "warning")
             return redirect(url_for("portal.consumption", sp_id=sp.id))
@@ -297,8 +298,8 @@ def personal_data():
     if form.validate_on_submit():
         values = {f: getattr(form, f).data for f in customer_data.PERSONAL_FIELDS}
         try:
-            customer_data.update_personal_data(current_user, customer, values, form.current_password.data,
-                                               form.current_code.data)
+            changed = customer_data.update_personal_data(current_user, customer, values,
+                                                         form.current_password.data, form.current_code.data)
         except customer_data.NothingChanged:
             flash(_("Nothing to change: the data are the same as before."), "info")
         except accounts.AccountError as exc:  # the current password, to change the e-mail
@@ -306,7 +307,8 @@ def personal_data():
             _field_error(form, exc)
             customer = _customer()
         else:
-            flash(_("Your data have been changed; the billing system will be updated shortly."), "success")
+            flash(with_reference(_("Your data have been changed; the billing system will be updated shortly."),
+                                 changed), "success")
         if not form.errors:
             return redirect(url_for("portal.personal_data"))
     return render_template("portal/personal_data.html", form=form, customer=customer), \
@@ -321,11 +323,11 @@ def mailing_address(sp_id):
                               if request.method == "GET" else None)
     if form.validate_on_submit():
         try:
-            customer_data.update_mailing_address(current_user, sp, form.data)
+            changed = customer_data.update_mailing_address(current_user, sp, form.data)
         except customer_data.NothingChanged:
             flash(_("Nothing to change: the data are the same as before."), "info")
         else:
-            flash(_("The mailing address has been changed."), "success")
+            flash(with_reference(_("The mailing address has been changed."), changed), "success")
         return redirect(url_for("portal.mailing_address", sp_id=sp.id))
     return render_template("portal/mailing_address.html", sp=sp, form=form), 400 if form.errors else 200
 
@@ -352,8 +354,8 @@ def direct_debit_page(sp_id):
             db.session.rollback()
             _field_error(form, exc)
         else:
-            flash(_("Your direct debit request has been recorded. Mandate reference: %(ref)s.",
-                    ref=mandate.reference), "success")
+            flash(with_reference(_("Your direct debit request has been recorded. Mandate reference: %(ref)s.",
+                                   ref=mandate.reference), mandate.activity), "success")
             return redirect(url_for("portal.direct_debit_page", sp_id=sp.id))
     mandates = direct_debit.mandates(sp)
     return render_template("portal/direct_debit.html", sp=sp, form=form, mandates=mandates,
@@ -377,12 +379,13 @@ def direct_debit_revoke(sp_id):
     form = ConfirmForm()
     if form.validate_on_submit():
         try:
-            direct_debit.revoke(current_user, sp)
+            revocation = direct_debit.revoke(current_user, sp)
         except direct_debit.MandateError as exc:
             db.session.rollback()
             flash(str(exc.message), "error")
         else:
-            flash(_("Your request to end direct debit has been recorded."), "success")
+            flash(with_reference(_("Your request to end direct debit has been recorded."), revocation),
+                  "success")
         return redirect(url_for("portal.direct_debit_page", sp_id=sp.id))
     active = direct_debit.active_mandate(sp)
     return render_template("portal/direct_debit_revoke.html", sp=sp, form=form,
@@ -413,13 +416,13 @@ def invoice_email(sp_id):
     if form.validate_on_submit():
         try:
             addresses = invoice_delivery.parse_addresses(form.addresses.data)
-            invoice_delivery.save(current_user, sp, bool(form.enabled.data),
-                                  DeliveryMode(form.mode.data), addresses)
+            saved = invoice_delivery.save(current_user, sp, bool(form.enabled.data),
+                                          DeliveryMode(form.mode.data), addresses)
         except invoice_delivery.DeliveryError as exc:
             db.session.rollback()
             _field_error(form, exc)
         else:
-            flash(_("Your invoice delivery settings have been saved."), "success")
+            flash(with_reference(_("Your invoice delivery settings have been saved."), saved), "success")
             return redirect(url_for("portal.invoice_email", sp_id=sp.id))
     recent = list(db.session.scalars(sa.select(Invoice).where(Invoice.supply_point_id == sp.id)
                                      .order_by(Invoice.invoice_date.desc()).limit(6)))
