@@ -168,7 +168,7 @@ def test_one_word_for_a_bill_in_the_italian_catalogue():
 def test_export_page_and_its_messages_say_bolletta(client, db, logged_in):
     inv = logged_in["invoice"]
     page = client.get("/portal/export").get_data(as_text=True)
-    assert "Bollette in un file ZIP di PDF" in page and "Scegli le bollette (al massimo" in page
+    assert "Bollette in un file ZIP di PDF" in page and "Scegli le bollette: fino a 24 si scaricano subito" in page
     assert not FATTURA.search(page)
     none = post_form(client, "/portal/invoices/zip", {}, page_url="/portal/export")
     assert "Scegli almeno una bolletta." in client.get(none.location).get_data(as_text=True)
