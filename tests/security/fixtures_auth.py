@@ -3,6 +3,7 @@ test_sessions_*): sign-in from a chosen address, the security log, Redis with a 
 run."""
 from __future__ import annotations
 
+import contextlib
 import logging
 import uuid
 
@@ -40,10 +41,8 @@ def security_events(caplog):
     return _events
 
 
-@pytest.fixture
-def redis_prefix():
-    """A key prefix of this run's own in the Redis at 127.0.0.1:6379; its keys are deleted after
-    the test. Skips when no Redis answers."""
+@contextlib.contextmanager
+def _redis_prefix():
     redis = pytest.importorskip("redis")
     conn = redis.Redis.from_url("redis://127.0.0.1:6379/0")
     try:
@@ -58,6 +57,21 @@ def redis_prefix():
         if keys:
             conn.delete(*keys)
         conn.close()
+
+
+@pytest.fixture
+def redis_prefix():
+    """A key prefix of this run's own in the Redis at 127.0.0.1:6379; its keys are deleted after
+    the test. Skips when no Redis answers."""
+    with _redis_prefix() as prefix:
+        yield prefix
+
+
+@pytest.fixture(scope="module")
+def redis_prefix_module():
+    """The same for all the tests of one module (one served instance)."""
+    with _redis_prefix() as prefix:
+        yield prefix
 
 
 def staff_logout(client) -> None:

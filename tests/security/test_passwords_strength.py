@@ -76,6 +76,52 @@ def test_password_strength_admin_sets_a_password(client, login_as, make_user):
     assert resp.status_code == 200 and "facile da indovinare" in resp.get_data(as_text=True)
 
 
+def test_password_strength_fab_user_add_form(client, db, login_as):
+    import re
+
+    import sqlalchemy as sa
+
+    from app.models import SportelloUser
+
+    login_as(ADMIN)
+    html = client.get("/users/add").get_data(as_text=True)
+    role = dict((name, pk) for pk, name in re.findall(r'<option value="(\d+)">([^<]+)</option>', html))[BACK_OFFICE]
+    data = {"first_name": "Nuovo", "last_name": "Impiegato", "username": "nuovo-impiegato",
+            "email": "nuovo@example.com", "active": "y", "roles": role, "csrf_token": csrf_token(html)}
+    refused = client.post("/users/add", data={**data, "password": "password123", "conf_password": "password123"})
+    assert refused.status_code == 200 and "troppo comune" in refused.get_data(as_text=True)
+    created = lambda: db.session.scalar(sa.select(SportelloUser).where(  # noqa: E731
+        SportelloUser.username == "nuovo-impiegato"))
+    assert created() is None
+    good = "tre gatti neri sul tetto di via Roma"
+    accepted = client.post("/users/add", data={**data, "password": good, "conf_password": good})
+    assert accepted.status_code == 302 and created() is not None
+
+
+def test_password_strength_init_command_admin_password(tmp_path):
+    """`flask sportello init` refuses a weak first admin password (option or prompt alike: both
+    go through the same check) and creates nobody."""
+    import os
+    import sqlite3
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    db_file = tmp_path / "init.sqlite"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TEST_", "SPORTELLO_"))}
+    env.update(SPORTELLO_VAR_DIR=str(tmp_path), DATABASE_URL=f"sqlite:///{db_file}", SCHEDULER_ENABLED="0",
+               SECRET_KEY="init-command-test-key-0123456789abcdef", SPORTELLO_ADMIN_USERNAME="admin",
+               SPORTELLO_ADMIN_EMAIL="admin@example.com", SPORTELLO_ADMIN_PASSWORD="password123",
+               PYTHONPATH=str(root))
+    flask = [str(Path(sys.executable).parent / "flask"), "--app", "app.py", "sportello", "init"]
+    done = subprocess.run(flask, cwd=root, env=env, capture_output=True, text=True)
+    assert done.returncode != 0
+    assert "Error: Questa password è troppo comune" in done.stderr, done.stderr[-800:]
+    with sqlite3.connect(db_file) as conn:
+        assert conn.execute("SELECT count(*) FROM ab_user").fetchone()[0] == 0
+
+
 def test_password_strength_portal_registration(client, db, customer_graph):
     from tests import factories as f
     from tests.portal.conftest import post_form
