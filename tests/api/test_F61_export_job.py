@@ -139,6 +139,8 @@ def test_F61_api_large_zip_answers_202_and_is_prepared_by_the_job(client, db, ap
     # While it is being prepared: the ZIP is not there yet, and a second large request is refused.
     early = client.get(f"{location}/zip", headers=token)
     assert early.status_code == 409 and early.mimetype == "application/problem+json" and early.headers["Retry-After"]
+    italian = client.get(f"{location}/zip", headers={**token, "Accept-Language": "it"})
+    assert italian.status_code == 409 and "Stiamo ancora preparando lo ZIP (0 di 30 bollette)" in italian.json["detail"]
     again = client.post(f"{API}/invoices/zip", headers=token, json={"all": True})
     assert again.status_code == 409 and again.headers["Location"] == location
     assert db.session.scalar(sa.select(sa.func.count()).select_from(InvoiceExport)) == 1
