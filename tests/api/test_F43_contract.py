@@ -29,6 +29,10 @@ def test_F43_schemathesis_finds_no_500_and_no_answer_off_the_schema(app, db, two
 
     own["request_id"] = customer_requests.invoice_correction(a["user"], a["invoice"],
                                                              "Please check the amount again.").id
+    from app.services.portal import zip_exports
+
+    own["export_id"] = zip_exports.request_zip(a["user"], None).id  # a ZIP prepared in the background
+    assert zip_exports.build_due()["built"] == 1
     examples: dict[str, int] = {}
     limit = app.config["API_RATE_LIMIT"]
     app.config["API_RATE_LIMIT"] = "100000 per minute"  # the per-token limit has its own test

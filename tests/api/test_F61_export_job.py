@@ -113,3 +113,80 @@ def test_F61_zip_job_takes_back_a_stopped_build_and_builds_each_export_once(db, 
     db.session.expire_all()
     row = db.session.get(InvoiceExport, export.id)
     assert row.done == row.total == len(zipfile.ZipFile(io.BytesIO(row.content)).namelist()) >= 3
+
+
+# --- the same through the API -------------------------------------------------------------------
+
+API = "/api/portal/v1"
+
+
+def test_F61_api_large_zip_answers_202_and_is_prepared_by_the_job(client, db, app, two_customers, smtp_server):
+    from app.jobs import get_job
+    from app.services.mailing.mail import deliver_mail
+
+    from .conftest import bearer
+
+    a, b = two_customers["a"], two_customers["b"]
+    chosen = _invoices(db, a["customer"], a["supply_point"], 30)
+    forget_cookies(client)
+    token = bearer(a["secret"])
+    resp = client.post(f"{API}/invoices/zip", headers=token, json={"invoices": [i.id for i in chosen]})
+    assert resp.status_code == 202  # not built while the program waits
+    location = resp.headers["Location"]
+    assert resp.json["total"] == 30 and resp.json["status"] == "pending" and resp.json["links"]["self"] == location
+    status = client.get(location, headers=token)
+    assert status.status_code == 200 and status.json["done"] == 0 and "zip" not in status.json["links"]
+    # While it is being prepared: the ZIP is not there yet, and a second large request is refused.
+    early = client.get(f"{location}/zip", headers=token)
+    assert early.status_code == 409 and early.mimetype == "application/problem+json" and early.headers["Retry-After"]
+    italian = client.get(f"{location}/zip", headers={**token, "Accept-Language": "it"})
+    assert italian.status_code == 409 and "Stiamo ancora preparando lo ZIP (0 di 30 bollette)" in italian.json["detail"]
+    again = client.post(f"{API}/invoices/zip", headers=token, json={"all": True})
+    assert again.status_code == 409 and again.headers["Location"] == location
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(InvoiceExport)) == 1
+
+    assert get_job("exports").func()["built"] == 1
+    status = client.get(location, headers=token)
+    assert status.json["status"] == "ready" and status.json["done"] == status.json["total"] == 30
+    assert status.json["ready_at"] and status.json["expires_at"] and status.json["size"] > 0
+    got = client.get(status.json["links"]["zip"], headers=token)
+    assert got.status_code == 200 and got.mimetype == "application/zip"
+    archive = zipfile.ZipFile(io.BytesIO(got.data))
+    assert {n: archive.read(n) for n in archive.namelist()} == \
+        {f"{i.number.replace('/', '-')}.pdf": b"%PDF-1.4 " + i.number.encode() for i in chosen}
+    # The portal's e-mail says it is ready.
+    deliver_mail()
+    [message] = [m for m in smtp_server.messages if "ZIP" in m["Subject"]]
+    assert message["To"] == a["customer"].email and "30" in message.get_body(("plain",)).get_content()
+    # Another customer's token: as if it did not exist.
+    for url in (location, f"{location}/zip"):
+        other = client.get(url, headers=bearer(b["secret"]))
+        assert other.status_code == 404 and other.mimetype == "application/problem+json"
+    # After its days: gone.
+    from app.services.portal import zip_exports
+
+    assert zip_exports.purge_expired(utcnow() + dt.timedelta(days=zip_exports.KEEP_DAYS, minutes=1)) == 1
+    gone = client.get(f"{location}/zip", headers=token)
+    assert gone.status_code == 410 and gone.mimetype == "application/problem+json"
+    assert client.get(location, headers=token).json["status"] == "expired"
+
+
+def test_F61_api_all_invoices_and_small_choices(client, db, app, two_customers):
+    from .conftest import bearer
+
+    a, b = two_customers["a"], two_customers["b"]
+    _invoices(db, a["customer"], a["supply_point"], 3)
+    forget_cookies(client)
+    token = bearer(a["secret"])
+    # A few invoices: the ZIP at once, as before.
+    small = client.post(f"{API}/invoices/zip", headers=token, json={"invoices": [a["invoice"].id]})
+    assert small.status_code == 200 and small.mimetype == "application/zip"
+    # Neither a choice nor "all": refused with the field named.
+    empty = client.post(f"{API}/invoices/zip", headers=token, json={"all": False})
+    assert empty.status_code == 422 and "invoices" in empty.json["errors"]
+    # "all": every one of A's invoices, prepared in the background; B's own export is B's.
+    every = client.post(f"{API}/invoices/zip", headers=token, json={"all": True})
+    assert every.status_code == 202 and every.json["total"] == 4
+    theirs = client.post(f"{API}/invoices/zip", headers=bearer(b["secret"]), json={"all": True})
+    assert theirs.status_code == 202 and theirs.headers["Location"] != every.headers["Location"]
+    assert client.get(theirs.headers["Location"], headers=token).status_code == 404

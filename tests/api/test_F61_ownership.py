@@ -10,8 +10,12 @@ API = "/api/portal/v1"
 
 
 def _b_ids(b) -> dict:
+    from app.services.portal import zip_exports
+
+    export = zip_exports.request_zip(b["user"], None)  # B's invoice ZIP, prepared in the background
+    assert zip_exports.build_due()["built"] == 1
     return {"supply_point_id": b["supply_point"].id, "invoice_id": b["invoice"].id,
-            "request_id": b["request"].id}
+            "request_id": b["request"].id, "export_id": export.id}
 
 
 def _body_for(operation_id: str, b) -> dict | None:
@@ -43,9 +47,10 @@ def test_F61_token_of_customer_a_on_b_objects_is_404_for_every_operation(client,
             tried.append(op["operationId"])
     assert {"getInvoice", "getInvoicePdf", "getSupplyPoint", "listReadings", "submitReading",
             "getConsumption", "getRequest", "zipInvoices", "exportReadingsCsv",
-            "exportConsumptionCsv"} <= set(tried)
-    # And with B's own token every one of those B objects answers (so the 404 meant "not yours").
+            "exportConsumptionCsv", "getExport", "getExportZip"} <= set(tried)
+    # And with B's own token those B objects answer (so the 404 meant "not yours").
     assert client.get(f"{API}/invoices/{b['invoice'].id}", headers=bearer(b["secret"])).status_code == 200
+    assert client.get(f"{API}/exports/{ids['export_id']}/zip", headers=bearer(b["secret"])).status_code == 200
     # A's lists hold nothing of B's.
     invoices = client.get(f"{API}/invoices", headers=bearer(a["secret"])).json["items"]
     assert b["invoice"].id not in {i["id"] for i in invoices} and invoices

@@ -2,9 +2,10 @@
 
 A choice of more than `exports.ZIP_MAX` invoices (or "all my invoices") is not built while the
 customer waits: `request_zip` records it, the `exports` job (app.jobs) builds it with
-`build_due`, saving its progress every few invoices so the export page can show it, and
-e-mails the customer when the ZIP is ready. The ZIP is kept for `KEEP_DAYS` days for its owner
-only (the portal loads it through the ownership check); `purge_expired` then deletes its
+`build_due`, saving its progress every few invoices so the export page (and the API's
+`GET /exports/{export_id}`) can show it, and e-mails the customer when the ZIP is ready. The
+portal and the API ask for it the same way. The ZIP is kept for `KEEP_DAYS` days for its owner
+only (both load it through the portal's ownership check); `purge_expired` then deletes its
 content. A customer has at most one export waiting or in preparation at a time.
 
 Rows are claimed with a conditional UPDATE (pending -> building) checked by its row count, so

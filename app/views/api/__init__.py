@@ -46,7 +46,7 @@ class ApiProblem(HTTPException):
 
 _TITLES = {400: _l("Bad request"), 401: _l("Authentication required"), 403: _l("Forbidden"),
            404: _l("Not found"), 405: _l("Method not allowed"), 406: _l("Not acceptable"),
-           409: _l("Conflict"), 413: _l("Request too large"), 415: _l("Unsupported media type"),
+           409: _l("Conflict"), 410: _l("Gone"), 413: _l("Request too large"), 415: _l("Unsupported media type"),
            422: _l("Invalid data"), 429: _l("Too many requests"), 500: _l("Internal error")}
 _DETAILS = {400: _l("The request could not be understood."),
             401: _l("Send a valid personal API token (Authorization: Bearer …) or sign in to the portal."),

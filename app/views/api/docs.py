@@ -81,9 +81,10 @@ def build_spec() -> dict:
                                                                "unsafe methods need X-CSRFToken)"})
     for name in ("Problem", "Status", "InformationRequestIn", "InformationRequestOut", "Profile",
                  "Balance", "SupplyPoint", "SupplyPointList", "Invoice", "InvoiceDetail", "InvoicePage",
-                 "InvoiceZipIn", "Reading", "ReadingPage", "ReadingIn", "ReadingAccepted",
+                 "InvoiceZipIn", "Export", "Reading", "ReadingPage", "ReadingIn", "ReadingAccepted",
                  "ConsumptionSeries", "Request", "RequestPage"):
-        extra = schemas.CONTACT_REQUIRED if name == "InformationRequestIn" else None
+        extra = {"InformationRequestIn": schemas.CONTACT_REQUIRED,
+                 "InvoiceZipIn": schemas.ZIP_CHOICE_REQUIRED}.get(name)
         spec.components.schema(name, component=dict(extra) if extra else None, schema=getattr(schemas, name))
     paths: dict[str, dict] = {}
     for path, method, op in OPERATIONS:

@@ -11,8 +11,8 @@ from marshmallow import ValidationError
 
 from app.extensions import db, limiter
 from app.i18n import locale_id
-from app.models import Activity, Customer, Invoice, SupplyPoint
-from app.services.portal import exports, readings, requests as customer_requests
+from app.models import Activity, Customer, ExportStatus, Invoice, InvoiceExport, SupplyPoint
+from app.services.portal import exports, readings, requests as customer_requests, zip_exports
 from app.services.portal.invoices import (SORTS, STATUS_FILTERS, InvoiceFilter, balance as balance_of,
                                          invoice_page)
 from app.services.sync.freshness import data_as_of
@@ -248,21 +248,87 @@ def invoice_pdf(invoice_id):
                     headers={"Content-Disposition": f'attachment; filename="{inv.number.replace("/", "-")}.pdf"'})
 
 
+_ZIP = {"application/zip": {"schema": {"type": "string", "format": "binary"}}}
+_LOCATION = {"Location": {"description": "The export's address (getExport)", "schema": {"type": "string"}}}
+
+
+def _export_url(export: InvoiceExport) -> str:
+    return url_for("api_portal.get_export", export_id=export.id)
+
+
+def _export_doc(export: InvoiceExport) -> dict:
+    status = export.status
+    if status == ExportStatus.READY and not export.is_downloadable():
+        status = ExportStatus.EXPIRED  # past its days, before the job deletes its content
+    links = {"self": _export_url(export)}
+    if status == ExportStatus.READY:
+        links["zip"] = url_for("api_portal.export_zip", export_id=export.id)
+    return {"id": export.id, "status": status.value, "status_label": str(status.label), "total": export.total,
+            "done": export.done, "size": export.size or 0, "created_at": export.created_at,
+            "ready_at": export.ready_at, "expires_at": export.expires_at, "links": links}
+
+
 @operation("/invoices/zip", "post", operation_id="zipInvoices", summary="A ZIP of the chosen invoices' PDFs",
            tag="invoices", body=schemas.InvoiceZipIn,
-           responses={"200": {"description": "ZIP of PDFs", "content": {
-               "application/zip": {"schema": {"type": "string", "format": "binary"}}}}})
+           responses={"200": {"description": f"ZIP of PDFs: up to {exports.ZIP_MAX} invoices, built at once",
+                              "content": _ZIP},
+                      "202": {"description": f"More than {exports.ZIP_MAX} invoices, or all: the ZIP is prepared "
+                                             "in the background (follow Location; an e-mail says when it is "
+                                             "ready)", "headers": _LOCATION,
+                              "content": {_JSON: {"schema": schemas.Export}}},
+                      "409": _problem("Another ZIP of the customer's is being prepared (Location: that export)")})
 def invoices_zip():
     data = _body(schemas.InvoiceZipIn)
-    wanted = set(data["invoices"])
-    if len(exports.chosen_invoices(customer_id(), list(wanted))) != len(wanted):
+    cid = customer_id()
+    wanted = None if data["all"] else sorted(set(data["invoices"]))
+    if wanted is not None and len(exports.chosen_invoices(cid, wanted)) != len(wanted):
         abort(404)  # one of them is not the caller's: as for any other object
+    if wanted is None or len(wanted) > exports.ZIP_MAX:  # too many to build while the caller waits
+        try:
+            export = zip_exports.request_zip(current_user, wanted)
+        except exports.ExportError as exc:
+            waiting = zip_exports.open_export(cid)
+            if waiting is not None:
+                raise ApiProblem(409, exc.message, headers={"Location": _export_url(waiting)}) from None
+            raise ApiProblem(422, exc.message, {"invoices": exc.message}) from None
+        response = _dump(schemas.Export, _export_doc(export), 202)
+        response.headers["Location"] = _export_url(export)
+        return response
     try:
-        body = exports.invoices_zip(customer_id(), list(wanted))
+        body = exports.invoices_zip(cid, wanted)
     except exports.ExportError as exc:
         raise ApiProblem(422, exc.message, {"invoices": exc.message}) from None
     return Response(body, mimetype="application/zip",
                     headers={"Content-Disposition": 'attachment; filename="invoices.zip"'})
+
+
+@operation("/exports/<int:export_id>", "get", operation_id="getExport",
+           summary="An invoice ZIP prepared in the background: its status and progress", tag="export",
+           responses={"200": _ok(schemas.Export, "The export")})
+def get_export(export_id):
+    return _dump(schemas.Export, _export_doc(get_owned_or_404(InvoiceExport, export_id)))
+
+
+@operation("/exports/<int:export_id>/zip", "get", operation_id="getExportZip",
+           summary="The ZIP prepared in the background, once ready", tag="export",
+           responses={"200": {"description": "ZIP of PDFs", "content": _ZIP},
+                      "409": _problem("Not ready: still being prepared (Retry-After), or it could not be "
+                                      "prepared"),
+                      "410": _problem("Expired: its days are over, ask for a new one")})
+def export_zip(export_id):
+    export = get_owned_or_404(InvoiceExport, export_id)
+    data = zip_exports.content(export)
+    if data is not None:
+        return Response(data, mimetype="application/zip",
+                        headers={"Content-Disposition": f'attachment; filename="invoices-{export.id}.zip"'})
+    if export.status in zip_exports.OPEN:
+        raise ApiProblem(409, _("The ZIP is still being prepared (%(done)s of %(total)s invoices): try again "
+                                "in a minute.", done=export.done, total=export.total),
+                         headers={"Retry-After": "60"})
+    if export.status == ExportStatus.FAILED:
+        raise ApiProblem(409, _("This ZIP could not be prepared: ask for it again."))
+    raise ApiProblem(410, _("This ZIP is no longer available (it is kept for %(days)s days): ask for it again.",
+                            days=zip_exports.KEEP_DAYS))
 
 
 # --- readings and consumption ----------------------------------------------------------------------

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-from marshmallow import Schema, fields, validate
+from flask_babel import lazy_gettext as _l
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from app.models import InvoiceStatus, InvoiceType, Service, TokenScope
+from app.models import ExportStatus, InvoiceStatus, InvoiceType, Service, TokenScope
 
 
 class UtcDateTime(fields.DateTime):
@@ -161,9 +162,48 @@ class InvoicePage(PageMeta):
     due = Money(required=True)  # left to pay on the invoices matching the filter
 
 
+ZIP_CHOICE_MAX = 1000  # a larger choice is "all"
+
+
 class InvoiceZipIn(Schema):
     invoices = fields.List(fields.Integer(validate=validate.Range(min=1, max=2**31 - 1)),
-                           required=True, validate=validate.Length(min=1, max=24))
+                           validate=validate.Length(min=1, max=ZIP_CHOICE_MAX),
+                           metadata={"description": "The invoices' ids. Up to 24: the ZIP at once (200); "
+                                                    "more: prepared in the background (202)"})
+    all = fields.Boolean(load_default=False, metadata={
+        "description": "true: all the customer's invoices, prepared in the background (202); "
+                       "`invoices` is then ignored"})
+
+    @validates_schema
+    def _something_chosen(self, data, **_kw):
+        if not data.get("all") and not data.get("invoices"):
+            raise ValidationError(_l("Choose at least one invoice."), "invoices")
+
+
+# The document says the same as `_something_chosen`.
+ZIP_CHOICE_REQUIRED = {"anyOf": [{"required": ["invoices"]},
+                                 {"required": ["all"], "properties": {"all": {"const": True}}}]}
+
+
+class ExportLinks(Schema):
+    self = fields.String(required=True)
+    zip = fields.String(metadata={"description": "The ZIP's address, while it can be downloaded"})
+
+
+class Export(Schema):
+    """An invoice ZIP prepared in the background, with its progress."""
+
+    id = fields.Integer(required=True)
+    status = fields.String(required=True, validate=validate.OneOf([s.value for s in ExportStatus]))
+    status_label = fields.String(required=True, metadata={"description": "In the language of Accept-Language"})
+    total = fields.Integer(required=True, metadata={"description": "Invoices in the ZIP"})
+    done = fields.Integer(required=True, metadata={"description": "Invoices already added"})
+    size = fields.Integer(required=True, metadata={"description": "The ZIP's size in bytes (0 until ready)"})
+    created_at = UtcDateTime(required=True)
+    ready_at = UtcDateTime(required=True, allow_none=True)
+    expires_at = UtcDateTime(required=True, allow_none=True,
+                             metadata={"description": "Until when the ZIP can be downloaded"})
+    links = fields.Nested(ExportLinks, required=True)
 
 
 class Reading(Schema):
