@@ -405,6 +405,13 @@ def test_two_nodes_two_schedulers_behind_nginx_survive_a_kill(app, db, database_
     leaks = {path.name: findings(path.read_text(errors="replace")) for path in logs if path.exists()}
     assert len(leaks) == len(logs) and not any(leaks.values()), leaks
     assert len(lost) <= in_flight, (lost, in_flight)
+    # ... and, from nginx's own log, every request it answered with an error was one the killed
+    # node held (its upstream address is that node's); none was lost on the surviving node.
+    killed_node = f"127.0.0.1:{ports[0]}"
+    failed_upstream = [line.split() for line in (prefix_dir / "logs/access.log").read_text().splitlines()
+                       if len(line.split()) >= 4 and line.split()[2] >= "500"]
+    assert all(parts[3].strip(",") == killed_node and len(parts) == 4 for parts in failed_upstream), \
+        (killed_node, failed_upstream)
     assert all(method == "POST" for _, _, method, _, _ in lost), lost  # GETs go to the other node
     # Customers stay signed in on the surviving node (the session is in the signed cookie).
     pages = [status for _, _, method, path, status in tally.requests
