@@ -90,7 +90,12 @@ def test_backup_under_writes_restores_every_committed_row_consistently(app, db, 
         started = time.monotonic()
         before = [(cid, iid) for at, cid, iid in committed if at < started]
         result = app.test_cli_runner().invoke(args=["sportello", "backup", "--to", str(tmp_path / "backups")])
-        during = len(committed) - len(before)
+        ended = time.monotonic()
+        deadline = ended + 15
+        while not any(at >= ended for at, _, _ in committed) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        during = sum(1 for at, _, _ in committed if started <= at < ended)
+        after = [at for at, _, _ in committed if at >= ended]
     finally:
         stop.set()
         writer.join(30)
@@ -98,6 +103,9 @@ def test_backup_under_writes_restores_every_committed_row_consistently(app, db, 
     assert "Backup of the" in result.output
     [made] = list((tmp_path / "backups").glob("sportello-*"))
     assert len(before) >= 10
+    # The instance was being written to around the backup: commits right up to its start and
+    # again straight after it, from the same writer, so the backup ran under writes.
+    assert after, "the writer stopped committing during the backup"
 
     class Restored(TestConfig):
         SQLALCHEMY_DATABASE_URI = new_database
