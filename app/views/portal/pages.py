@@ -338,6 +338,11 @@ def mailing_address(sp_id):
 @customer_required
 def direct_debit_page(sp_id):
     sp = get_owned_or_404(SupplyPoint, sp_id)
+    if request.method == "POST" and direct_debit.pending_mandate(sp) is not None:
+        # The page shows no form while a request is handled (a form sent from an older tab):
+        # the reason, on the page that shows the pending request, and nothing recorded.
+        flash(_("A direct debit request for this supply point is already being handled."), "info")
+        return redirect(url_for("portal.direct_debit_page", sp_id=sp.id))
     form = MandateForm()
     if request.method == "GET":
         customer = sp.customer
