@@ -149,9 +149,6 @@ def _register_service_hooks() -> None:
 
     accounts.register_hooks()
     api_tokens.register_hooks()
-    from app.services.portal import accounts
-
-    accounts.register_hooks()
     from app.services.mailing import security_notices
 
     security_notices.register_hooks()

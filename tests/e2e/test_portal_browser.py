@@ -59,7 +59,8 @@ def test_portal_register_login_reading_language_pdf(live_server, page, billing_s
     page.wait_for_url(f"**/portal/supply/{sp.id}/consumption")
     assert "Lettura ricevuta" in page.content()
     first_row = page.locator("table.data tbody tr").first
-    assert str(value) in first_row.inner_text() and "Autolettura" in first_row.inner_text()
+    shown = f"{value:,}".replace(",", ".")  # the reading in the Italian number format
+    assert shown in first_row.inner_text() and "Autolettura" in first_row.inner_text()
 
     page.click("nav >> text=Le mie richieste")
     page.wait_for_url("**/portal/requests")

@@ -256,13 +256,6 @@ def _duplicate_account_closed(closed: SportelloUser, kept: SportelloUser, duplic
                         key=f"account_merged-{closed.id}-{survivor.code}")
 
 
-def register_hooks() -> None:
-    """Notices for accounts closed by a merge in billing (called once by `create_app`)."""
-    from app.services.sync.deletions import on_duplicate_account_closed
-
-    on_duplicate_account_closed("portal_notice", _duplicate_account_closed)
-
-
 # --- credentials ------------------------------------------------------------------------------
 
 def reauthenticate(user: SportelloUser, current: str | None, what: str, code: str | None = None) -> None:
@@ -432,10 +425,13 @@ def prepare_reset_mail(queued: dict) -> dict | None:
 
 
 def register_hooks() -> None:
-    """Reset messages are completed when they are sent (app start-up)."""
+    """Called once by `create_app`: reset messages are completed when they are sent, and the
+    owner of an account closed by a merge in billing is told."""
     from app.services.mailing.mail import prepare_with
+    from app.services.sync.deletions import on_duplicate_account_closed
 
     prepare_with(RESET_MAIL, prepare_reset_mail)
+    on_duplicate_account_closed("portal_notice", _duplicate_account_closed)
 
 
 @transactional
