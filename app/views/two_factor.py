@@ -2,6 +2,7 @@
 step under the sign-in policy, and re-authentication with the password and a current code."""
 from __future__ import annotations
 
+from flask import flash
 from flask_babel import gettext as _, lazy_gettext as _l
 from flask_wtf import FlaskForm
 from markupsafe import Markup
@@ -44,7 +45,8 @@ def locked_message(verdict: login_policy.Verdict) -> str:
 
 
 def check_code(user, code: str, area: str) -> tuple[str | None, str | None, int]:
-    """The code step under the one sign-in policy: (kind accepted, error message, status)."""
+    """The code step under the one sign-in policy: (kind accepted, error message, status); a
+    recovery code accepted says how many are left."""
     verdict = login_policy.check(user.username)
     if not verdict.allowed:
         return None, locked_message(verdict), 429
@@ -55,6 +57,10 @@ def check_code(user, code: str, area: str) -> tuple[str | None, str | None, int]
         message = _("The code is not correct or has been used already: wait for the next one.")
         return None, (locked_message(verdict) if not verdict.allowed else message), 200
     login_policy.succeeded(user.username)
+    if kind == "recovery":
+        flash(_("You signed in with a recovery code: %(left)s are left. Create new ones "
+                "on the two-factor sign-in page if few remain.",
+                left=two_factor.recovery_codes_left(user)), "warning")
     return kind, None, 200
 
 

@@ -114,7 +114,10 @@ def test_F65_recovery_code_works_once(app, client, make_user, db):
     first = app.test_client()
     staff_post_login(first, user.username, password)
     done = _login_code(first, codes[3].upper())
-    assert done.status_code == 302 and first.get("/customerview/list/").status_code == 200
+    assert done.status_code == 302
+    landed = first.get(done.headers["Location"], follow_redirects=True).get_data(as_text=True)
+    assert "codice di recupero: ne restano 9" in landed  # how many are left, told once
+    assert first.get("/customerview/list/").status_code == 200
     second = app.test_client()
     staff_post_login(second, user.username, password)
     assert _login_code(second, codes[3]).status_code == 200

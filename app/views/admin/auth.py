@@ -84,10 +84,6 @@ class AuthDBView(_AuthDBView):
         if form.validate_on_submit():
             kind, error, status = tf.check_code(user, form.code.data, "staff")
             if kind:
-                if kind == "recovery":
-                    flash(_("You signed in with a recovery code: %(left)s are left. Create new ones "
-                            "on the two-factor sign-in page if few remain.",
-                            left=two_factor.recovery_codes_left(user)), "warning")
                 return self._signed_in(user, sign_in.pending_next(self.appbuilder.get_url_for_index), kind)
             form.code.errors = [error]
         return self._page("two_factor/code.html", status, form=form, title=_("Two-factor sign-in"))

@@ -165,10 +165,6 @@ def login_code():
     if form.validate_on_submit():
         kind, error, status = tf.check_code(user, form.code.data, "portal")
         if kind:
-            if kind == "recovery":
-                flash(_("You signed in with a recovery code: %(left)s are left. Create new ones "
-                        "on the two-factor sign-in page if few remain.",
-                        left=two_factor.recovery_codes_left(user)), "warning")
             return _signed_in(user, sign_in.pending_next(url_for("portal.home")), kind)
         form.code.errors = [error]
     return _page("two_factor/code.html", status, form=form)
