@@ -302,14 +302,23 @@ class Demo:
                            f"mail job delivers it); scheduler log:\n{tail(self.var / 'log' / 'scheduler.log')}")
 
     def check_job_run(self) -> None:
-        """The jobs page's data: a `mail` run recorded with its outcome and a message sent."""
-        db = sqlite3.connect(f"file:{self.var / 'sportello.db'}", uri=True, timeout=10)
-        try:
-            rows = db.execute("SELECT status, counts FROM job_runs WHERE job_id = 'mail' "
-                              "ORDER BY id DESC LIMIT 50").fetchall()
-        finally:
-            db.close()
-        sent = [r for r in rows if r[0] == "ok" and json.loads(r[1] or "{}").get("sent", 0) > 0]
+        """The jobs page's data: a `mail` run recorded with its outcome and a message sent.
+
+        The message reaches the catcher before the run that sent it records its counts, so the
+        run is looked for until it has finished (a run still `running` is not yet an answer).
+        """
+        deadline = time.monotonic() + 30
+        while True:
+            db = sqlite3.connect(f"file:{self.var / 'sportello.db'}", uri=True, timeout=10)
+            try:
+                rows = db.execute("SELECT status, counts FROM job_runs WHERE job_id = 'mail' "
+                                  "ORDER BY id DESC LIMIT 50").fetchall()
+            finally:
+                db.close()
+            sent = [r for r in rows if r[0] == "ok" and json.loads(r[1] or "{}").get("sent", 0) > 0]
+            if sent or time.monotonic() > deadline:
+                break
+            time.sleep(1)
         if not sent:
             raise SmokeFailure(f"scheduler: no `mail` job run that sent a message in job_runs (last: {rows[:3]})")
         ok(f"scheduler: job_runs has {len(rows)} `mail` run(s), one ok with counts {sent[0][1]}")
