@@ -131,6 +131,8 @@ class AuthDBView(_AuthDBView):
                 return self._page("two_factor/recovery_codes.html", codes=codes, next_url=next_url,
                                   title=_("Your recovery codes"))
             tf.add_errors(form, errors)
+        if request.method == "POST" and status == 200:
+            status = 400  # the form again, with what was wrong
         return self._page("two_factor/enrol.html", status, form=form, pending=pending,
                           required=two_factor.is_required(user), title=_("Set up two-factor sign-in"),
                           **tf.enrolment_context(user))

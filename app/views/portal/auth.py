@@ -205,7 +205,8 @@ def two_factor_enrol():
             errors = {"code": _("The code is not correct: check the time on your phone "
                                 "and type the code the app shows now.")}
         tf.add_errors(form, errors)
-        status = 400
+    if request.method == "POST":
+        status = 400  # the form again, with what was wrong
     return _page("two_factor/enrol.html", status, form=form, pending=False, required=False,
                  **tf.enrolment_context(user))
 
