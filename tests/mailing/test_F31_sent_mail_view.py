@@ -121,3 +121,39 @@ def test_F31_other_roles_do_not_read_the_e_mails(role, client, db, login_as):
     assert "/outgoingmailview/list/" not in menu_links(client.get("/").get_data(as_text=True))
     for url in ("/outgoingmailview/list/", "/refusedmailview/list/"):
         assert client.get(url).status_code in (302, 403), (role, url)
+
+
+def test_F31_sent_mail_searched_by_customer_and_named_with_one_query(app, client, db, login_as, smtp_server):
+    """The list of sent e-mails is searched by a typed customer (name, code, tax code) and names
+    each row's customer without one query per row."""
+    people = [factories.customer(last_name=last, first_name="Anna", search_name=f"{last.lower()} anna",
+                                 tax_code=f"{last[:3].upper()}NNA80A41H501{n}", email=f"{last.lower()}_a@example.com")
+              for n, last in enumerate(("Bianchi", "Verdi", "Neri", "Gialli", "Rossi"))]
+    db.session.commit()
+    for person in people:
+        mail.queue_mail("password_changed", "it", [person.email], {"name": person.first_name})
+    mail.queue_mail("password_changed", "it", ["bianchixa@example.com"], {"name": "Nessuno"})  # "_" is no wildcard
+    db.session.commit()
+    mail.deliver_mail()
+    login_as(BACK_OFFICE)
+    for typed in ("bianchi", people[0].code, people[0].tax_code):
+        html = client.get("/outgoingmailview/list/", query_string={"_flt_0_customer": typed}).get_data(as_text=True)
+        assert len(_rows(html, "outgoingmailview")) == 1 and "Bianchi Anna" in html, typed
+        assert "Verdi Anna" not in html
+    none = client.get("/outgoingmailview/list/", query_string={"_flt_0_customer": "Nessuno Cosi"})
+    assert none.status_code == 200 and not _rows(none.get_data(as_text=True), "outgoingmailview")
+
+    statements = []
+
+    def count(conn, cursor, statement, *args):
+        if "FROM customers" in statement:
+            statements.append(statement)
+
+    sa.event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        html = client.get("/outgoingmailview/list/").get_data(as_text=True)
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", count)
+    assert len(_rows(html, "outgoingmailview")) == 6
+    assert all(f"{p.last_name} Anna" in html for p in people)
+    assert len(statements) == 1, statements

@@ -141,3 +141,33 @@ def test_F31_mail_catcher_keeps_and_shows_messages(client, login_as, app, tmp_pa
         assert cleared.status_code == 302 and "Appuntamento" not in client.get("/mailcatcher/").get_data(as_text=True)
     finally:
         app.config.pop("MAILCATCHER_DIR")
+
+
+def test_F31_send_log_and_settings_searched_by_the_customer_typed(client, login_as, db, smtp_server, mailing_data):
+    """Staff find a customer's invoice e-mails and delivery settings by typing a name, a customer
+    code or a tax code; the search form offers a text field, not a list of every invoice."""
+    made = mailing_data(3)
+    for (customer, *_), last, code in zip(made, ("Bianchi", "Verdi", "Neri"),
+                                          ("BNCNNA80A41H501V", "VRDNNA80A41H501W", "NRENNA80A41H501X")):
+        customer.last_name, customer.first_name, customer.tax_code = last, "Anna", code
+        customer.search_name = customer.make_search_name(last, "Anna", "")
+    db.session.commit()
+    invoice_queue.build_queue()
+    send_due()
+    wanted, _, invoice, emails = made[1]
+    others = [m for m in made if m[0].id != wanted.id]
+    login_as("Back office")
+    for typed in (wanted.last_name.upper(), f" {wanted.last_name.lower()}  {wanted.first_name} ", wanted.code,
+                  wanted.tax_code):
+        log = client.get("/invoiceemaillogview/list/", query_string={"_flt_0_customer": typed})
+        html = log.get_data(as_text=True)
+        assert log.status_code == 200 and invoice.number in html and emails[0] in html, typed
+        assert not any(o[2].number in html for o in others), typed
+        settings = client.get("/invoicedeliverysettingview/list/", query_string={"_flt_0_customer": typed})
+        page = settings.get_data(as_text=True)
+        assert settings.status_code == 200 and emails[0] in page, typed
+        assert not any(o[3][0] in page for o in others), typed
+    nobody = client.get("/invoiceemaillogview/list/", query_string={"_flt_0_customer": "Nessuno Cosi"})
+    assert nobody.status_code == 200 and not any(m[2].number in nobody.get_data(as_text=True) for m in made)
+    form = client.get("/invoiceemaillogview/list/").get_data(as_text=True)
+    assert "Cliente (nome, codice, codice fiscale o partita IVA)" in form.replace("\\u0027", "'")

@@ -31,12 +31,40 @@ def count_refused() -> int:
 
 def customer_names(addresses: list[str] | None) -> str:
     """The names of the customers whose e-mail address the message went to ("" when none)."""
-    wanted = sorted({a.strip().lower() for a in addresses or [] if a and a.strip()})
-    if not wanted:
-        return ""
-    names = db.session.scalars(sa.select(Customer).where(sa.func.lower(Customer.email).in_(wanted))
-                               .order_by(Customer.last_name, Customer.first_name, Customer.id)).all()
-    return ", ".join(dict.fromkeys(c.display_name for c in names if c.display_name))
+    return customer_names_for([addresses])[0]
+
+
+def customer_names_for(address_lists: list[list[str] | None]) -> list[str]:
+    """`customer_names` of several messages (a list page's rows) with one query."""
+    def wanted(addresses):
+        return {a.strip().lower() for a in addresses or [] if a and a.strip()}
+
+    every = sorted(set().union(*(wanted(a) for a in address_lists))) if address_lists else []
+    by_address: dict[str, list[Customer]] = {}
+    if every:
+        for customer in db.session.scalars(sa.select(Customer).where(sa.func.lower(Customer.email).in_(every))):
+            by_address.setdefault((customer.email or "").lower(), []).append(customer)
+    names = []
+    for addresses in address_lists:
+        found = {c.id: c for a in wanted(addresses) for c in by_address.get(a, [])}
+        ordered = sorted(found.values(), key=lambda c: (c.last_name or "", c.first_name or "", c.id))
+        names.append(", ".join(dict.fromkeys(c.display_name for c in ordered if c.display_name)))
+    return names
+
+
+def sent_to_customers(ids, limit: int = 200):
+    """A condition on OutgoingMail: sent to the e-mail address of one of the customers `ids`
+    (a subquery) selects; at most `limit` addresses are looked for."""
+    addresses = sorted({e.strip().lower() for e in db.session.scalars(
+        sa.select(Customer.email).where(Customer.id.in_(ids), Customer.email != "").limit(limit)) if e})
+    if not addresses:
+        return sa.false()
+    stored = sa.func.lower(sa.cast(OutgoingMail.recipients, sa.Text))
+
+    def quoted(address: str) -> str:
+        return '%"' + address.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + '"%'
+
+    return sa.or_(*(stored.like(quoted(a), escape="\\") for a in addresses))
 
 
 def _hidden(value) -> str:

@@ -4,8 +4,12 @@ from __future__ import annotations
 from flask import abort, request, url_for
 from flask_appbuilder import ModelView
 from flask_appbuilder.baseviews import expose
+from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.security.decorators import has_access
+from flask_babel import lazy_gettext as _l
+from wtforms import StringField
 
+from app.services.core.customer_text import customers_matching
 from app.services.core.masking import mask, sensitive_kind
 from app.views.display import column_formatter, money, wrap
 
@@ -124,3 +128,35 @@ class ReadOnlyView(SecureModelView):
 
 __all__ = ["SecureModelView", "ReadOnlyView", "ReadableColumns", "money_formatter", "mask",
            "has_access"]
+
+
+class CustomerTextSearch:
+    """A list whose "customer" search field is typed (name, code, tax code or VAT number), not
+    picked from a list of every customer. `customer_rows(ids)` turns the matching customers'
+    ids subquery into a condition on the view's own rows."""
+
+    customer_search_label = _l("Customer (name, code, tax code or VAT number)")
+
+    @staticmethod
+    def customer_rows(ids):
+        raise NotImplementedError
+
+    def __init__(self, *args, **kwargs):
+        self.search_form_extra_fields = {"customer": StringField(self.customer_search_label),
+                                         **(self.search_form_extra_fields or {})}
+        super().__init__(*args, **kwargs)
+
+    def _init_properties(self):
+        super()._init_properties()
+        view = self
+
+        class Matches(BaseFilter):
+            name = _l("matches")
+            arg_name = "cst"
+
+            def apply(self, query, value):
+                ids = customers_matching(value)
+                return query if ids is None else query.filter(view.customer_rows(ids))
+
+        matches = [Matches("customer", self.datamodel)]
+        self._filters._search_filters["customer"] = self._filters._all_filters["customer"] = matches

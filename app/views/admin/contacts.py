@@ -15,7 +15,6 @@ from flask_appbuilder.security.decorators import has_access, permission_name
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateTimeLocalField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
-from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.models.sqla.filters import FilterEqual, FilterEqualFunction
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import gettext as _, lazy_gettext as _l
@@ -31,7 +30,7 @@ from app.services.crm import contacts as svc
 from app.services.sales import portfolio
 from app.services.sales.contracts import agent_of
 
-from .base import SecureModelView
+from .base import CustomerTextSearch, SecureModelView
 from .crm import datetime_formatter, local_to_utc, utc_to_local
 
 CANCEL = ("cancel_appointment", "can_reschedule")
@@ -89,24 +88,7 @@ def find_customer(user, text: str) -> Customer:
     return found[0]
 
 
-class CustomerMatches(BaseFilter):
-    """Contacts of the customers a text names: name (any part), customer code, tax code or VAT number."""
-
-    name = _l("matches")
-    arg_name = "cst"
-
-    def apply(self, query, value):
-        text = " ".join(str(value or "").split())
-        if not text:
-            return query
-        compact = text.replace(" ", "").upper()
-        ids = sa.select(Customer.id).where(sa.or_(
-            Customer.search_name.like(f"%{text.lower()}%"), Customer.code == compact,
-            Customer.tax_code == compact, Customer.vat_number == compact))
-        return query.filter(Contact.customer_id.in_(ids))
-
-
-class ContactView(SecureModelView):
+class ContactView(CustomerTextSearch, SecureModelView):
     datamodel = SQLAInterface(Contact)
     base_permissions = ["can_list", "can_show", "can_reschedule", "can_file"]
     show_template = "admin/contact_show.html"
@@ -116,8 +98,6 @@ class ContactView(SecureModelView):
     show_columns = ["kind", "channel", "customer", "activity", "operator", "subject_text", "notes", "starts_at",
                     "ends_at", "location", "cancelled", "created_at"]
     search_columns = ["kind", "channel", "customer", "starts_at", "operator", "subject", "cancelled"]
-    # The customer is typed, not picked from a list of every customer.
-    search_form_extra_fields = {"customer": StringField(_l("Customer (name, code, tax code or VAT number)"))}
     order_columns = ["starts_at", "kind"]
     base_order = ("starts_at", "desc")
     search_form_query_rel_fields = {"operator": [["customer_id", FilterEqual, None]]}
@@ -162,10 +142,9 @@ class ContactView(SecureModelView):
         flash(_("The appointment has been moved; the invitation is updated."), "success")
         return redirect(url_for(f"{self.endpoint}.show", pk=contact.id))
 
-    def _init_properties(self):
-        super()._init_properties()
-        matches = [CustomerMatches("customer", self.datamodel)]
-        self._filters._search_filters["customer"] = self._filters._all_filters["customer"] = matches
+    @staticmethod
+    def customer_rows(ids):
+        return Contact.customer_id.in_(ids)
 
     @expose("/file", methods=["GET", "POST"])
     @has_access
