@@ -21,7 +21,7 @@ from app.roles import (ADMIN, AGENT, BACK_OFFICE, BANK_DATA, BUILTIN_ROLES, CALL
 from app.services.core import login_policy
 from app.services.core.sessions import end_other_sessions
 from app.views.admin import security_views
-from app.views.admin.auth import AuthDBView, ResetMyPasswordView
+from app.views.admin.auth import AuthDBView, ResetMyPasswordView, ResetPasswordView
 
 # The session's user, read on every request: a prebuilt statement costs under two thirds of
 # the ORM's get(), which builds its query anew each time.
@@ -100,6 +100,7 @@ class SportelloSecurityManager(SecurityManager):
     permissionviewmodelview = security_views.PermissionViewModelView
     authdbview = AuthDBView
     resetmypasswordview = ResetMyPasswordView
+    resetpasswordview = ResetPasswordView
 
     def register_views(self):
         """FAB's views without its security API (`/api/v1/security/login` and `refresh`): no

@@ -7,7 +7,7 @@ from flask_appbuilder.exceptions import PasswordComplexityValidationError
 
 from app.passwords import password_complexity
 from app.roles import ADMIN, BACK_OFFICE
-from tests.conftest import csrf_token
+from tests.conftest import csrf_token, staff_login
 
 WEAK = ["password12", "sportello2026", "qwertyuiop", "Password123!", "1234567890", "iloveyou123"]
 STRONG = ["correct horse battery staple", "tre gatti neri sul tetto di via Roma",
@@ -64,14 +64,15 @@ def test_password_strength_staff_own_change(client, login_as):
     assert resp.status_code == 200 and "facile da indovinare" in resp.get_data(as_text=True)
 
 
-def test_password_strength_admin_sets_a_password(client, login_as, make_user):
+def test_password_strength_admin_sets_a_password(client, make_user):
     other, _ = make_user(BACK_OFFICE)
-    login_as(ADMIN)
+    admin, admin_password = make_user(ADMIN)
+    staff_login(client, admin.username, admin_password)
     url = f"/users/action/resetpasswords/{other.id}"
     page = client.get(f"/resetpassword/form?pk={other.id}")
     assert page.status_code == 200, url
     resp = client.post(f"/resetpassword/form?pk={other.id}", data={
-        "password": "password12", "conf_password": "password12",
+        "password": "password12", "conf_password": "password12", "current_password": admin_password,
         "csrf_token": csrf_token(page.get_data(as_text=True))})
     assert resp.status_code == 200 and "facile da indovinare" in resp.get_data(as_text=True)
 

@@ -154,7 +154,7 @@ def test_F40_a_new_password_ends_the_other_sessions(app, client, make_user):
     form = admin_client.get(url).get_data(as_text=True)
     third = "a third long passphrase 2026"
     resp = admin_client.post(url, data={"password": third, "conf_password": third,
-                                        "csrf_token": csrf_token(form)})
+                                        "current_password": admin_password, "csrf_token": csrf_token(form)})
     assert resp.status_code == 302
     assert fresh.get("/customerview/list/").status_code == 302
     assert admin_client.get("/customerview/list/").status_code == 200

@@ -2,12 +2,13 @@
 (app.services.core.login_policy), a new session at sign-in, and logout only by POST with CSRF."""
 from __future__ import annotations
 
-from flask import flash, g, redirect, request, session, url_for
+from flask import abort, flash, g, redirect, request, session, url_for
 from flask_appbuilder import expose
 from flask_appbuilder.security.forms import LoginForm_db
 from flask_appbuilder.fieldwidgets import BS3PasswordFieldWidget, BS3TextFieldWidget
 from flask_appbuilder.security.forms import ResetPasswordForm
-from flask_appbuilder.security.views import AuthDBView as _AuthDBView, ResetMyPasswordView as _ResetMyPasswordView
+from flask_appbuilder.security.views import (AuthDBView as _AuthDBView, ResetMyPasswordView as _ResetMyPasswordView,
+                                             ResetPasswordView as _ResetPasswordView)
 from flask_appbuilder.utils.base import get_safe_redirect
 from flask_babel import gettext as _, lazy_gettext as _l
 from flask_login import login_user, logout_user
@@ -228,3 +229,72 @@ class ResetMyPasswordView(_ResetMyPasswordView):
     name as FAB's: the permissions do not change)."""
 
     form = ResetMyPasswordForm
+
+
+def _admin_password_matches(form, field) -> None:
+    """The administrator's own password, and a current code when enrolled, before another
+    user's password is set: a session left open is not enough to take over an account."""
+    from wtforms.validators import ValidationError
+
+    errors = tf.reauthenticate(g.user, field.data, form.current_code.data, "staff", "password_of_other")
+    if errors:
+        raise ValidationError(errors.get("current_password") or errors["code"])
+
+
+class AdminPasswordConfirmation:
+    current_password = PasswordField(_l("Your own password (to confirm it is you)"),
+                                     validators=[DataRequired(), _admin_password_matches],
+                                     widget=BS3PasswordFieldWidget())
+    current_code = StringField(_l("Code from the authenticator app (if you use two-factor sign-in)"),
+                               widget=BS3TextFieldWidget(), render_kw=dict(tf.CODE_ATTRS))
+
+
+class ResetPasswordOfUserForm(ResetPasswordForm, AdminPasswordConfirmation):
+    pass
+
+
+class ResetPasswordView(_ResetPasswordView):
+    """An administrator sets another user's password after typing their own (same class name
+    as FAB's: the permissions do not change); the change is in the security log."""
+
+    form = ResetPasswordOfUserForm
+
+    def form_post(self, form) -> None:
+        target = self.appbuilder.sm.get_user_by_id(request.args.get("pk", type=int))
+        if target is None:
+            abort(404)
+        super().form_post(form)
+        security_log.event("password_set_by_admin", target.username, area="staff", by=g.user.username)
+
+
+def _admin_password_when_contact_changes(form, field) -> None:
+    """On the user edit form: changing a user's e-mail address or username (where reset links
+    and sign-in go) asks for the administrator's own password, and code when enrolled."""
+    from flask import current_app
+    from wtforms.validators import ValidationError
+
+    pk = getattr(form, "_id", None)
+    user = current_app.appbuilder.sm.get_user_by_id(pk) if pk is not None else None
+    if user is None:
+        return
+    email = (form.email.data or "").strip().lower() if "email" in form else (user.email or "").lower()
+    username = form.username.data if "username" in form else user.username
+    if email == (user.email or "").strip().lower() and username == user.username:
+        return  # no confirmation needed for names, roles or the active flag
+    if not field.data:
+        raise ValidationError(_("Type your own password to change this user's e-mail address or username."))
+    errors = tf.reauthenticate(g.user, field.data, form.current_code.data, "staff", "contact_of_other")
+    if errors:
+        raise ValidationError(errors.get("current_password") or errors["code"])
+
+
+def contact_confirmation_fields() -> dict:
+    """The user edit form's extra fields: the administrator's password and code, asked only
+    when the e-mail address or username changes."""
+    return {
+        "current_password": PasswordField(
+            _l("Your own password (only to change the e-mail address or username)"),
+            validators=[_admin_password_when_contact_changes], widget=BS3PasswordFieldWidget()),
+        "current_code": StringField(_l("Code from the authenticator app (if you use two-factor sign-in)"),
+                                    widget=BS3TextFieldWidget(), render_kw=dict(tf.CODE_ATTRS)),
+    }

@@ -24,6 +24,7 @@ from markupsafe import Markup, escape
 
 from app.views.display import EMPTY
 
+from .auth import contact_confirmation_fields
 from .base import ReadableColumns
 
 # What each permission allows, in words.
@@ -149,6 +150,22 @@ def _permissions_field():
 
 
 class UserDBModelView(ReadableColumns, _UserDBModelView):
+    edit_columns = [*_UserDBModelView.edit_columns, "current_password", "current_code"]
+    edit_form_extra_fields = contact_confirmation_fields()
+
+    def process_form(self, form, is_created):
+        """The confirmation is checked by the form; it is not a column of the user."""
+        for name in ("current_password", "current_code"):
+            if name in form:
+                del form[name]
+        super().process_form(form, is_created)
+
+    def post_update(self, item):
+        from app.services.core import security_log
+
+        security_log.event("user_edited_by_admin", item.username, area="staff", by=g.user.username)
+        super().post_update(item)
+
     @action("lift_signin_lock", _l("Lift sign-in locks"), confirmation=None, icon="fa-unlock",
             multiple=False, single=True)
     def lift_signin_lock(self, item):
