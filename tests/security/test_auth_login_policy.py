@@ -176,3 +176,47 @@ def test_auth_forwarded_for_ignored_without_trusted_proxy(client, db, make_user)
                                          "csrf_token": csrf_token(page.get_data(as_text=True))},
                         headers={"X-Forwarded-For": "192.0.2.99"})
     assert again.status_code == 429
+
+
+def test_auth_policy_counts_with_rate_limits_turned_off(database_url, tmp_path, app, db, make_user):
+    """RATELIMIT_ENABLED=0 turns the request rate limits off, not the sign-in policy: in a
+    process whose limiter never started, sign-in works and wrong passwords still lock out."""
+    import subprocess
+    import sys
+    import textwrap
+    from pathlib import Path
+
+    user, password = make_user("Back office")
+    script = textwrap.dedent(f"""
+        from app import create_app
+        from config import TestConfig
+        from tests.conftest import csrf_token
+
+        class NoLimits(TestConfig):
+            SQLALCHEMY_DATABASE_URI = {database_url!r}
+            BILLING_WSDL_CACHE_DIR = {str(tmp_path / "wsdl")!r}
+            SETTINGS_DEFAULTS = {{"totp_required_roles": ""}}
+            RATELIMIT_ENABLED = False
+
+        app = create_app(NoLimits)
+
+        def sign_in(client, password, ip):
+            page = client.get("/login/", environ_base={{"REMOTE_ADDR": ip}}).get_data(as_text=True)
+            return client.post("/login/", data={{"username": {user.username!r}, "password": password,
+                                                "csrf_token": csrf_token(page)}},
+                               environ_base={{"REMOTE_ADDR": ip}}).status_code
+
+        owner = app.test_client()
+        print("owner", sign_in(owner, {password!r}, "192.0.2.10"), owner.get("/users/userinfo/").status_code)
+        attacker = app.test_client()
+        print("wrong", *[sign_in(attacker, "wrong password", "198.51.100.7") for _ in range(5)])
+        print("right", sign_in(attacker, {password!r}, "198.51.100.7"))
+    """)
+    done = subprocess.run([sys.executable, "-c", script], cwd=Path(__file__).resolve().parents[2],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    lines = dict(line.split(" ", 1) for line in done.stdout.splitlines() if line.split(" ", 1)[0]
+                 in ("owner", "wrong", "right"))
+    assert lines["owner"] == "302 200"  # signed in
+    assert lines["wrong"] == " ".join(["302"] * login_policy.PAIR_FAILS)  # back to the form each time
+    assert lines["right"] == "429"  # the address is locked out, rate limits off or not

@@ -53,10 +53,24 @@ class Verdict:
         return max(1, -(-self.retry_after // 60))
 
 
+_OWN_STORAGE = "sportello.signin_storage"
+
+
 def _storage():
+    """The rate limiter's storage; with rate limits turned off (RATELIMIT_ENABLED=0) the
+    limiter opens none, and the sign-in policy still counts, in a storage of its own at the
+    same address."""
     from app.extensions import limiter
 
-    return limiter.storage
+    if current_app.config.get("RATELIMIT_ENABLED", True):
+        return limiter.storage
+    own = current_app.extensions.get(_OWN_STORAGE)
+    if own is None:
+        from limits.storage import storage_from_string
+
+        own = current_app.extensions[_OWN_STORAGE] = storage_from_string(
+            current_app.config.get("RATELIMIT_STORAGE_URI") or "memory://")
+    return own
 
 
 def _key(*parts: str) -> str:

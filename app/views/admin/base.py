@@ -144,6 +144,16 @@ class CustomerTextSearch:
     def __init__(self, *args, **kwargs):
         self.search_form_extra_fields = {"customer": StringField(self.customer_search_label),
                                          **(self.search_form_extra_fields or {})}
+        converter = self.datamodel.filter_converter_class
+        if not getattr(converter, "customer_text", False):
+            class Converter(converter):
+                """FAB's filters, none for "customer": its one filter is set below."""
+                customer_text = True
+
+                def convert(self, col_name):
+                    return [] if col_name == "customer" else super().convert(col_name)
+
+            self.datamodel.filter_converter_class = Converter
         super().__init__(*args, **kwargs)
 
     def _init_properties(self):
