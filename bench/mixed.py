@@ -99,6 +99,17 @@ def status_rss_kb(status: str) -> int:
     return int(match.group(1)) if match else 0
 
 
+def session_cookie(set_cookie: str | None) -> str | None:
+    """`session=<value>` from a Set-Cookie header, None when it sets no session cookie."""
+    if not set_cookie:
+        return None
+    for part in set_cookie.split(","):
+        part = part.strip()
+        if part.startswith("session="):
+            return part.split(";", 1)[0]
+    return None
+
+
 # --- /proc -------------------------------------------------------------------------------------
 
 TICK = os.sysconf("SC_CLK_TCK")
@@ -410,6 +421,18 @@ def load_postgres(sqlite_path: Path, url: str) -> float:
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute("ANALYZE")
     return time.perf_counter() - t0
+
+
+def postgres_reachable(url: str) -> bool:
+    import psycopg
+    import sqlalchemy as sa
+
+    admin = sa.engine.make_url(url).set(database="postgres").render_as_string(hide_password=False)
+    try:
+        psycopg.connect(admin.replace("+psycopg", ""), connect_timeout=3).close()
+        return True
+    except psycopg.Error:
+        return False
 
 
 def backend_pids(dsn: str, application_name: str) -> list[int]:
@@ -730,6 +753,9 @@ def main() -> None:
     loads = [os.getloadavg()[0]]
     outcome, load_time = {}, None
     engines = ("sqlite", "postgresql") if args.engine == "both" else (args.engine,)
+    if args.engine == "both" and not postgres_reachable(args.pg_url):
+        print(f"PostgreSQL does not answer at {args.pg_url}: SQLite only", flush=True)
+        engines = ("sqlite",)
     try:
         for engine in engines:
             if engine == "sqlite":

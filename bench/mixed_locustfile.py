@@ -24,6 +24,8 @@ from urllib.parse import urlencode
 import gevent
 from locust import FastHttpUser, constant, events, task
 
+from bench.mixed import session_cookie
+
 PLAN = json.loads(open(os.environ["MIXED_PLAN"]).read())
 OUT = os.environ["MIXED_OUT"]
 ROUND = os.environ.get("MIXED_ROUND", "0")
@@ -79,17 +81,6 @@ def _record(request_type, name, response_time, response_length, exception=None, 
         ERRORS[name] = ERRORS.get(name, 0) + 1
         if name not in SAMPLES:
             SAMPLES[name] = f"{exception!r}"[:300]
-
-
-def session_cookie(set_cookie: str | None) -> str | None:
-    """`session=<value>` from a Set-Cookie header, None when it sets no session cookie."""
-    if not set_cookie:
-        return None
-    for part in set_cookie.split(","):
-        part = part.strip()
-        if part.startswith("session="):
-            return part.split(";", 1)[0]
-    return None
 
 
 def keep_cookie(session: dict, resp, kind: str) -> None:
