@@ -110,6 +110,24 @@ def session_cookie(set_cookie: str | None) -> str | None:
     return None
 
 
+def profile_top(collapsed: str, n: int = 20) -> tuple[int, list[tuple[str, int, int]]]:
+    """From py-spy's collapsed stacks ("f1;f2;f3 count" per line): the number of samples and the
+    `n` functions with most samples anywhere on the stack, as (function, inclusive, self)."""
+    total, inclusive, own = 0, {}, {}
+    for line in collapsed.splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not stack or not count.isdigit():
+            continue
+        k = int(count)
+        total += k
+        frames = [re.sub(r":\d+\)$", ")", f.strip()) for f in stack.split(";")]
+        for frame in set(frames):
+            inclusive[frame] = inclusive.get(frame, 0) + k
+        own[frames[-1]] = own.get(frames[-1], 0) + k
+    top = sorted(inclusive.items(), key=lambda kv: -kv[1])[:n]
+    return total, [(f, k, own.get(f, 0)) for f, k in top]
+
+
 # --- /proc -------------------------------------------------------------------------------------
 
 TICK = os.sysconf("SC_CLK_TCK")
@@ -546,6 +564,25 @@ def run_load(server: Server, plan: dict, work: Path, label: str, users: int, sec
             "backends": len(db1)}
 
 
+def profile(server: Server, plan: dict, work: Path, args, pg_dsn: str | None, engine: str) -> None:
+    """py-spy samples one worker during an extra round (not counted); prints where its time goes."""
+    spy = VENV_BIN / "py-spy"
+    if not spy.exists():
+        print("py-spy is not installed: no profile")
+        return
+    pid = worker_pids(server.proc)[0]
+    out = work / f"profile-{engine}-{server.name}.txt"
+    rec = subprocess.Popen([str(spy), "record", "-p", str(pid), "-d", str(int(args.profile)), "-r", "200",
+                            "--format", "raw", "-o", str(out), "--nonblocking"],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    run_load(server, plan, work, "profile", args.users, args.profile + 1, pg_dsn)
+    rec.wait(60)
+    total, top = profile_top(out.read_text() if out.exists() else "", 40)
+    print(f"profile of one {engine} worker, {total} samples (inclusive %, self %):")
+    for frame, k, own in top:
+        print(f"  {100 * k / max(total, 1):5.1f} {100 * own / max(total, 1):5.1f}  {frame}")
+
+
 def summarize(runs: list[dict], hooks: list[dict]) -> dict:
     """Medians over the rounds; CPU per request over the requests the workers counted."""
     served = {}
@@ -599,6 +636,8 @@ def run_engine(engine: str, db_url: str, pg_dsn: str | None, plans: dict[str, di
                       f"worker {1000 * res['worker_cpu'] / max(res['requests'], 1):5.2f} ms/req  "
                       f"db {1000 * res['db_cpu'] / max(res['requests'], 1):5.2f} ms/req  errors {res['errors']}",
                       flush=True)
+        if args.profile:
+            profile(servers["ours"], plans["ours"], work, args, pg_dsn, engine)
     finally:
         hooks = {name: server.stop() for name, server in servers.items()}
     results = {name: summarize(runs[name], hooks[name]) for name in plans}
@@ -731,6 +770,8 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=4)
     ap.add_argument("--memory-requests", type=int, default=10_000, help="0: no memory measure")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--profile", type=float, default=0,
+                    help="seconds of py-spy on one worker of ours after the rounds (printed, not written)")
     ap.add_argument("--keep", action="store_true", help="keep the work directory (logs, plans)")
     ap.add_argument("--no-write", action="store_true", help="print only, do not touch docs/")
     args = ap.parse_args()

@@ -37,3 +37,17 @@ def test_session_cookie_from_set_cookie():
     assert session_cookie("other=1; Path=/, session=xyz; HttpOnly") == "session=xyz"
     assert session_cookie("remember_token=1; Path=/") is None
     assert session_cookie(None) is None
+
+
+def test_profile_top_counts_each_function_once_per_stack():
+    from bench.mixed import profile_top
+
+    collapsed = ("main (a.py:1);handle (b.py:10);render (c.py:5) 6\n"
+                 "main (a.py:1);handle (b.py:12);query (d.py:7) 3\n"
+                 "main (a.py:1);recurse (e.py:2);recurse (e.py:3) 1\n")
+    total, top = profile_top(collapsed, 3)
+    assert total == 10
+    assert top[0] == ("main (a.py)", 10, 0)
+    assert top[1] == ("handle (b.py)", 9, 0)
+    assert top[2] == ("render (c.py)", 6, 6)
+    assert dict((f, own) for f, _k, own in profile_top(collapsed, 10)[1])["recurse (e.py)"] == 1
