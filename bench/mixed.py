@@ -565,7 +565,9 @@ def run_load(server: Server, plan: dict, work: Path, label: str, users: int, sec
 
 
 def profile(server: Server, plan: dict, work: Path, args, pg_dsn: str | None, engine: str) -> None:
-    """py-spy samples one worker during an extra round (not counted); prints where its time goes."""
+    """py-spy samples one worker during an extra round (not counted), only the thread holding the
+    interpreter lock (threads waiting for it or for SQLite would count otherwise); prints where
+    the time goes."""
     spy = VENV_BIN / "py-spy"
     if not spy.exists():
         print("py-spy is not installed: no profile")
@@ -573,7 +575,7 @@ def profile(server: Server, plan: dict, work: Path, args, pg_dsn: str | None, en
     pid = worker_pids(server.proc)[0]
     out = work / f"profile-{engine}-{server.name}.txt"
     rec = subprocess.Popen([str(spy), "record", "-p", str(pid), "-d", str(int(args.profile)), "-r", "200",
-                            "--format", "raw", "-o", str(out), "--nonblocking"],
+                            "--format", "raw", "-o", str(out), "--nonblocking", "--gil"],
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     run_load(server, plan, work, "profile", args.users, args.profile + 1, pg_dsn)
     rec.wait(60)
