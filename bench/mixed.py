@@ -184,7 +184,7 @@ def make_app(url: str):
                       BILLING_URL=f"http://127.0.0.1:{dead_port()}", SCHEDULER_ENABLED=False)
 
 
-def prepare(db: Path, n_customers: int, seed: int) -> dict:
+def prepare(db: Path, n_customers: int, seed: int, pdfs: bool = True) -> dict:
     """Accounts, stored PDFs and sign-ins on the SQLite copy `db`; returns what the load needs."""
     from flask_migrate import upgrade
 
@@ -236,8 +236,8 @@ def prepare(db: Path, n_customers: int, seed: int) -> dict:
                 "SELECT id FROM invoices WHERE customer_id = :c ORDER BY invoice_date DESC, id"), {"c": cid})]
             details = rnd.sample(invoices, min(6, len(invoices)))
             pdf_id = invoices[0]
-            inv = _db.session.get(Invoice, pdf_id)
-            invoice_pdf(inv, ask_billing=False)  # stored, as billing's print would be
+            if pdfs:
+                invoice_pdf(_db.session.get(Invoice, pdf_id), ask_billing=False)  # stored, as billing's print would be
             sps = [r[0] for r in _db.session.execute(sa_text(
                 "SELECT id FROM supply_points WHERE customer_id = :c ORDER BY id"), {"c": cid})]
             meters = []
@@ -719,6 +719,9 @@ def report(args, outcome: dict, loads: tuple, load_time: float | None) -> str:
     errors = {k: v for data in outcome.values() for s in data["results"].values() for k, v in s["samples"].items()}
     command = "bench/mixed.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     title = "Staff mixed workload" if staff else "Customer mixed workload"
+    where = [{"sqlite": "SQLite: a copy of the file",
+              "postgresql": "PostgreSQL on 127.0.0.1: loaded from the same copy"
+                            + (f" in {load_time:.0f} s" if load_time else "")}[e] for e in outcome]
     what = ("a call-center operator's search by tax code and by name prefix (`/callcenter/?q=`), "
             "the call-center customer page, the start page and a manager's activities list, against the "
             "stock `CustomerView` list filtered by tax code and by name and its show page, each mix in its own server"
@@ -733,7 +736,7 @@ def report(args, outcome: dict, loads: tuple, load_time: float | None) -> str:
 `{command}`: {what}. gunicorn with the deployment's settings (`deploy/gunicorn.conf.py`,
 {args.workers} workers × {args.threads} threads), locust {args.locust_version} (headless, FastHttpUser,
 closed loop, no wait, {args.users} users) on the same machine; aligned database
-`{Path(args.db).name}` (SQLite copy; PostgreSQL 127.0.0.1, loaded from the same copy{f" in {load_time:.0f} s" if load_time else ""}).
+`{Path(args.db).name}` ({"; ".join(where)}).
 {args.rounds} alternating rounds of {args.seconds:g} s after a {args.warmup:g} s warm-up; medians of the rounds.
 Worker CPU: the gunicorn workers' user + system time (/proc) divided by the requests they served;
 database: the PostgreSQL backends of those workers (pg_stat_activity by application_name);
@@ -788,7 +791,7 @@ def main() -> None:
     base = work / "base.db"
     copy_sqlite(Path(args.db), base)
     t0 = time.perf_counter()
-    data = prepare(base, args.customers, args.seed)
+    data = prepare(base, args.customers, args.seed, pdfs=not args.staff)
     print(f"prepared {len(data['customers'])} customers in {time.perf_counter() - t0:.0f} s", flush=True)
     plans_of = staff_plans if args.staff else customer_plans
     specs = {"ours": "app:create_app()", "floor": "bench.floor_app:app", "baseline": "bench.baseline_app:app",
