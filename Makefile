@@ -99,6 +99,8 @@ bench: install-dev
 	$(PY) bench/alignment.py
 	$(PY) bench/portal.py
 	$(PY) bench/backoffice.py
+	$(PY) bench/mixed.py
+	$(PY) bench/mixed.py --staff
 	$(PY) bench/mailing.py --pdfs 200
 
 clean:
