@@ -516,6 +516,7 @@ _STAMP = sa.select(Setting.__table__.c.value).where(Setting.__table__.c.key == V
 
 def stamp() -> str | None:
     """The database's settings version stamp (None before the first change)."""
+    db.session.flush()  # as the session's own execute would (nothing to do on a page view)
     return db.session.connection().execute(_STAMP).scalar()
 
 
