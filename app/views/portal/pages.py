@@ -8,12 +8,13 @@ from urllib.parse import parse_qsl, urlencode
 
 import sqlalchemy as sa
 from flask import Response, abort, flash, g, redirect, render_template, request, session, url_for
-from flask_babel import format_date, gettext as _
+from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy.orm import selectinload
 from wtforms.fields.choices import SelectChoice
 
 from app.extensions import db, limiter
+from app.formatting import format_date
 from app.models.base import utcnow
 from app.models import (Activity, Customer, DeliveryMode, DirectDebitMandate, Invoice,
                         Meter, SupplyPoint)
