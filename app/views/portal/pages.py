@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from flask import Response, abort, flash, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload, undefer
 from wtforms.fields.choices import SelectChoice
 
 from app.extensions import db, limiter
@@ -28,7 +28,7 @@ from app.services.mailing.invoice_links import read_invoice_token
 from app.services.sync import freshness
 from app.services.sync.invoice_pdf import stored_invoice_pdf
 
-from . import bp, current_customer_id, customer_required, get_owned_or_404, with_reference
+from . import bp, current_customer_id, customer_required, get_owned_or_404, owned_statement, with_reference
 from .auth import _field_error, _safe_next
 from .forms import (ConfirmForm, CorrectionForm, InvoiceDeliveryForm, MailingAddressForm,
                     MandateForm, PersonalDataForm, ReadingForm)
@@ -236,11 +236,18 @@ def _list_args(args) -> dict[str, str]:
     return {k: args.get(k) for k in _LIST_KEYS if args.get(k)}
 
 
-def _invoice_or_login(invoice_id: int):
+# The invoice page shows the supply point, the lines and the payments: loaded with the invoice
+# (one join, two statements) instead of three lazy loads. The download needs the stored PDF.
+_INVOICE_PAGE = owned_statement(Invoice, joinedload(Invoice.supply_point), selectinload(Invoice.lines),
+                                selectinload(Invoice.payments))
+_INVOICE_DOWNLOAD = owned_statement(Invoice, undefer(Invoice.pdf))
+
+
+def _invoice_or_login(invoice_id: int, statement=None):
     """The invoice for its logged-in owner, or for the holder of a valid e-mailed link (F-31:
     a signed, expiring token naming this invoice and its customer); else the login page."""
     if current_customer_id() is not None:
-        return get_owned_or_404(Invoice, invoice_id), None
+        return get_owned_or_404(Invoice, invoice_id, statement), None
     token = request.args.get("t", "")
     data = read_invoice_token(token, invoice_id) if token else None
     if data is not None:
@@ -254,7 +261,7 @@ def _invoice_or_login(invoice_id: int):
 
 @bp.route("/invoices/<int:invoice_id>")
 def invoice(invoice_id):
-    inv, token = _invoice_or_login(invoice_id)
+    inv, token = _invoice_or_login(invoice_id, _INVOICE_PAGE)
     if inv is None:
         return token  # the redirect to the login page
     back = None
@@ -267,11 +274,11 @@ def invoice(invoice_id):
 
 @bp.route("/invoices/<int:invoice_id>/pdf")
 def invoice_download(invoice_id):
-    inv, token = _invoice_or_login(invoice_id)
+    inv, token = _invoice_or_login(invoice_id, _INVOICE_DOWNLOAD)
     if inv is None:
         return token
+    filename = f"{inv.number.replace('/', '-')}.pdf"  # before the commit expires the invoice
     data = stored_invoice_pdf(inv)
-    filename = f"{inv.number.replace('/', '-')}.pdf"
     return Response(data, mimetype="application/pdf",
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
