@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from flask import Response, abort, flash, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy.orm import joinedload, selectinload, undefer
+from sqlalchemy.orm import selectinload, undefer
 from wtforms.fields.choices import SelectChoice
 
 from app.extensions import db, limiter
@@ -21,9 +21,9 @@ from app.models import (Activity, Customer, DeliveryMode, DirectDebitMandate, In
 from app.services.portal import accounts, customer_data, direct_debit, invoice_delivery, readings, requests as customer_requests
 from app.services.portal import overview
 from app.views.charts import bar_chart
-from app.views.input_guard import MAX_PAGE, query_int
-from app.services.portal.invoices import (SORTS, STATUS_FILTERS, InvoiceFilter, balance, invoice_page,
-                                         supply_point_options)
+from app.views.input_guard import MAX_DB_INT, MAX_PAGE, query_int
+from app.services.portal.invoices import (SORTS, STATUS_FILTERS, InvoiceFilter, balance, invoice_detail,
+                                         invoice_page, supply_point_options)
 from app.services.mailing.invoice_links import read_invoice_token
 from app.services.sync import freshness
 from app.services.sync.invoice_pdf import stored_invoice_pdf
@@ -236,10 +236,7 @@ def _list_args(args) -> dict[str, str]:
     return {k: args.get(k) for k in _LIST_KEYS if args.get(k)}
 
 
-# The invoice page shows the supply point, the lines and the payments: loaded with the invoice
-# (one join, two statements) instead of three lazy loads. The download needs the stored PDF.
-_INVOICE_PAGE = owned_statement(Invoice, joinedload(Invoice.supply_point), selectinload(Invoice.lines),
-                                selectinload(Invoice.payments))
+# The download needs the stored PDF (a deferred column): loaded with the invoice.
 _INVOICE_DOWNLOAD = owned_statement(Invoice, undefer(Invoice.pdf))
 
 
@@ -261,9 +258,16 @@ def _invoice_or_login(invoice_id: int, statement=None):
 
 @bp.route("/invoices/<int:invoice_id>")
 def invoice(invoice_id):
-    inv, token = _invoice_or_login(invoice_id, _INVOICE_PAGE)
-    if inv is None:
-        return token  # the redirect to the login page
+    cid = current_customer_id()
+    if cid is not None:  # the owner: plain rows of the invoice, its supply point, lines, payments
+        inv = invoice_detail(cid, invoice_id) if invoice_id <= MAX_DB_INT else None
+        token = None
+        if inv is None:
+            abort(404)
+    else:
+        inv, token = _invoice_or_login(invoice_id)
+        if inv is None:
+            return token  # the redirect to the login page
     back = None
     if token is None:
         back = url_for("portal.invoices", **_list_args(dict(parse_qsl(request.args.get("back", "")))))
