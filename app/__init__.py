@@ -50,6 +50,7 @@ def create_app(config: type[Config] | None = None, **overrides) -> Flask:
 
         register_views(appbuilder)
     _register_service_hooks()
+    _keep_unchanged_page_history()
     _register_blueprints(app)
     from app.views.admin.errors import register_error_pages
 
@@ -163,6 +164,29 @@ def _register_service_hooks() -> None:
                    "app.services.sales.queues", "app.services.crm.queues", "app.services.sync.queues",
                    "app.services.mailing.queues", "app.services.portal.queues"):
         importlib.import_module(module)
+
+
+def _keep_unchanged_page_history() -> None:
+    """FAB's views record each page in the session's "back" history (`update_redirect`) and
+    store the list again even when the page is already its newest entry (a reload, the next
+    page of a list seen again): the session then counts as modified and every such answer
+    re-signs and re-sends the session cookie. Storing only a history that changes keeps the
+    same history and spares the cookie."""
+    from flask import request, session
+    from flask_appbuilder.baseviews import BaseView
+
+    record = BaseView.update_redirect
+    if getattr(record, "keeps_unchanged_history", False):
+        return
+
+    def update_redirect(self):
+        history = session.get("page_history") or []
+        if history and history[-1] == request.url:
+            return  # FAB's Stack does not repeat its newest entry: nothing would change
+        record(self)
+
+    update_redirect.keeps_unchanged_history = True
+    BaseView.update_redirect = update_redirect
 
 
 def _register_blueprints(app: Flask) -> None:

@@ -167,22 +167,36 @@ def _request_stamp() -> str | None:
     return stamp
 
 
-def _stamp_and_roles(user_id: int) -> tuple[str | None, list[int]]:
-    """The roles' stamp and the user's role ids (direct and through groups), in one statement."""
-    from flask_appbuilder.security.sqla.models import assoc_group_role, assoc_user_group, assoc_user_role
+_STAMP_AND_ROLES = None
 
+
+def _stamp_and_roles_statement():
+    """Built once per process (it runs on every staff request): the stamp and the role ids of
+    the user :user_id."""
+    global _STAMP_AND_ROLES
+    if _STAMP_AND_ROLES is None:
+        from flask_appbuilder.security.sqla.models import assoc_group_role, assoc_user_group, assoc_user_role
+
+        user_id = sa.bindparam("user_id")
+        ids = sa.union(
+            sa.select(assoc_user_role.c.role_id.label("role_id")).where(assoc_user_role.c.user_id == user_id),
+            sa.select(assoc_group_role.c.role_id)
+            .join(assoc_user_group, assoc_user_group.c.group_id == assoc_group_role.c.group_id)
+            .where(assoc_user_group.c.user_id == user_id),
+        ).subquery()
+        anchor = sa.select(sa.literal(1).label("one")).subquery()
+        _STAMP_AND_ROLES = (sa.select(_stamp_statement().scalar_subquery().label("stamp"), ids.c.role_id)
+                            .select_from(anchor.outerjoin(ids, sa.true())))
+    return _STAMP_AND_ROLES
+
+
+def _stamp_and_roles(user_id: int) -> tuple[str | None, list[int]]:
+    """The roles' stamp and the user's role ids (direct and through groups), in one statement,
+    a Core one on the session's connection."""
     from app.extensions import db
 
-    ids = sa.union(
-        sa.select(assoc_user_role.c.role_id.label("role_id")).where(assoc_user_role.c.user_id == user_id),
-        sa.select(assoc_group_role.c.role_id)
-        .join(assoc_user_group, assoc_user_group.c.group_id == assoc_group_role.c.group_id)
-        .where(assoc_user_group.c.user_id == user_id),
-    ).subquery()
-    anchor = sa.select(sa.literal(1).label("one")).subquery()
-    rows = db.session.execute(
-        sa.select(_stamp_statement().scalar_subquery().label("stamp"), ids.c.role_id)
-        .select_from(anchor.outerjoin(ids, sa.true()))).all()
+    db.session.flush()  # as the session's own execute would (nothing to do on a page view)
+    rows = db.session.connection().execute(_stamp_and_roles_statement(), {"user_id": user_id}).all()
     stamp = rows[0].stamp if rows else None
     return stamp, sorted({r.role_id for r in rows if r.role_id is not None})
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from decimal import Decimal
+from functools import lru_cache
 
 from babel.numbers import format_decimal as babel_format_decimal
 from markupsafe import Markup, escape
@@ -64,10 +65,17 @@ def decimals_of(step: Decimal) -> int:
 def format_number(value, decimals: int | None = 0, locale: str | None = None) -> str:
     """A number with the locale's grouping and decimal signs and exactly `decimals` places
     (None: the locale's standard pattern, up to three places)."""
+    return _format_number(str(value), decimals, locale or locale_id())
+
+
+@lru_cache(maxsize=8192)
+def _format_number(text: str, decimals: int | None, locale: str) -> str:
+    """Remembered: Babel parses its locale and pattern at every call, and a chart writes some
+    fifty numbers (ticks and bars) that repeat from page to page."""
     if decimals is None:
-        return babel_format_decimal(Decimal(str(value)), locale=locale or locale_id())
+        return babel_format_decimal(Decimal(text), locale=locale)
     pattern = "#,##0" + ("." + "0" * decimals if decimals else "")
-    return babel_format_decimal(Decimal(str(value)), pattern, locale=locale or locale_id())
+    return babel_format_decimal(Decimal(text), pattern, locale=locale)
 
 
 LABEL_CHAR_PX = 6.2  # average width of a character at the labels' 11 px

@@ -11,7 +11,7 @@ from app.models import (ActivityKind, ActivityStatus, Channel, Contact, ContactK
                         DeliveryMode, SendOutcome)
 from app.roles import CALL_CENTER, MANAGER
 from app.services.crm.activities import add_note, create_activity
-from app.services.crm.callcenter import find_customers
+from app.services.crm.callcenter import find_customers, search_rows
 from app.services.crm.contacts import cancel_appointment, create_contact, reschedule_appointment
 from app.services.mailing.mail import deliver_mail, queue_mail
 from tests import factories
@@ -45,6 +45,12 @@ def people(db):
 ])
 def test_F25_one_box_finds_by_any_identifier(people, query, who):
     assert [c.id for c in find_customers(query)] == [people[w].id for w in who]
+    # The result list's plain rows: the same customers in the same order, named the same way.
+    found = find_customers(query)
+    rows = search_rows(query)
+    assert [r.id for r in rows] == [c.id for c in found]
+    assert [(r.code, r.display_name, r.tax_code, r.vat_number, r.city, r.phone, r.email) for r in rows] == \
+        [(c.code, c.display_name, c.tax_code, c.vat_number, c.city, c.phone, c.email) for c in found]
 
 
 def test_F25_call_center_page_shows_requests_and_records_the_call(client, login_as, people, make_user, db):

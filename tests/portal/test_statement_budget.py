@@ -22,7 +22,9 @@ BUDGETS = {
     "home": 12,  # + customer, freshness, supply points and their meters, every supply point's
                  # newest invoice and reading (one statement each), notices (3), balance
     "invoices": 8,  # + customer, freshness, the list, its filters and page (4)
-    "invoice": 8,
+    "invoice": 7,  # + the invoice with its supply point, its lines, its payments, the e-mails sent
+                   # and freshness
+    "pdf": 3,  # + the invoice with its stored PDF
     "consumption": 6,
     "reading": 6,
     "requests": 6,
@@ -71,7 +73,8 @@ def _pages(sps, newest) -> dict[str, str]:
     return {"home": "/portal/home", "invoices": "/portal/invoices", "invoice": f"/portal/invoices/{newest.id}",
             "consumption": f"/portal/supply/{sps[-1].id}/consumption",
             "reading": f"/portal/supply/{sps[-1].id}/reading",
-            "requests": "/portal/requests", "account": "/portal/account"}
+            "requests": "/portal/requests", "account": "/portal/account",
+            "pdf": f"/portal/invoices/{newest.id}/pdf"}  # the copy stored by the first download
 
 
 def _counts(app, db, supply_points: int) -> dict[str, int]:

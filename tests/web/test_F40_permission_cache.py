@@ -236,3 +236,22 @@ def test_F40_init_and_role_changes_in_code_renew_the_stamp(app, db, phone_role, 
     user = factories.customer()  # unrelated writes leave it alone
     db.session.commit()
     assert user.id and _stamp(db) == renewed
+
+
+def _menu(html: str) -> str:
+    return html.split('<nav class="navbar', 1)[1].split("navbar-right", 1)[0]
+
+
+def test_F40_the_menu_follows_a_role_change_at_the_next_page(app, db, client, make_user, phone_role):
+    """The navigation menu is rendered once per set of visible entries (app.views.layout): an
+    entry granted to the role after a page was shown appears on the next page, and goes again."""
+    user, password = _operator(app, make_user, phone_role)
+    staff_login(client, user.username, password)
+    assert 'href="/callcenter/"' not in _menu(client.get("/callcenter/").get_data(as_text=True))
+
+    _admin_sets_role(app, make_user, phone_role, [SEARCH, RECORD, TIMELINE, ("menu_access", "Call center"),
+                                                   ("menu_access", "CRM")])
+    assert 'href="/callcenter/"' in _menu(client.get("/callcenter/").get_data(as_text=True))
+
+    _admin_sets_role(app, make_user, phone_role, [SEARCH, RECORD, TIMELINE])
+    assert 'href="/callcenter/"' not in _menu(client.get("/callcenter/").get_data(as_text=True))

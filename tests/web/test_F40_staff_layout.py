@@ -78,3 +78,18 @@ def test_F40_sales_pages_share_the_layout_with_one_h1(client, login_as, db):
         assert _title(html).endswith("– Sportello") and _title(html) != "Sportello"
     step = client.get(f"/sales/contracts/{contract.id}/customer").get_data(as_text=True)
     assert 'aria-current="step"' in step
+
+
+def test_F40_a_page_seen_again_keeps_the_session_cookie_and_the_back_history(client, login_as):
+    """FAB records each page in the session's back history; a page that is already its newest
+    entry leaves the session as it is (no new cookie), a new page is still recorded."""
+    login_as(MANAGER)
+    client.get("/")
+    again = client.get("/")
+    assert again.status_code == 200
+    assert "Set-Cookie" not in again.headers
+    listed = client.get("/activityview/list/")
+    assert listed.status_code == 200 and "Set-Cookie" in listed.headers  # a new page: recorded
+    assert "Set-Cookie" not in client.get("/activityview/list/").headers
+    with client.session_transaction() as session:
+        assert session["page_history"][-2:] == ["http://localhost/", "http://localhost/activityview/list/"]

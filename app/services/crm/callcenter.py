@@ -3,11 +3,12 @@ the invoices sent to them by e-mail (F-08's send log), and a request opened whil
 from __future__ import annotations
 
 import re
+from typing import NamedTuple
 
 import sqlalchemy as sa
 
 from app.extensions import db
-from app.models import Activity, ActivityKind, Channel, Customer, Invoice, InvoiceEmailLog, SupplyPoint
+from app.models import Activity, ActivityKind, Channel, Customer, CustomerKind, Invoice, InvoiceEmailLog, SupplyPoint
 from app.services.crm import activities
 from app.services.core.unit_of_work import transactional
 
@@ -25,6 +26,48 @@ def _prefix_range(column, prefix: str):
 def find_customers(query: str, limit: int = 50) -> list[Customer]:
     """Customers matching `query` by name prefix, tax code, VAT number, customer code,
     PDR/POD, phone or e-mail; exact identifiers first, then names in order."""
+    ids = _matching_ids(query, limit)
+    if not ids:
+        return []
+    found = {c.id: c for c in db.session.scalars(sa.select(Customer).where(Customer.id.in_(ids)))}
+    return [found[i] for i in ids if i in found]
+
+
+class CustomerRow(NamedTuple):
+    """What the search's result list shows of a customer (no ORM object per row)."""
+    id: int
+    code: str
+    kind: CustomerKind
+    company_name: str | None
+    last_name: str | None
+    first_name: str | None
+    tax_code: str | None
+    vat_number: str | None
+    city: str | None
+    phone: str | None
+    email: str | None
+
+    @property
+    def display_name(self) -> str:  # as Customer.display_name
+        if self.kind == CustomerKind.COMPANY and self.company_name:
+            return self.company_name
+        return f"{self.last_name} {self.first_name}".strip()
+
+
+_ROW_COLUMNS = [Customer.__table__.c[name] for name in CustomerRow._fields]
+_ROWS = sa.select(*_ROW_COLUMNS).where(Customer.__table__.c.id.in_(sa.bindparam("ids", expanding=True)))
+
+
+def search_rows(query: str, limit: int = 50) -> list[CustomerRow]:
+    """`find_customers` as plain rows, in the same order: the call center's result list."""
+    ids = _matching_ids(query, limit)
+    if not ids:
+        return []
+    found = {r.id: CustomerRow(*r) for r in db.session.connection().execute(_ROWS, {"ids": ids})}
+    return [found[i] for i in ids if i in found]
+
+
+def _matching_ids(query: str, limit: int) -> list[int]:
     q = " ".join((query or "").split())
     if len(q) < 2:
         return []
@@ -32,9 +75,11 @@ def find_customers(query: str, limit: int = 50) -> list[Customer]:
     lower = q.lower()
     digits = re.sub(r"[^\d]", "", q)
     ids: list[int] = []
+    db.session.flush()  # the lookups below are Core statements on the session's connection
+    connection = db.session.connection()
 
     def add(stmt):
-        for id_ in db.session.scalars(stmt.limit(limit)):
+        for id_ in connection.execute(stmt.limit(limit)).scalars():
             if id_ not in ids:
                 ids.append(id_)
 
@@ -58,11 +103,7 @@ def find_customers(query: str, limit: int = 50) -> list[Customer]:
     if not any(ch.isdigit() for ch in q) and "@" not in q:
         add(sa.select(Customer.id).where(_prefix_range(Customer.search_name, lower))
             .order_by(Customer.search_name, Customer.id))
-    if not ids:
-        return []
-    ids = ids[:limit]
-    found = {c.id: c for c in db.session.scalars(sa.select(Customer).where(Customer.id.in_(ids)))}
-    return [found[i] for i in ids if i in found]
+    return ids[:limit]
 
 
 def customer_requests(customer: Customer) -> list[Activity]:

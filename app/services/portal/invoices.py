@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
 from app.extensions import db
-from app.models import Invoice, InvoiceStatus, InvoiceType, Payment, SupplyPoint, supply_name
+from app.models import Invoice, InvoiceLine, InvoiceStatus, InvoiceType, Payment, SupplyPoint, supply_name
 
 PER_PAGE = 12
 _inv = Invoice.__table__.c
@@ -177,3 +177,80 @@ def supply_point_options(customer_id: int) -> list[SupplyOption]:
     names = [supply_name(r.service, r.address, r.city) for r in rows]
     return [SupplyOption(r.id, f"{name} ({r.point_code})" if names.count(name) > 1 else name, r.point_code)
             for r, name in zip(rows, names)]
+
+
+# --- one invoice (its page) -----------------------------------------------------------------
+
+class SupplyOfInvoice(NamedTuple):
+    service: object
+    address: str
+    city: str
+    point_code: str
+
+    @property
+    def display_name(self) -> str:  # as SupplyPoint.display_name
+        return supply_name(self.service, self.address, self.city)
+
+
+class LineRow(NamedTuple):
+    description: str
+    quantity: Decimal
+    amount: Decimal
+
+
+class PaymentRow(NamedTuple):
+    payment_date: dt.date
+    amount: Decimal
+    method: object
+    paid_at: str
+
+
+@dataclass
+class InvoiceDetail:
+    """What the invoice page shows, with the names the Invoice model gives it."""
+    id: int
+    number: str
+    invoice_date: dt.date
+    invoice_type: InvoiceType
+    period_from: dt.date | None
+    period_to: dt.date | None
+    consumption: int | None
+    unit: str
+    amount: Decimal
+    due_date: dt.date
+    amount_paid: Decimal
+    status: InvoiceStatus
+    supply_point: SupplyOfInvoice | None
+    lines: list[LineRow]
+    payments: list[PaymentRow]
+
+    @property
+    def amount_due(self) -> Decimal:  # as Invoice.amount_due
+        return (self.amount or Decimal("0")) - (self.amount_paid or Decimal("0"))
+
+
+_line = InvoiceLine.__table__.c
+_DETAIL = (sa.select(_inv.id, _inv.number, _inv.invoice_date, _inv.invoice_type, _inv.period_from,
+                     _inv.period_to, _inv.consumption, _inv.unit, _inv.amount, _inv.due_date,
+                     _inv.amount_paid, _inv.status, _sp.id.label("sp_id"), _sp.service, _sp.address,
+                     _sp.city, _sp.pdr, _sp.pod, _sp.code)
+           .select_from(Invoice.__table__.outerjoin(SupplyPoint.__table__, _sp.id == _inv.supply_point_id))
+           .where(_inv.id == sa.bindparam("id"), _inv.customer_id == sa.bindparam("customer_id")))
+_LINES = (sa.select(_line.description, _line.quantity, _line.amount)
+          .where(_line.invoice_id == sa.bindparam("id")).order_by(_line.line_no))
+_INVOICE_PAYMENTS = (sa.select(_pay.payment_date, _pay.amount, _pay.method, _pay.paid_at)
+                     .where(_pay.invoice_id == sa.bindparam("id")).order_by(_pay.payment_date))
+
+
+def invoice_detail(customer_id: int, invoice_id: int) -> InvoiceDetail | None:
+    """The customer's invoice `invoice_id` with its supply point, lines and payments, as plain
+    rows (three Core statements), or None when the customer has no such invoice."""
+    row = _run(_DETAIL, {"id": invoice_id, "customer_id": customer_id}).first()
+    if row is None:
+        return None
+    supply = SupplyOfInvoice(row.service, row.address, row.city, row.pdr or row.pod or row.code) \
+        if row.sp_id is not None else None
+    params = {"id": invoice_id}
+    return InvoiceDetail(*row[:12], supply_point=supply,
+                         lines=[LineRow(*r) for r in _run(_LINES, params)],
+                         payments=[PaymentRow(*r) for r in _run(_INVOICE_PAYMENTS, params)])

@@ -267,11 +267,15 @@ def _reading_sent(msg) -> None:
         reading.status = ReadingStatus.SENT
 
 
+# Built once (the consumption page reads it on every view): the supply point and the limit
+# are parameters.
+_HISTORY = (sa.select(MeterReading).where(MeterReading.supply_point_id == sa.bindparam("sp"))
+            .order_by(MeterReading.reading_date.desc(), MeterReading.id.desc()).limit(sa.bindparam("limit")))
+
+
 def history(supply_point: SupplyPoint, limit: int = 60) -> list[MeterReading]:
     """The supply point's readings, newest first (F-10)."""
-    return list(db.session.scalars(
-        sa.select(MeterReading).where(MeterReading.supply_point_id == supply_point.id)
-        .order_by(MeterReading.reading_date.desc(), MeterReading.id.desc()).limit(limit)))
+    return list(db.session.scalars(_HISTORY, {"sp": supply_point.id, "limit": limit}))
 
 
 @dataclass

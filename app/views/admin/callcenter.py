@@ -77,12 +77,14 @@ class CallCenterView(BaseView):
     @permission_name("search")
     def index(self):
         q = request.args.get("q", "").strip()[:120]
-        results = callcenter.find_customers(q) if q else []
+        results = callcenter.search_rows(q) if q else []  # plain rows, no ORM object each
         if q and len(results) == 1 and request.args.get("go") != "0":
             return redirect(url_for(".customer", customer_id=results[0].id))
+        # Each result links to its customer page: one address built, the id appended per row.
+        customer_url = url_for(".customer", customer_id=1).rsplit("/", 1)[0] + "/"
         # Search results are a list: tax codes masked for every role (full on the detail page).
         return self.render_template("admin/callcenter.html", q=q, results=results, masked=mask,
-                                    title=_("Call center"))
+                                    customer_url=customer_url, title=_("Call center"))
 
     def _customer_or_404(self, customer_id: int) -> Customer:
         customer = db.session.get(Customer, customer_id)

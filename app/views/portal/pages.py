@@ -8,26 +8,27 @@ from urllib.parse import parse_qsl, urlencode
 
 import sqlalchemy as sa
 from flask import Response, abort, flash, g, redirect, render_template, request, session, url_for
-from flask_babel import format_date, gettext as _
+from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import selectinload, undefer
 from wtforms.fields.choices import SelectChoice
 
 from app.extensions import db, limiter
+from app.formatting import format_date
 from app.models.base import utcnow
 from app.models import (Activity, Customer, DeliveryMode, DirectDebitMandate, Invoice,
                         Meter, SupplyPoint)
 from app.services.portal import accounts, customer_data, direct_debit, invoice_delivery, readings, requests as customer_requests
 from app.services.portal import overview
 from app.views.charts import bar_chart
-from app.views.input_guard import MAX_PAGE, query_int
-from app.services.portal.invoices import (SORTS, STATUS_FILTERS, InvoiceFilter, balance, invoice_page,
-                                         supply_point_options)
+from app.views.input_guard import MAX_DB_INT, MAX_PAGE, query_int
+from app.services.portal.invoices import (SORTS, STATUS_FILTERS, InvoiceFilter, balance, invoice_detail,
+                                         invoice_page, supply_point_options)
 from app.services.mailing.invoice_links import read_invoice_token
 from app.services.sync import freshness
 from app.services.sync.invoice_pdf import stored_invoice_pdf
 
-from . import bp, current_customer_id, customer_required, get_owned_or_404, with_reference
+from . import bp, current_customer_id, customer_required, get_owned_or_404, owned_statement, with_reference
 from .auth import _field_error, _safe_next
 from .forms import (ConfirmForm, CorrectionForm, InvoiceDeliveryForm, MailingAddressForm,
                     MandateForm, PersonalDataForm, ReadingForm)
@@ -47,12 +48,17 @@ def _supply_points(*options) -> list[SupplyPoint]:
         SupplyPoint.customer_id == current_customer_id()).order_by(SupplyPoint.code).options(*options)))
 
 
+# The home page's supply points with their meters ("Report a reading" on each card), built once.
+_HOME_SUPPLY_POINTS = (sa.select(SupplyPoint).where(SupplyPoint.customer_id == sa.bindparam("cid"))
+                       .order_by(SupplyPoint.code).options(selectinload(SupplyPoint.meters)))
+
+
 @bp.route("/home")
 @customer_required
 def home():
     customer = _customer()
     stale, as_of = _fresh_copy(customer)
-    supply_points = _supply_points(selectinload(SupplyPoint.meters))  # "Report a reading" per card
+    supply_points = list(db.session.scalars(_HOME_SUPPLY_POINTS, {"cid": customer.id}))
     return render_template("portal/home.html", customer=customer, supply_points=supply_points,
                            summaries=overview.supply_summaries(supply_points),
                            notices=overview.notices(customer.id), balance=balance(customer.id),
@@ -230,11 +236,15 @@ def _list_args(args) -> dict[str, str]:
     return {k: args.get(k) for k in _LIST_KEYS if args.get(k)}
 
 
-def _invoice_or_login(invoice_id: int):
+# The download needs the stored PDF (a deferred column): loaded with the invoice.
+_INVOICE_DOWNLOAD = owned_statement(Invoice, undefer(Invoice.pdf))
+
+
+def _invoice_or_login(invoice_id: int, statement=None):
     """The invoice for its logged-in owner, or for the holder of a valid e-mailed link (F-31:
     a signed, expiring token naming this invoice and its customer); else the login page."""
     if current_customer_id() is not None:
-        return get_owned_or_404(Invoice, invoice_id), None
+        return get_owned_or_404(Invoice, invoice_id, statement), None
     token = request.args.get("t", "")
     data = read_invoice_token(token, invoice_id) if token else None
     if data is not None:
@@ -248,9 +258,16 @@ def _invoice_or_login(invoice_id: int):
 
 @bp.route("/invoices/<int:invoice_id>")
 def invoice(invoice_id):
-    inv, token = _invoice_or_login(invoice_id)
-    if inv is None:
-        return token  # the redirect to the login page
+    cid = current_customer_id()
+    if cid is not None:  # the owner: plain rows of the invoice, its supply point, lines, payments
+        inv = invoice_detail(cid, invoice_id) if invoice_id <= MAX_DB_INT else None
+        token = None
+        if inv is None:
+            abort(404)
+    else:
+        inv, token = _invoice_or_login(invoice_id)
+        if inv is None:
+            return token  # the redirect to the login page
     back = None
     if token is None:
         back = url_for("portal.invoices", **_list_args(dict(parse_qsl(request.args.get("back", "")))))
@@ -261,11 +278,11 @@ def invoice(invoice_id):
 
 @bp.route("/invoices/<int:invoice_id>/pdf")
 def invoice_download(invoice_id):
-    inv, token = _invoice_or_login(invoice_id)
+    inv, token = _invoice_or_login(invoice_id, _INVOICE_DOWNLOAD)
     if inv is None:
         return token
+    filename = f"{inv.number.replace('/', '-')}.pdf"  # before the commit expires the invoice
     data = stored_invoice_pdf(inv)
-    filename = f"{inv.number.replace('/', '-')}.pdf"
     return Response(data, mimetype="application/pdf",
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
