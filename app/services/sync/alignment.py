@@ -280,6 +280,8 @@ def align(*, full: bool = False, trigger: str = "job", progress: bool = False,
         for entity in entities:
             counts[entity.value] = _align_entity(gw, entity, full, upper, page_size, progress)
         run.status = "ok"
+        if full or sum(counts.values()) >= int(current_app.config.get("ALIGNMENT_ANALYZE_MIN_RECORDS", 10000)):
+            analyze_aligned_tables(entities)
     except BillingError as exc:
         db.session.rollback()
         log.warning("Alignment failed on %s: %s", entity.value if entity else "-", exc)
@@ -295,6 +297,26 @@ def align(*, full: bool = False, trigger: str = "job", progress: bool = False,
     run.finished_at = utcnow()
     db.session.commit()
     return run
+
+
+def analyze_aligned_tables(entities=ORDER) -> None:
+    """Refresh the planner statistics of the tables a bulk alignment wrote (ANALYZE; on SQLite
+    sampled, so its cost stays bounded at any size); commits."""
+    models = [SPECS[e].model for e in entities]
+    if Entity.SUPPLY_POINT in entities:
+        models.append(MailingAddress)
+    if Entity.INVOICE in entities:
+        models.append(InvoiceLine)
+    names = [m.__table__.name for m in models]
+    db.session.commit()
+    if db.engine.dialect.name == "postgresql":
+        db.session.execute(sa.text("ANALYZE " + ", ".join(f'"{n}"' for n in names)))
+    elif db.engine.dialect.name == "sqlite":
+        # Sampled: about this many rows per index instead of every row.
+        db.session.execute(sa.text("PRAGMA analysis_limit=1000"))
+        for name in names:
+            db.session.execute(sa.text(f'ANALYZE "{name}"'))
+    db.session.commit()
 
 
 def _deletions(gw: BillingGateway, full: bool, upper: int, entities) -> None:
