@@ -40,7 +40,7 @@ def create_app(config: type[Config] | None = None, **overrides) -> Flask:
 
     app.config["FAB_PASSWORD_COMPLEXITY_VALIDATOR"] = password_complexity
     with app.app_context():
-        _configure_engine(db.engine)
+        _configure_engine(db.engine, app.config)
         # A new AppBuilder per app: a shared one registers no views for a second app.
         from app.views.admin.start import StartView
 
@@ -116,9 +116,13 @@ def _configure_logging(app: Flask) -> None:
         denials.addFilter(ForwardDenials())
 
 
-def _configure_engine(engine: Engine) -> None:
-    """SQLite: WAL, a busy timeout and enforced foreign keys on every connection."""
+def _configure_engine(engine: Engine, config) -> None:
+    """SQLite: WAL, a busy timeout and enforced foreign keys on every connection; a server
+    database: pooled connections checked on checkout when they may have died (app.dbpool)."""
     if engine.dialect.name != "sqlite":
+        from app import dbpool
+
+        dbpool.install(engine, float(config.get("DATABASE_PING_IDLE_SECONDS", 30)))
         return
 
     @event.listens_for(engine, "connect")

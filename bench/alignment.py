@@ -13,6 +13,11 @@ sap (SAP IS-U function modules); both serve the same generated data set.
 then (d) 1 % of the simulator's records change and an incremental alignment runs, --rounds
 times (median). Figures (records/s, ratios, times) are appended to docs/benchmarks.md with
 machine and date.
+
+--database-url postgresql+psycopg://postgres@127.0.0.1:5432/bench_align aligns the same data
+into that PostgreSQL database too (created fresh, dropped at the end): (c) and (d) run on both
+engines from the same simulator, and the PostgreSQL/SQLite ratio is reported with each
+entity's share of the full alignment (wall time per entity, and the part of it spent writing).
 """
 from __future__ import annotations
 
@@ -121,6 +126,111 @@ def timed(fn, *args):
     return out, time.perf_counter() - start
 
 
+class PhaseTimer:
+    """Wall time of each entity's phase of an alignment, and the part spent writing (upserts and
+    page commits); installed around the alignment module's functions for the run's duration."""
+
+    def __init__(self):
+        self.wall: dict[str, float] = {}
+        self.write: dict[str, float] = {}
+
+    def __enter__(self):
+        from app.services.sync import alignment
+
+        self._mod = alignment
+        self._align_entity, self._upsert = alignment._align_entity, alignment.upsert_records
+        timer = self
+
+        def align_entity(gw, entity, *args, **kw):
+            start = time.perf_counter()
+            try:
+                return timer._align_entity(gw, entity, *args, **kw)
+            finally:
+                timer.wall[entity.value] = timer.wall.get(entity.value, 0.0) + time.perf_counter() - start
+
+        def upsert(entity, records, *args, **kw):
+            start = time.perf_counter()
+            try:
+                return timer._upsert(entity, records, *args, **kw)
+            finally:
+                timer.write[entity.value] = timer.write.get(entity.value, 0.0) + time.perf_counter() - start
+
+        alignment._align_entity, alignment.upsert_records = align_entity, upsert
+        return self
+
+    def __exit__(self, *exc):
+        self._mod._align_entity, self._mod.upsert_records = self._align_entity, self._upsert
+
+    def shares(self) -> str:
+        total = sum(self.wall.values()) or 1.0
+        return ", ".join(f"{e} {t:.1f} s ({t / total:.0%}; writing {self.write.get(e, 0.0):.1f} s)"
+                         for e, t in self.wall.items())
+
+
+def fresh_postgres(url: str) -> str:
+    """Drop and create the database `url` names (never `test`); return the URL for the app."""
+    import sqlalchemy as sa
+
+    url = url.replace("postgresql://", "postgresql+psycopg://", 1)
+    parsed = sa.engine.make_url(url)
+    if parsed.database in (None, "", "test", "postgres", "template0", "template1"):
+        raise SystemExit(f"--database-url must name a benchmark database of its own, not {parsed.database!r}")
+    admin = sa.create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)'))
+        conn.execute(sa.text(f'CREATE DATABASE "{parsed.database}"'))
+    admin.dispose()
+    return url
+
+
+def drop_postgres(url: str) -> None:
+    import sqlalchemy as sa
+
+    parsed = sa.engine.make_url(url)
+    admin = sa.create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def make_app(args, sim_url: str, db_url: str, work: Path):
+    from app import create_app
+    from config import Config
+
+    return create_app(Config, BILLING_SYSTEM=args.billing, BILLING_URL=sim_url,
+                      BILLING_PAGE_SIZE=PAGE, BILLING_TIMEOUT=120, SQLALCHEMY_DATABASE_URI=db_url,
+                      BILLING_WSDL_CACHE_DIR=str(work / "wsdl"))
+
+
+def full_alignment(app, label: str) -> dict:
+    """Migrate the app's empty database and run a full alignment; records, seconds, phases."""
+    from flask_migrate import upgrade
+
+    from app.services.sync.alignment import align
+
+    with app.app_context():
+        upgrade(directory=str(app.config["MIGRATIONS_DIR"]), revision="heads")
+        with PhaseTimer() as phases:
+            run, full_s = timed(lambda: align(full=True, trigger="bench"))
+        assert run.status == "ok", run.error
+        full_n = sum(run.counts.values())
+    print(f"(c) full alignment, {label}: {full_n} records in {full_s:.1f} s = {full_n / full_s:,.0f} rec/s",
+          flush=True)
+    print(f"    phases: {phases.shares()}", flush=True)
+    return dict(n=full_n, s=full_s, wall=dict(phases.wall), write=dict(phases.write))
+
+
+def incremental_alignment(app, label: str) -> tuple[float, int]:
+    from app.services.sync.alignment import align
+
+    with app.app_context():
+        inc, inc_s = timed(lambda: align(trigger="bench"))
+        assert inc.status == "ok", inc.error
+    n = sum(inc.counts.values())
+    print(f"(d) incremental 1 %, {label}: {n} records in {inc_s:.2f} s", flush=True)
+    return inc_s, n
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--billing", choices=("nav", "sap"), default="nav",
@@ -133,6 +243,8 @@ def main() -> None:
                     help="pages per entity for the raw suds rate (the whole set takes ~30 min)")
     ap.add_argument("--skip-gateway-loop", action="store_true",
                     help="leave out (b), the gateway-only loop (about as long as the full alignment)")
+    ap.add_argument("--database-url", default="",
+                    help="also align into this PostgreSQL database (created and dropped by the run)")
     ap.add_argument("--rounds", type=int, default=1,
                     help="samples of the raw suds rate and incremental runs (medians reported)")
     args = ap.parse_args()
@@ -173,31 +285,32 @@ def main() -> None:
             gw_n, gw_s = timed(gateway_loop, sim.url, args.billing)
             print(f"(b) gateway loop:    {gw_n} records in {gw_s:.1f} s = {gw_n / gw_s:,.0f} rec/s", flush=True)
 
-        from flask_migrate import upgrade
+        app = make_app(args, sim.url, f"sqlite:///{work / 'sportello.db'}", work)
+        full = full_alignment(app, "SQLite")
+        full_n, full_s = full["n"], full["s"]
+        pg = None
+        if args.database_url:
+            pg_url = fresh_postgres(args.database_url)
+            pg_app = make_app(args, sim.url, pg_url, work)
+            pg = dict(full=full_alignment(pg_app, "PostgreSQL"), inc_rounds=[])
+        inc_rounds = []
+        for i in range(args.rounds):
+            changed = sim.touch(0.01, seed=args.seed + i)
+            inc_s, n = incremental_alignment(app, "SQLite")
+            inc_rounds.append((inc_s, n))
+            if pg:
+                pg["inc_rounds"].append(incremental_alignment(pg_app, "PostgreSQL"))
+        inc_s = statistics.median(t for t, _ in inc_rounds)
+        inc_n = round(statistics.median(n for _, n in inc_rounds))
+        if pg:
+            pg["inc_s"] = statistics.median(t for t, _ in pg["inc_rounds"])
+            with pg_app.app_context():
+                from app.extensions import db
 
-        from app import create_app
-        from app.services.sync.alignment import align
-        from config import Config
-
-        app = create_app(Config, BILLING_SYSTEM=args.billing, BILLING_URL=sim.url,
-                         BILLING_PAGE_SIZE=PAGE, BILLING_TIMEOUT=120,
-                         SQLALCHEMY_DATABASE_URI=f"sqlite:///{work / 'sportello.db'}",
-                         BILLING_WSDL_CACHE_DIR=str(work / "wsdl"))
-        with app.app_context():
-            upgrade(directory=str(app.config["MIGRATIONS_DIR"]), revision="heads")
-            run, full_s = timed(lambda: align(full=True, trigger="bench"))
-            full_n = sum(run.counts.values())
-            assert run.status == "ok", run.error
-            print(f"(c) full alignment:  {full_n} records in {full_s:.1f} s = {full_n / full_s:,.0f} rec/s", flush=True)
-            inc_rounds = []
-            for i in range(args.rounds):
-                changed = sim.touch(0.01, seed=args.seed + i)
-                inc, inc_s = timed(lambda: align(trigger="bench"))
-                assert inc.status == "ok", inc.error
-                inc_rounds.append((inc_s, sum(inc.counts.values())))
-                print(f"(d) incremental 1 %: {inc_rounds[-1][1]} records in {inc_s:.2f} s", flush=True)
-            inc_s = statistics.median(t for t, _ in inc_rounds)
-            inc_n = round(statistics.median(n for _, n in inc_rounds))
+                db.engine.dispose()
+            drop_postgres(pg_url)
+            print(f"PostgreSQL / SQLite: full alignment {pg['full']['s'] / full_s:.2f}x, "
+                  f"incremental {pg['inc_s'] / inc_s:.2f}x", flush=True)
 
     ratio_raw = (full_n / full_s) / (raw_n / raw_s)
     ratio_gw = (full_n / full_s) / (gw_n / gw_s) if gw_n else None
@@ -206,7 +319,7 @@ def main() -> None:
     write_results(args, dict(raw_n=raw_n, raw_s=raw_s, gw_n=gw_n, gw_s=gw_s, full_n=full_n,
                              full_s=full_s, inc_n=inc_n, inc_s=inc_s, ratio_raw=ratio_raw,
                              ratio_gw=ratio_gw, changed=changed, load=load, raw_rounds=raw_rounds,
-                             inc_rounds=inc_rounds))
+                             inc_rounds=inc_rounds, full=full, pg=pg))
     # Keep the aligned database: the portal and back-office benchmarks start from it.
     flavour = "" if args.billing == "nav" else f"{args.billing}-"
     aligned = data / f"aligned-{flavour}{args.customers}-{args.months}-{args.seed}.db"
@@ -218,6 +331,28 @@ def main() -> None:
     shutil.rmtree(work, ignore_errors=True)
 
 
+
+
+def phase_table(r: dict) -> str:
+    """Each entity's share of the full alignment, on SQLite and (when measured) PostgreSQL."""
+    engines = [("SQLite", r["full"])] + ([("PostgreSQL", r["pg"]["full"])] if r.get("pg") else [])
+    head = "| entity | " + " | ".join(f"{name} s (share; writing s)" for name, _ in engines) + " |"
+    rows = [head, "|---|" + "---:|" * len(engines)]
+    for entity in engines[0][1]["wall"]:
+        cells = []
+        for _, full in engines:
+            wall, total = full["wall"].get(entity, 0.0), sum(full["wall"].values()) or 1.0
+            cells.append(f"{wall:.1f} ({wall / total:.0%}; {full['write'].get(entity, 0.0):.1f})")
+        rows.append(f"| {entity} | " + " | ".join(cells) + " |")
+    text = "\nEach entity's phase of the full alignment (wall time, its share, and the part spent in the upserts):\n\n"
+    text += "\n".join(rows) + "\n"
+    if r.get("pg"):
+        pg = r["pg"]
+        text += (f"\nSame data aligned into PostgreSQL (local server, `--database-url`): full alignment "
+                 f"{pg['full']['n']:,} records in {pg['full']['s']:.1f} s = {pg['full']['n'] / pg['full']['s']:,.0f} rec/s, "
+                 f"**PostgreSQL / SQLite = {pg['full']['s'] / r['full_s']:.2f}×** (target ≤ 1.2×); incremental 1 % "
+                 f"{pg['inc_s']:.2f} s against {r['inc_s']:.2f} s ({pg['inc_s'] / r['inc_s']:.2f}×).\n")
+    return text
 
 
 def write_results(args, r: dict) -> None:
@@ -243,8 +378,8 @@ def write_results(args, r: dict) -> None:
     text = f"""
 ## Alignment{flavour} ({dt.date.today().isoformat()})
 
-`bench/alignment.py {billing}--customers {args.customers} --months {args.months} --seed {args.seed}{f" --raw-pages {args.raw_pages} --rounds {args.rounds}" if args.rounds > 1 else ""}{" --skip-gateway-loop" if args.skip_gateway_loop else ""}`,
-billing simulator on the same machine, local SQLite database. Machine: {machine()};
+`bench/alignment.py {billing}--customers {args.customers} --months {args.months} --seed {args.seed}{f" --raw-pages {args.raw_pages} --rounds {args.rounds}" if args.rounds > 1 else ""}{" --skip-gateway-loop" if args.skip_gateway_loop else ""}{" --database-url " + args.database_url if args.database_url else ""}`,
+billing simulator on the same machine, local SQLite database{" and local PostgreSQL" if r.get("pg") else ""}. Machine: {machine()};
 load average when the run started: {r['load']:.1f} (shared machine).
 
 | measure | records | seconds | records/s |
@@ -257,7 +392,7 @@ load average when the run started: {r['load']:.1f} (shared machine).
 Full alignment runs at **{r['ratio_raw']:.0%} of the raw suds rate** (target ≥ 70 %){of_gateway};
 the incremental alignment of 1 % took
 **{r['inc_s']:.1f} s** (target < 10 s).{rounds}
-"""
+{phase_table(r)}"""
     print(f"results appended to {append_results(text)}")
 
 

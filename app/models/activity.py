@@ -85,6 +85,8 @@ class Activity(Model):
     __table_args__ = (
         sa.Index("ix_activities_customer_created", "customer_id", "created_at"),
         sa.Index("ix_activities_status_deadline", "status", "deadline"),
+        # The requests list, newest first (its default order), read one page at a time.
+        sa.Index("ix_activities_created_id", "created_at", "id"),
         {"extend_existing": True},
     )
 

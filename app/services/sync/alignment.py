@@ -145,16 +145,24 @@ class PageResult:
     skipped: int = 0  # parent not in the local copy
 
 
+def _key_filters(col, keys: list):
+    """WHERE clauses matching `col` against `keys`: one `= ANY(array)` on PostgreSQL (a single
+    parameter the driver converts once), IN lists under SQLite's bound-parameter limit."""
+    if not keys:
+        return []
+    if db.engine.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import ARRAY
+
+        return [col == sa.any_(sa.bindparam("keys", keys, type_=ARRAY(col.type)))]
+    return [col.in_(keys[i:i + 900]) for i in range(0, len(keys), 900)]
+
+
 def _ids_by_key(model, column: str, keys: Iterable) -> dict:
     keys = {k for k in keys if k not in (None, "")}
-    if not keys:
-        return {}
     col = getattr(model, column)
     out = {}
-    key_list = list(keys)
-    for i in range(0, len(key_list), 900):  # stay under SQLite's bound-parameter limit
-        chunk = key_list[i:i + 900]
-        out.update(tuple(row) for row in db.session.execute(sa.select(col, model.id).where(col.in_(chunk))))
+    for where in _key_filters(col, list(keys)):
+        out.update(tuple(row) for row in db.session.execute(sa.select(col, model.id).where(where)))
     return out
 
 
@@ -171,8 +179,8 @@ def upsert_records(entity: Entity, records: list, now: dt.datetime | None = None
     key_col = getattr(model, spec.key_column)
     keys = [getattr(r, spec.key_attr) for r in records]
     existing: dict = {}
-    for i in range(0, len(keys), 900):
-        stmt = sa.select(key_col, model.id, model.billing_version).where(key_col.in_(keys[i:i + 900]))
+    for where in _key_filters(key_col, keys):
+        stmt = sa.select(key_col, model.id, model.billing_version).where(where)
         existing.update((k, (id_, v)) for k, id_, v in db.session.execute(stmt))
     inserts, updates, changed_keys = [], [], []
     for record in records:
@@ -193,10 +201,8 @@ def upsert_records(entity: Entity, records: list, now: dt.datetime | None = None
             changed_keys.append(key)
         else:
             result.unchanged += 1
-    # Core statements: the ORM's bulk paths cost more than the database work itself.
     table = model.__table__
-    if inserts:
-        db.session.execute(table.insert(), inserts)
+    bulk_insert(table, inserts)
     if updates:
         columns = [k for k in updates[0] if k != "id"]
         stmt = table.update().where(table.c.id == sa.bindparam("row_id")).values(
@@ -210,8 +216,60 @@ def upsert_records(entity: Entity, records: list, now: dt.datetime | None = None
             hook([r for r in records if r.code in changed])
     if entity is Entity.INVOICE and changed_keys:
         changed = set(changed_keys)
-        _replace_invoice_lines([r for r in records if r.number in changed])
+        # A new invoice has no lines yet: only an updated one's are deleted first.
+        _replace_invoice_lines([r for r in records if r.number in changed],
+                               updated={r["number"] for r in updates})
     return result
+
+
+def bulk_insert(table: sa.Table, rows: list[dict]) -> None:
+    """Insert `rows` (dicts with the same keys) into `table` in the session's transaction, as
+    the Core statement would, without its per-row work: column defaults are evaluated once per
+    batch and the columns' own conversions applied, then PostgreSQL receives the rows by COPY
+    and SQLite by the driver's executemany. The database fills in the primary keys."""
+    if not rows:
+        return
+    conn = db.session.connection()
+    dialect = conn.dialect
+    if dialect.name not in ("postgresql", "sqlite"):
+        conn.execute(table.insert(), rows)
+        return
+    keys = list(rows[0])
+    defaults = {}
+    for column in table.c:
+        default = column.default
+        if column.name in keys or default is None:
+            continue
+        if default.is_scalar:
+            defaults[column.name] = default.arg
+        elif default.is_callable:
+            defaults[column.name] = default.arg(None)
+    names = keys + list(defaults)
+    procs = [table.c[n].type._cached_bind_processor(dialect) for n in names]
+    tail = tuple(p(v) if p else v for p, v in zip(procs[len(keys):], defaults.values()))
+    key_procs = list(enumerate(zip(keys, procs[:len(keys)])))
+    converted = [k for k, p in zip(keys, procs) if p is not None]
+
+    def values(row):
+        if converted:
+            return tuple(p(row[k]) if p else row[k] for _, (k, p) in key_procs) + tail
+        return tuple(row[k] for k in keys) + tail
+
+    quote = dialect.identifier_preparer.quote
+    columns = ", ".join(quote(n) for n in names)
+    dbapi = conn.connection.driver_connection
+    if dialect.name == "postgresql":
+        with dbapi.cursor() as cursor:
+            with cursor.copy(f"COPY {quote(table.name)} ({columns}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(values(row))
+    else:
+        cursor = dbapi.cursor()
+        try:
+            cursor.executemany(f"INSERT INTO {quote(table.name)} ({columns}) VALUES "
+                               f"({', '.join('?' * len(names))})", [values(r) for r in rows])
+        finally:
+            cursor.close()
 
 
 def _upsert_mailing_addresses(supply_points) -> None:
@@ -233,25 +291,25 @@ def _upsert_mailing_addresses(supply_points) -> None:
             updates.append({**row, "row_id": existing[sp_id]})
         else:
             inserts.append(row)
-    if inserts:
-        db.session.execute(table.insert(), inserts)
+    bulk_insert(table, inserts)
     if updates:
         columns = ["name", "address", "post_code", "city", "province"]
         db.session.execute(table.update().where(table.c.id == sa.bindparam("row_id")).values(
             {c: sa.bindparam(c) for c in columns}), [{c: u[c] for c in columns} | {"row_id": u["row_id"]} for u in updates])
 
 
-def _replace_invoice_lines(invoices: list[InvoiceRecord]) -> None:
+def _replace_invoice_lines(invoices: list[InvoiceRecord], updated: set | None = None) -> None:
+    """Billing's lines of these invoices replace ours; `updated`: the numbers of those that
+    already existed (None: any may have lines to delete)."""
     ids = _ids_by_key(Invoice, "number", (r.number for r in invoices))
-    id_list = list(ids.values())
-    for i in range(0, len(id_list), 900):
-        db.session.execute(sa.delete(InvoiceLine).where(InvoiceLine.invoice_id.in_(id_list[i:i + 900])))
+    id_list = [i for n, i in ids.items() if updated is None or n in updated]
+    for where in _key_filters(InvoiceLine.invoice_id, id_list):
+        db.session.execute(sa.delete(InvoiceLine).where(where))
     rows = [dict(invoice_id=ids[r.number], line_no=line.line_no, description=line.description,
                  quantity=line.quantity, unit_price=line.unit_price, amount=line.amount,
                  vat_percent=line.vat_percent)
             for r in invoices if r.number in ids for line in r.lines]
-    if rows:
-        db.session.execute(InvoiceLine.__table__.insert(), rows)
+    bulk_insert(InvoiceLine.__table__, rows)
 
 
 def _state(entity: Entity) -> SyncState:
@@ -280,6 +338,8 @@ def align(*, full: bool = False, trigger: str = "job", progress: bool = False,
         for entity in entities:
             counts[entity.value] = _align_entity(gw, entity, full, upper, page_size, progress)
         run.status = "ok"
+        if full or sum(counts.values()) >= int(current_app.config.get("ALIGNMENT_ANALYZE_MIN_RECORDS", 10000)):
+            analyze_aligned_tables(entities)
     except BillingError as exc:
         db.session.rollback()
         log.warning("Alignment failed on %s: %s", entity.value if entity else "-", exc)
@@ -295,6 +355,26 @@ def align(*, full: bool = False, trigger: str = "job", progress: bool = False,
     run.finished_at = utcnow()
     db.session.commit()
     return run
+
+
+def analyze_aligned_tables(entities=ORDER) -> None:
+    """Refresh the planner statistics of the tables a bulk alignment wrote (ANALYZE; on SQLite
+    sampled, so its cost stays bounded at any size); commits."""
+    models = [SPECS[e].model for e in entities]
+    if Entity.SUPPLY_POINT in entities:
+        models.append(MailingAddress)
+    if Entity.INVOICE in entities:
+        models.append(InvoiceLine)
+    names = [m.__table__.name for m in models]
+    db.session.commit()
+    if db.engine.dialect.name == "postgresql":
+        db.session.execute(sa.text("ANALYZE " + ", ".join(f'"{n}"' for n in names)))
+    elif db.engine.dialect.name == "sqlite":
+        # Sampled: about this many rows per index instead of every row.
+        db.session.execute(sa.text("PRAGMA analysis_limit=1000"))
+        for name in names:
+            db.session.execute(sa.text(f'ANALYZE "{name}"'))
+    db.session.commit()
 
 
 def _deletions(gw: BillingGateway, full: bool, upper: int, entities) -> None:
