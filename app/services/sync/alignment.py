@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import operator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable, Iterable
@@ -247,13 +248,17 @@ def bulk_insert(table: sa.Table, rows: list[dict]) -> None:
     names = keys + list(defaults)
     procs = [table.c[n].type._cached_bind_processor(dialect) for n in names]
     tail = tuple(p(v) if p else v for p, v in zip(procs[len(keys):], defaults.values()))
-    key_procs = list(enumerate(zip(keys, procs[:len(keys)])))
-    converted = [k for k, p in zip(keys, procs) if p is not None]
+    pick = operator.itemgetter(*keys) if len(keys) > 1 else (lambda row: (row[keys[0]],))
+    converted = [(i, p) for i, p in enumerate(procs[:len(keys)]) if p is not None]
 
     def values(row):
-        if converted:
-            return tuple(p(row[k]) if p else row[k] for _, (k, p) in key_procs) + tail
-        return tuple(row[k] for k in keys) + tail
+        if not converted:
+            return pick(row) + tail
+        out = list(pick(row))
+        for i, proc in converted:
+            out[i] = proc(out[i])
+        out.extend(tail)
+        return out
 
     quote = dialect.identifier_preparer.quote
     columns = ", ".join(quote(n) for n in names)
