@@ -15,7 +15,7 @@ from tests.sales.helpers import agent_for
 
 ROLES = [ADMIN, MANAGER, BACK_OFFICE, CREDIT_CHECK, CALL_CENTER, AGENT]
 # Pages of one record's parts, opened from that record's page rather than from a menu.
-SUB_PAGES = {"InvoiceLineView"}
+SUB_PAGES = {"InvoiceLineView", "ResetPasswordView"}  # a user's password: from the user's page
 # Pages of one's own account, opened from the profile in the user's own menu.
 OWN_PAGES = {"ResetMyPasswordView"}
 

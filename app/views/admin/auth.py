@@ -259,10 +259,17 @@ class ResetPasswordView(_ResetPasswordView):
 
     form = ResetPasswordOfUserForm
 
-    def form_post(self, form) -> None:
+    def _target(self):
         target = self.appbuilder.sm.get_user_by_id(request.args.get("pk", type=int))
         if target is None:
             abort(404)
+        return target
+
+    def form_get(self, form) -> None:
+        self._target()
+
+    def form_post(self, form) -> None:
+        target = self._target()
         super().form_post(form)
         security_log.event("password_set_by_admin", target.username, area="staff", by=g.user.username)
 
