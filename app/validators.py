@@ -16,6 +16,8 @@ from stdnum.eu import at_02
 from stdnum.it import codicefiscale, iva
 from wtforms.validators import ValidationError
 
+from app.clock import local_today
+
 
 class InvalidValue(ValueError):
     """A value that fails its check; `str()` is the message for the user."""
@@ -190,7 +192,7 @@ def birth_date(value, *, today=None):
 
     if value is None:
         return None
-    today = today or dt.date.today()
+    today = today or local_today()
     if value > today:
         raise InvalidValue(_l("The date of birth cannot be in the future."))
     age = today.year - value.year - ((today.month, today.day) < (value.month, value.day))

@@ -7,7 +7,13 @@ import contextvars
 import os
 import re
 import secrets
+import time
 import uuid
+
+# The tests' own "today" (dt.date.today() in seeds and expectations) is the company's day, the day
+# app.clock.local_today() gives the application whatever zone the machine runs in.
+os.environ["TZ"] = "Europe/Rome"
+time.tzset()
 
 import pytest
 import sqlalchemy as sa

@@ -11,6 +11,7 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 
+from app.clock import local_today
 from app.extensions import db
 from app.i18n import lazy_gettext as _l
 from app.models import Band, ComponentKind, Offer, OfferComponent, PriceKind, Service
@@ -25,7 +26,7 @@ class OfferError(DomainError):
 
 
 def _today() -> dt.date:
-    return dt.date.today()
+    return local_today()
 
 
 def on_sale(service: Service | str | None = None, day: dt.date | None = None) -> list[Offer]:

@@ -21,12 +21,12 @@ from babel.dates import format_date
 from babel.numbers import format_currency
 from flask import current_app
 
+from app.clock import local_today
 from app.extensions import db
 from app.models import Customer, DeliveryMode, Invoice, InvoiceEmailLog, SupplyPoint
 from app.services.core import settings
 from app.services.mailing import mail
 from app.services.mailing.invoice_links import invoice_link
-from app.services.mailing.invoice_queue import rome_today
 from app.validators import ascii_address
 
 TEMPLATES = {DeliveryMode.LINK: "invoice_link", DeliveryMode.PDF: "invoice_pdf"}
@@ -88,7 +88,7 @@ def message_groups(ids: list[int]) -> list[Group]:
             }
             if mode == DeliveryMode.LINK:
                 context["link"] = invoice_link(inv_id, customer_id)
-                context["link_expires"] = _date(rome_today() + dt.timedelta(days=expiry), loc)
+                context["link_expires"] = _date(local_today() + dt.timedelta(days=expiry), loc)
             group = groups[key] = Group(inv_id, number, mode, language, context)
         group.rows[address] = row_id
         group.attempts = max(group.attempts, attempts)

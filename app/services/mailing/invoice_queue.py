@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
+from app.clock import local_today
 from app.extensions import db
 from app.models import (Invoice, InvoiceDeliveryRecipient, InvoiceDeliverySetting,
                         InvoiceEmailLog, SendOutcome)
@@ -30,16 +30,11 @@ from app.services.core.queue import stale_holders
 
 log = logging.getLogger(__name__)
 
-ROME = ZoneInfo("Europe/Rome")
 CHUNK_MESSAGES = 100       # at most this many invoices claimed at a time by one worker
 MAX_TEMPORARY_IN_A_ROW = 5  # the server keeps deferring: stop this run, retry in the next one
 DUE = (SendOutcome.PENDING, SendOutcome.RETRY)
 
 # --- the queue ------------------------------------------------------------------------------
-
-def rome_today() -> dt.date:
-    return dt.datetime.now(ROME).date()
-
 
 def build_queue(now: dt.datetime | None = None) -> int:
     """Queue one row per address for every new invoice with delivery on; returns rows added.
@@ -51,7 +46,7 @@ def build_queue(now: dt.datetime | None = None) -> int:
     db.session.execute(sa.update(InvoiceDeliverySetting)
                        .where(InvoiceDeliverySetting.enabled.is_(True),
                               InvoiceDeliverySetting.active_since.is_(None))
-                       .values(active_since=rome_today()))
+                       .values(active_since=local_today()))
     email = sa.func.lower(sa.func.trim(InvoiceDeliveryRecipient.email))
     source = (
         sa.select(Invoice.id, email, InvoiceDeliverySetting.mode,

@@ -26,6 +26,7 @@ from decimal import ROUND_HALF_UP, Decimal
 import sqlalchemy as sa
 from flask_babel import format_date, lazy_gettext as _l
 
+from app.clock import local_today
 from app.extensions import db
 from app.models import (ActivityKind, Meter, MeterReading, ReadingSource, ReadingStatus,
                         ReadingType, Service, SupplyPoint)
@@ -147,7 +148,7 @@ def expected_daily(supply_point: SupplyPoint) -> float | None:
 def check_reading(supply_point: SupplyPoint, meter: Meter, reading_date: dt.date, value: int,
                   corrector_value: int | None, today: dt.date | None = None) -> Check:
     """Apply the congruity rules; returns the consumption (raises ReadingError)."""
-    today = today or dt.date.today()
+    today = today or local_today()
     if reading_date > today:
         raise ReadingError(_l("The reading date cannot be in the future."), "reading_date")
     if value is None or value < 0:

@@ -22,6 +22,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 from flask_babel import force_locale
 
+from app.clock import local_today
 from app.extensions import db
 from app.models import (Agent, Commission, CommissionRule, CommissionStatus, CommissionTrigger,
                         Contract, OutboxMessage, Service, UseType)
@@ -184,7 +185,7 @@ def seed_demo_rules(valid_from: dt.date | None = None) -> int:
     """Add the demo commission rules when there are none at all; returns how many were added."""
     if db.session.scalar(sa.select(sa.func.count()).select_from(CommissionRule)):
         return 0
-    start = valid_from or dt.date.today().replace(month=1, day=1)
+    start = valid_from or local_today().replace(month=1, day=1)
     for service, use_type, trigger, amount, days in DEMO_RULES:
         db.session.add(CommissionRule(service=service, use_type=use_type, trigger=trigger, amount=Decimal(amount),
                                       clawback_days=days, valid_from=start))

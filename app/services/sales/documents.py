@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from flask import current_app
 from flask_babel import force_locale
 
+from app.clock import local_today
 from app.extensions import db
 from app.models import (Band, ComponentKind, Contract, ContractDocument, CustomerKind, PaymentMethod,
                         PriceKind, Service, UseType)
@@ -67,7 +68,7 @@ def snapshot(contract: Contract) -> dict:
     d = contract.draft
     agent = contract.agent
     supply = d.step("supply")
-    day = contract.signed_on or dt.date.today()
+    day = contract.signed_on or local_today()
     offer = offers.find(supply["service"], supply.get("tariff_option", ""), day) if supply.get("service") else None
     method = selling_method(contract)
     customer = d.step("customer")
@@ -155,7 +156,7 @@ def _mandate_context(snap: dict) -> dict:
     supply_point = {"service": {"label": service.label if service else ""},
                     "point_code": sp.get("pdr") or sp.get("pod") or "",
                     "address": sp.get("address", ""), "city": sp.get("city", "")}
-    signed = dt.date.fromisoformat(snap["signed_on"]) if snap.get("signed_on") else dt.date.today()
+    signed = dt.date.fromisoformat(snap["signed_on"]) if snap.get("signed_on") else local_today()
     from flask_babel import gettext
 
     return {"mandate": {"reference": snap.get("mandate_reference", ""), "holder_tax_code": c.get("tax_code", ""),

@@ -13,6 +13,7 @@ from flask_login import current_user
 from sqlalchemy.orm import selectinload, undefer
 from wtforms.fields.choices import SelectChoice
 
+from app.clock import local_today
 from app.extensions import db, limiter
 from app.formatting import format_date
 from app.models.base import utcnow
@@ -169,7 +170,7 @@ def reading(sp_id):
     return render_template("portal/reading.html", sp=sp, meters=meters, form=form, last=last,
                            needs_confirmation=needs_confirmation, unit=unit,
                            coefficient=readings.coefficient(sp),
-                           today=dt.date.today().isoformat()), status
+                           today=local_today().isoformat()), status
 
 
 @bp.route("/supply/<int:sp_id>/consumption")

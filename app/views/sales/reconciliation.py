@@ -9,6 +9,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from app.billing.gateway import BillingError
+from app.clock import local_today
 from app.models import CommissionStatus
 from app.services.sales import commissions
 
@@ -27,7 +28,7 @@ def _period() -> str:
         dt.datetime.strptime(period, "%Y-%m")
     except ValueError:
         periods = commissions.periods()
-        return periods[0] if periods else f"{dt.date.today():%Y-%m}"
+        return periods[0] if periods else f"{local_today():%Y-%m}"
     return period
 
 

@@ -1,0 +1,22 @@
+"""The company's calendar day.
+
+Dates a person picks or reads (a reading date, a signing day, the period of a report) are days in
+Italy, whatever time zone the server runs in: at 00:30 in Rome a reading dated today is today's,
+even when the server's clock still says yesterday in UTC.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+ROME = ZoneInfo("Europe/Rome")
+
+
+def local_now() -> dt.datetime:
+    """The aware time in Europe/Rome."""
+    return dt.datetime.now(ROME)
+
+
+def local_today() -> dt.date:
+    """Today's date in Europe/Rome."""
+    return local_now().date()
