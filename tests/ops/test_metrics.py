@@ -115,3 +115,38 @@ def test_latency_is_labelled_by_endpoint_and_status(app, client, db, scrape):
     # Every latency series carries both labels.
     assert all({"endpoint", "status"} <= set(dict(labels)) for (n, labels) in after
                if n.startswith("sportello_http_request_duration_seconds"))
+
+
+def test_mails_are_counted_by_queue_and_outcome(app, client, db, billing_sim, smtp_server, scrape):
+    """The account's and the reading's e-mails: deferred by the server once (retry), then sent."""
+    import sqlalchemy as sa
+
+    from app.jobs import run_job
+    from app.models import OutgoingMail
+    from app.models.base import utcnow
+
+    sp, meter = align_and_login(client, db)
+    assert submit_reading(client, sp, meter).status_code == 302
+    queued = db.session.scalar(sa.select(sa.func.count()).select_from(OutgoingMail))
+    assert queued >= 1  # the reading's confirmation at least
+    before = scrape()
+    smtp_server.fail_data.extend([(451, "4.3.0 try again later")] * queued)
+    db.session.remove()
+    assert run_job(app, "mail") == "ok"
+    deferred = scrape()
+    assert value(deferred, "sportello_emails_total", queue="mail", outcome="retry") == \
+        value(before, "sportello_emails_total", queue="mail", outcome="retry") + queued
+    assert value(deferred, "sportello_emails_total", queue="mail", outcome="sent") == \
+        value(before, "sportello_emails_total", queue="mail", outcome="sent")
+    assert not smtp_server.messages
+
+    db.session.execute(sa.update(OutgoingMail).values(next_attempt_at=utcnow()))  # due again now
+    db.session.commit()
+    db.session.remove()
+    assert run_job(app, "mail") == "ok"
+    sent = scrape()
+    assert len(smtp_server.messages) == queued
+    assert value(sent, "sportello_emails_total", queue="mail", outcome="sent") == \
+        value(deferred, "sportello_emails_total", queue="mail", outcome="sent") + queued
+    assert value(sent, "sportello_emails_total", queue="mail", outcome="failed") == \
+        value(before, "sportello_emails_total", queue="mail", outcome="failed")
