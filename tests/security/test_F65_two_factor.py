@@ -377,3 +377,52 @@ def test_F65_new_recovery_codes_need_the_password_and_a_code(app, client, make_u
     assert done.status_code == 200 and len(codes) == 10
     assert _recovery_hashes(db, user.id).isdisjoint(before)
     assert two_factor.recovery_codes_left(db.session.get(SportelloUser, user.id)) == 10
+
+
+@pytest.mark.parametrize("area", ["staff", "portal"])
+def test_F65_turning_two_factor_off_needs_the_password_and_a_code(app, client, make_user, db, area, request):
+    from app.models import SportelloUser
+    from app.services.core import two_factor
+
+    if area == "staff":
+        user, password = make_user(BACK_OFFICE)
+        staff_login(client, user.username, password)
+        secret, _codes = _enrol_signed_in(client, password)
+        manage, change = "/two-factor/", "/two-factor/off"
+    else:
+        from tests.portal.conftest import PASSWORD
+
+        user, password = request.getfixturevalue("logged_in")["user"], PASSWORD
+        secret = _portal_enrol(client)
+        manage, change = "/portal/account/two-factor", "/portal/account/two-factor/off"
+    page = client.get(manage).get_data(as_text=True)
+    for typed, code in (("", _code(secret)), ("not the password at all", _code(secret)), (password, ""),
+                        (password, "000000" if _code(secret) != "000000" else "111111")):
+        refused = client.post(change, data={"off-current_password": typed, "off-code": code,
+                                            "off-csrf_token": csrf_token(page)})
+        assert refused.status_code == 400
+        db.session.expire_all()
+        assert two_factor.is_enrolled(db.session.get(SportelloUser, user.id))  # still on
+    done = client.post(change, data={"off-current_password": password, "off-code": _code(secret, 1),
+                                     "off-csrf_token": csrf_token(page)}, follow_redirects=True)
+    assert done.status_code == 200
+    assert "accesso in due passaggi è disattivato" in done.get_data(as_text=True)
+    db.session.expire_all()
+    assert not two_factor.is_enrolled(db.session.get(SportelloUser, user.id))
+
+
+def test_F65_a_role_that_requires_two_factor_cannot_turn_it_off(app, client, make_user, db):
+    from app.models import SportelloUser
+    from app.roles import MANAGER
+    from app.services.core import two_factor
+
+    user, password = make_user(MANAGER)
+    staff_login(client, user.username, password)
+    secret, _codes = _enrol_signed_in(client, password)
+    _require(db, "Manager")
+    page = client.get("/two-factor/").get_data(as_text=True)
+    resp = client.post("/two-factor/off", data={"off-current_password": password, "off-code": _code(secret, 1),
+                                               "off-csrf_token": csrf_token(page)}, follow_redirects=True)
+    assert "richiede l&#39;accesso in due passaggi: non può essere disattivato" in resp.get_data(as_text=True)
+    db.session.expire_all()
+    assert two_factor.is_enrolled(db.session.get(SportelloUser, user.id))

@@ -46,6 +46,27 @@ def test_sessions_absolute_timeout_portal(client, logged_in):
     assert "durata massima" in gone.get_data(as_text=True)
 
 
+def test_sessions_idle_timeout_portal(client, logged_in):
+    assert client.get("/portal/home").status_code == 200
+    _shift(client, seen=29 * 60)
+    assert client.get("/portal/home").status_code == 200  # within the 30 minutes
+    _shift(client, seen=31 * 60)
+    gone = client.get("/portal/home", follow_redirects=True)
+    assert gone.request.path == "/portal/login"
+    assert "inattività" in gone.get_data(as_text=True)
+    assert client.get("/portal/home").status_code == 302
+
+
+def test_sessions_absolute_timeout_staff_from_settings(client, db, login_as):
+    login_as(BACK_OFFICE)
+    _shift(client, iat=11 * 3600, seen=10)
+    assert client.get(STAFF_PAGE).status_code == 200  # within the 12 hours
+    settings.update({"session_absolute_hours": 10})
+    gone = client.get(STAFF_PAGE, follow_redirects=True)
+    assert "/login/" in gone.request.path
+    assert "durata massima" in gone.get_data(as_text=True)
+
+
 def test_sessions_last_seen_refreshed_once_a_minute(client, login_as):
     login_as(BACK_OFFICE)
     _shift(client, seen=30)
