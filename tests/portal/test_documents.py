@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from pypdf import PdfReader
 
 from app.models import (DirectDebitMandate, Invoice, InvoiceLine, InvoiceStatus, PaymentMethod,
-                        ReadingType)
+                        ReadingType, Service)
 from app.roles import AGENT
 from app.services.core import settings
 from app.services.portal.direct_debit import render_mandate_pdf
@@ -222,6 +222,54 @@ def test_F07_bill_says_estimated_when_the_period_closes_on_an_estimate(db):
     closing.reading_type = ReadingType.ESTIMATED
     db.session.commit()
     assert "240 Smc – Consumo stimato" in _text(render_invoice_pdf(inv, "it"))
+
+
+def _electricity_bill(db) -> Invoice:
+    """An electricity bill: energy in kWh, a fixed and a power charge per month, excise, VAT."""
+    c = f.customer()
+    sp = f.supply_point(c, service=Service.ELECTRICITY, pdr="", pod="IT001E12345678",
+                        tariff_option="Luce Casa Fissa", payment_method=PaymentMethod.SDD)
+    m = f.meter(sp)
+    start, end = TODAY - dt.timedelta(days=75), TODAY - dt.timedelta(days=15)
+    f.reading(sp, m, reading_date=end + dt.timedelta(days=3), value=5420, consumption=420,
+              reading_type=ReadingType.ACTUAL)
+    inv = f.invoice(c, sp, period_from=start, period_to=end, invoice_date=TODAY - dt.timedelta(days=5),
+                    due_date=TODAY + dt.timedelta(days=15), consumption=420, unit="kWh",
+                    amount=Decimal("127.96"), amount_paid=Decimal("0"), status=InvoiceStatus.UNPAID)
+    first = inv.lines[0]
+    first.description = "Materia energia"
+    first.quantity, first.unit_price, first.amount = Decimal("420"), Decimal("0.2"), Decimal("84.00")
+    for n, (desc, qty, price, amount, vat) in enumerate([
+            ("Quota fissa vendita", "2", "6", "12.00", "10"),
+            ("Quota potenza", "2", "5.4", "10.80", "10"),
+            ("Accise", "420", "0.0227", "9.53", "10"),
+            ("IVA 10%", "116.33", "0.1", "11.63", "0")], start=2):
+        db.session.add(InvoiceLine(invoice_id=inv.id, line_no=n, description=desc, quantity=Decimal(qty),
+                                   unit_price=Decimal(price), amount=Decimal(amount), vat_percent=Decimal(vat)))
+    db.session.commit()
+    db.session.refresh(inv)
+    return inv
+
+
+def test_F07_electricity_bill_has_its_pod_kwh_and_power_charge(db):
+    settings.update(IDENTITY)
+    inv = _electricity_bill(db)
+    data = render_invoice_pdf(inv, "it")
+    text = _text(data)
+    first = " ".join(PdfReader(io.BytesIO(data)).pages[0].extract_text().split())
+    assert "Periodica – Energia elettrica" in first
+    assert "Codice POD (punto di prelievo) IT001E12345678" in first and "PDR" not in text
+    assert "Consumo fatturato 420 kWh – Consumo effettivo" in first
+    assert "Quota potenza 10,80 €" in first and "Totale bolletta 127,96 €" in first
+    assert "Quota consumi 420 kWh 0,20 €/kWh 84,00 €" in text
+    assert "Quota potenza 2 mesi 5,40 €/mese 10,80 €" in text
+    assert "Imposte (accise e addizionali) 420 kWh 0,02269 €/kWh 9,53 €" in text
+    assert "5.420 kWh lettura effettiva 420 kWh" in text  # the reading in the meter's unit
+    assert "Smc" not in text and "m³" not in text
+    assert "arrotondamenti" not in text  # the receipt and VAT add up to the total
+    english = _text(render_invoice_pdf(inv, "en"))
+    assert "Supply point code (POD) IT001E12345678" in english
+    assert "Power charge 2 months 5.40 €/month €10.80" in english and "Total of the bill €127.96" in english
 
 
 # --- the simulator's bill ----------------------------------------------------------------------
