@@ -134,9 +134,9 @@ class Activity(Model):
     @property
     def reference(self) -> str:
         """The number a customer quotes: RIC-<year filed, in Italy>-<id, six digits>."""
-        from zoneinfo import ZoneInfo
+        from app.clock import ROME
 
-        year = (self.created_at or utcnow()).replace(tzinfo=dt.UTC).astimezone(ZoneInfo("Europe/Rome")).year
+        year = (self.created_at or utcnow()).replace(tzinfo=dt.UTC).astimezone(ROME).year
         return f"RIC-{year}-{self.id or 0:06d}"
 
 

@@ -99,13 +99,18 @@ def _bill(db, customer=None, **over) -> Invoice:
     inv = f.invoice(c, sp, **values)
     first = inv.lines[0]
     first.quantity, first.unit_price, first.amount = Decimal("240"), Decimal("0.5"), Decimal("120.00")
-    for n, (desc, qty, price, amount, vat) in enumerate([
-            ("Quota fissa vendita", "2", "7.5", "15.00", "10"),
-            ("Trasporto e gestione del contatore", "240", "0.11", "26.40", "10"),
-            ("Oneri di sistema", "240", "0.04", "9.60", "10"),
-            ("Accise", "240", "0.15", "36.00", "10"),
-            ("Addizionale regionale", "240", "0.025", "6.00", "10"),
-            ("IVA 10%", "213.00", "0.1", "21.30", "0")], start=2):
+    return _with_lines(db, inv, [
+        ("Quota fissa vendita", "2", "7.5", "15.00", "10"),
+        ("Trasporto e gestione del contatore", "240", "0.11", "26.40", "10"),
+        ("Oneri di sistema", "240", "0.04", "9.60", "10"),
+        ("Accise", "240", "0.15", "36.00", "10"),
+        ("Addizionale regionale", "240", "0.025", "6.00", "10"),
+        ("IVA 10%", "213.00", "0.1", "21.30", "0")])
+
+
+def _with_lines(db, inv: Invoice, lines: list[tuple[str, str, str, str, str]]) -> Invoice:
+    """Add (description, quantity, unit price, amount, VAT %) lines after the invoice's first."""
+    for n, (desc, qty, price, amount, vat) in enumerate(lines, start=2):
         db.session.add(InvoiceLine(invoice_id=inv.id, line_no=n, description=desc,
                                    quantity=Decimal(qty), unit_price=Decimal(price),
                                    amount=Decimal(amount), vat_percent=Decimal(vat)))
@@ -239,16 +244,11 @@ def _electricity_bill(db) -> Invoice:
     first = inv.lines[0]
     first.description = "Materia energia"
     first.quantity, first.unit_price, first.amount = Decimal("420"), Decimal("0.2"), Decimal("84.00")
-    for n, (desc, qty, price, amount, vat) in enumerate([
-            ("Quota fissa vendita", "2", "6", "12.00", "10"),
-            ("Quota potenza", "2", "5.4", "10.80", "10"),
-            ("Accise", "420", "0.0227", "9.53", "10"),
-            ("IVA 10%", "116.33", "0.1", "11.63", "0")], start=2):
-        db.session.add(InvoiceLine(invoice_id=inv.id, line_no=n, description=desc, quantity=Decimal(qty),
-                                   unit_price=Decimal(price), amount=Decimal(amount), vat_percent=Decimal(vat)))
-    db.session.commit()
-    db.session.refresh(inv)
-    return inv
+    return _with_lines(db, inv, [
+        ("Quota fissa vendita", "2", "6", "12.00", "10"),
+        ("Quota potenza", "2", "5.4", "10.80", "10"),
+        ("Accise", "420", "0.0227", "9.53", "10"),
+        ("IVA 10%", "116.33", "0.1", "11.63", "0")])
 
 
 def test_F07_electricity_bill_has_its_pod_kwh_and_power_charge(db):

@@ -347,22 +347,27 @@ def _recovery_hashes(db, user_id: int) -> set[str]:
         TotpRecoveryCode.user_id == user_id, TotpRecoveryCode.used_at.is_(None))))
 
 
+def _enrolled_in(area: str, client, make_user, request) -> tuple[object, str, str, str]:
+    """A signed-in user of `area` with two-factor sign-in on: (user, password, secret, the URL of
+    the two-factor page, which the change URLs extend)."""
+    if area == "staff":
+        user, password = make_user(BACK_OFFICE)
+        staff_login(client, user.username, password)
+        secret, _codes = _enrol_signed_in(client, password)
+        return user, password, secret, "/two-factor/"
+    from tests.portal.conftest import PASSWORD
+
+    user = request.getfixturevalue("logged_in")["user"]
+    return user, PASSWORD, _portal_enrol(client), "/portal/account/two-factor"
+
+
 @pytest.mark.parametrize("area", ["staff", "portal"])
 def test_F65_new_recovery_codes_need_the_password_and_a_code(app, client, make_user, db, area, request):
     from app.models import SportelloUser
     from app.services.core import two_factor
 
-    if area == "staff":
-        user, password = make_user(BACK_OFFICE)
-        staff_login(client, user.username, password)
-        secret, _codes = _enrol_signed_in(client, password)
-        manage, change = "/two-factor/", "/two-factor/recovery-codes"
-    else:
-        from tests.portal.conftest import PASSWORD
-
-        user, password = request.getfixturevalue("logged_in")["user"], PASSWORD
-        secret = _portal_enrol(client)
-        manage, change = "/portal/account/two-factor", "/portal/account/two-factor/recovery-codes"
+    user, password, secret, manage = _enrolled_in(area, client, make_user, request)
+    change = manage.rstrip("/") + "/recovery-codes"
     page = client.get(manage).get_data(as_text=True)
     before = _recovery_hashes(db, user.id)
     for typed, code in (("", _code(secret)), ("not the password at all", _code(secret)), (password, "")):
@@ -384,17 +389,8 @@ def test_F65_turning_two_factor_off_needs_the_password_and_a_code(app, client, m
     from app.models import SportelloUser
     from app.services.core import two_factor
 
-    if area == "staff":
-        user, password = make_user(BACK_OFFICE)
-        staff_login(client, user.username, password)
-        secret, _codes = _enrol_signed_in(client, password)
-        manage, change = "/two-factor/", "/two-factor/off"
-    else:
-        from tests.portal.conftest import PASSWORD
-
-        user, password = request.getfixturevalue("logged_in")["user"], PASSWORD
-        secret = _portal_enrol(client)
-        manage, change = "/portal/account/two-factor", "/portal/account/two-factor/off"
+    user, password, secret, manage = _enrolled_in(area, client, make_user, request)
+    change = manage.rstrip("/") + "/off"
     page = client.get(manage).get_data(as_text=True)
     for typed, code in (("", _code(secret)), ("not the password at all", _code(secret)), (password, ""),
                         (password, "000000" if _code(secret) != "000000" else "111111")):

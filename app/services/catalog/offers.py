@@ -25,13 +25,9 @@ class OfferError(DomainError):
     """An offer refused as entered; the message is translated."""
 
 
-def _today() -> dt.date:
-    return local_today()
-
-
 def on_sale(service: Service | str | None = None, day: dt.date | None = None) -> list[Offer]:
     """Offers valid on `day` (today), for one service or all, by service then name."""
-    day = day or _today()
+    day = day or local_today()
     stmt = sa.select(Offer).where(Offer.valid_from <= day,
                                   sa.or_(Offer.valid_until.is_(None), Offer.valid_until >= day))
     if service:
@@ -133,7 +129,7 @@ DEMO = [
 @transactional
 def seed_demo(valid_from: dt.date | None = None) -> int:
     """Add the demo catalogue's offers that are missing (by code); returns how many were added."""
-    start = valid_from or _today().replace(month=1, day=1)
+    start = valid_from or local_today().replace(month=1, day=1)
     known = set(db.session.scalars(sa.select(Offer.code)))
     added = 0
     for code, service, name, kind, arera, components, conditions in DEMO:

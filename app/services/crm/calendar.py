@@ -11,11 +11,10 @@ import datetime as dt
 import email.utils
 import uuid
 from dataclasses import dataclass, field
-from zoneinfo import ZoneInfo
-
 import icalendar
 
-ROME = ZoneInfo("Europe/Rome")
+from app.clock import ROME
+
 PRODID = "-//Sportello//CRM//IT"
 REQUEST = "REQUEST"
 CANCEL = "CANCEL"

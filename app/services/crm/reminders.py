@@ -13,6 +13,7 @@ import datetime as dt
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
+from app.clock import local_today
 from app.extensions import db
 from app.models import Activity, ActivityStatus, ReminderLog
 from app.services.core import settings
@@ -22,7 +23,7 @@ OPEN = (ActivityStatus.ASSIGNED, ActivityStatus.IN_PROGRESS)
 
 
 def rome_today(now: dt.datetime | None = None) -> dt.date:
-    return to_rome(now or dt.datetime.now(dt.UTC)).date()
+    return to_rome(now).date() if now else local_today()
 
 
 def due_messages(today: dt.date, days: int) -> list[tuple[Activity, str, dt.date]]:

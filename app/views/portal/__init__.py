@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import datetime as dt
 from functools import wraps
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from flask import (Blueprint, abort, current_app, g, has_request_context, redirect, render_template,
@@ -15,6 +14,7 @@ from flask import (Blueprint, abort, current_app, g, has_request_context, redire
 from flask_babel import gettext as _, lazy_gettext as _l
 from flask_login import current_user
 
+from app.clock import ROME
 from app.extensions import db
 from app.i18n import locale_id
 from app.views import markup
@@ -132,9 +132,6 @@ def _two_factor_enrolled() -> bool:
     from app.services.core import two_factor
 
     return bool(current_customer_id()) and two_factor.is_enrolled(current_user)
-
-
-ROME = ZoneInfo("Europe/Rome")
 
 
 def greeting(customer, now: dt.datetime | None = None) -> str:

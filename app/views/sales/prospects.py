@@ -9,7 +9,6 @@ page with a message.
 from __future__ import annotations
 
 import datetime as dt
-from zoneinfo import ZoneInfo
 
 from flask import Response, abort, flash, redirect, request, url_for
 from flask_babel import gettext as _, lazy_gettext as _l
@@ -18,6 +17,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateField, IntegerField, SelectField, StringField, TextAreaField, TimeField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
+from app.clock import ROME
 from app.models import (ConsentChannel, ConsentSource, ContactKind, LostReason,
                         ProspectSource, ProspectStatus, Service)
 from app.models.prospect import CONSUMPTION_UNITS
@@ -28,7 +28,6 @@ from . import bp
 from .common import ActionForm, PostForm, render, sales_access
 from .forms import CustomerForm
 
-ROME = ZoneInfo("Europe/Rome")
 REQUIRED = _l("Please fill in this field.")
 
 # Managers reach the pipeline and the statistics from the staff menu (links, see `register`).
