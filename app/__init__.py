@@ -280,6 +280,7 @@ def _register_session_timeouts(app: Flask) -> None:
 
     from flask import flash, g, request, session
     from flask_babel import gettext as _
+    from flask_login import current_user
 
     from app.services.core import security_log, settings
     from app.views.sign_in import LAST_SEEN, SIGNED_IN_AT
@@ -288,6 +289,7 @@ def _register_session_timeouts(app: Flask) -> None:
     def _expire_sessions():
         if "_user_id" not in session or (request.endpoint or "").endswith("static"):
             return
+        current_user._get_current_object()  # the user's load reads the settings' stamp along
         now = int(time.time())
         signed_in = session.get(SIGNED_IN_AT)
         seen = session.get(LAST_SEEN)

@@ -18,14 +18,15 @@ from app import permissions
 from app.models import SportelloUser
 from app.roles import (ADMIN, AGENT, BACK_OFFICE, BANK_DATA, BUILTIN_ROLES, CALL_CENTER, CREDIT_CHECK, SEE,
                        STAFF_ROLES, TAX_CODE)
-from app.services.core import login_policy
+from app.services.core import login_policy, settings
 from app.services.core.sessions import end_other_sessions
 from app.views.admin import security_views
 from app.views.admin.auth import AuthDBView, ResetMyPasswordView, ResetPasswordView
 
 # The session's user, read on every request: a prebuilt statement costs under two thirds of
-# the ORM's get(), which builds its query anew each time.
-_USER_BY_ID = sa.select(SportelloUser).where(SportelloUser.id == sa.bindparam("id"))
+# the ORM's get(), which builds its query anew each time. The settings' stamp comes along, so
+# the request's settings check needs no statement of its own.
+_USER_BY_ID = sa.select(SportelloUser, settings.STAMP_COLUMN).where(SportelloUser.id == sa.bindparam("id"))
 
 log = logging.getLogger(__name__)
 
@@ -133,8 +134,12 @@ class SportelloSecurityManager(SecurityManager):
     def load_user(self, pk):
         """Load the session's user, if active; a session older than the user's last logout (or
         password change) is void."""
-        user = self.session.execute(_USER_BY_ID, {"id": int(pk)}).scalar_one_or_none()
-        if user is None or not user.is_active:
+        row = self.session.execute(_USER_BY_ID, {"id": int(pk)}).one_or_none()
+        if row is None:
+            return None
+        user, stamp = row
+        settings.note_stamp(stamp)
+        if not user.is_active:
             return None
         if session.get("sv", 0) != (user.session_version or 0):
             return None

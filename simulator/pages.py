@@ -157,9 +157,42 @@ def build_types(e: EntityDef):
     return record, filt, Array(record, type_name=f"{e.name}_List")
 
 
+def _lower_version(criteria: str) -> int | None:
+    """The lowest Row_Version a `>n`, `>=n` or `a..b` criteria lets through (None: no bound
+    or another form)."""
+    c = criteria.strip()
+    try:
+        if c.startswith(">="):
+            return int(c[2:])
+        if c.startswith(">"):
+            return int(c[1:]) + 1
+        if ".." in c and "|" not in c and "&" not in c:
+            lo = c.partition("..")[0].strip()
+            return int(lo) if lo else None
+    except ValueError:
+        return None
+    return None
+
+
+def _reads_every_version(conn, e: EntityDef, filters) -> bool:
+    """Whether the filters are a Row_Version range starting at or below the table's lowest
+    version: a full read, which pages best in key order (each page a range of the key) rather
+    than through the version index (which sorts every matching row again for each page)."""
+    if [f for f, _ in filters] != ["Row_Version"]:
+        return False
+    lower = _lower_version(filters[0][1] or "")
+    if lower is None:
+        return False
+    lowest = conn.execute(f"SELECT min(Row_Version) FROM {e.table}").fetchone()[0]
+    return lowest is None or lower <= lowest
+
+
 def read_rows(state, e: EntityDef, filters, bookmark, set_size):
     """Rows for ReadMultiple; raises FilterError / ValueError (bad bookmark)."""
     where, params = translate(e, filters)
+    conn = state.pool.get()
+    if _reads_every_version(conn, e, filters):
+        where = where.replace("Row_Version", "+Row_Version")  # `+`: not through its index
     desc = set_size is not None and set_size < 0
     if bookmark:
         pk = parse_key(e, bookmark)
@@ -169,7 +202,7 @@ def read_rows(state, e: EntityDef, filters, bookmark, set_size):
     cols = ", ".join(e.field_names) + (", Lines" if e is INVOICE else "")
     sql = (f"SELECT {cols} FROM {e.table} WHERE {where} "
            f"ORDER BY {e.pk} {'DESC' if desc else 'ASC'} LIMIT ?")
-    return state.pool.get().execute(sql, params + [limit]).fetchall()
+    return conn.execute(sql, params + [limit]).fetchall()
 
 
 def build_page_app(e: EntityDef, state) -> Application:

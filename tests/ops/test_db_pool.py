@@ -81,3 +81,72 @@ def test_a_pooled_connection_the_server_ended_is_replaced_before_the_next_reques
     assert resp.get_json()["checks"]["database"] is True
     assert pings  # the dead connection was found and replaced
     assert db.session.scalar(sa.text("select pg_backend_pid()")) != pooled
+
+
+# --- how a transaction that only read ends (app.dbpool.install_read_commit) ----------------------
+
+def _prepared_on(conn) -> int:
+    return conn.exec_driver_sql("select count(*) from pg_prepared_statements").scalar()
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(not ON_PG, reason="needs PostgreSQL (TEST_DATABASE_URL)")
+def test_statements_stay_prepared_across_transactions_that_only_read(db):
+    """Each request reads in its own transaction, ended by a rollback: the driver prepares a
+    statement it has run five times, and keeps it only if those ends are not ROLLBACK."""
+    from app.models import Setting
+
+    stmt = sa.select(Setting.value).where(Setting.key == sa.bindparam("key"))
+    with db.engine.connect() as conn:
+        conn.exec_driver_sql("DEALLOCATE ALL")
+        conn.commit()
+        for _ in range(8):
+            conn.execute(stmt, {"key": "no such setting"}).all()
+            conn.rollback()  # as every request's end does
+        assert _prepared_on(conn) >= 1
+        conn.rollback()
+        # A transaction that wrote is still rolled back, and the driver then forgets its
+        # prepared statements, as it must.
+        conn.execute(sa.text("create temporary table scratch (n int)"))
+        conn.rollback()
+        assert _prepared_on(conn) == 0
+        conn.rollback()
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(not ON_PG, reason="needs PostgreSQL (TEST_DATABASE_URL)")
+def test_a_transaction_that_wrote_is_rolled_back_however_it_wrote(db):
+    """Written through the ORM, through Core, through the driver's COPY (the alignment's bulk
+    insert), a changed session setting, a statement that failed: rollback undoes each."""
+    from app.models import Setting
+    from app.services.sync.alignment import bulk_insert
+
+    table = Setting.__table__
+
+    def keys():
+        return set(db.session.scalars(sa.select(Setting.key).where(Setting.key.like("rb-%"))))
+
+    db.session.add(Setting(key="rb-orm", value="1"))
+    db.session.flush()
+    db.session.rollback()
+    assert keys() == set()
+
+    db.session.execute(table.insert().values(key="rb-core", value="1"))
+    db.session.rollback()
+    assert keys() == set()
+
+    db.session.scalar(sa.select(sa.func.count()).select_from(table))  # the transaction began by reading
+    bulk_insert(table, [{"key": "rb-copy", "value": "1"}])  # COPY on the driver's own cursor
+    db.session.rollback()
+    assert keys() == set()
+
+    db.session.execute(sa.text("set statement_timeout = '4321ms'"))
+    db.session.rollback()
+    assert db.session.scalar(sa.text("show statement_timeout")) != "4321ms"
+    db.session.rollback()
+
+    db.session.execute(table.insert().values(key="rb-failed", value="1"))
+    with pytest.raises(sa.exc.DBAPIError):
+        db.session.execute(sa.text("select 1 / 0"))
+    db.session.rollback()
+    assert keys() == set()

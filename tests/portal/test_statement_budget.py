@@ -17,18 +17,18 @@ from app.services.crm.activities import create_activity
 from tests import factories as f
 from tests.portal.conftest import make_account, portal_login
 
-# Every page reads the settings stamp and the signed-in user (2 of each count).
+# Every page reads the signed-in user with the settings stamp (1 of each count).
 BUDGETS = {
-    "home": 12,  # + customer, freshness, supply points and their meters, every supply point's
+    "home": 11,  # + customer, freshness, supply points and their meters, every supply point's
                  # newest invoice and reading (one statement each), notices (3), balance
-    "invoices": 8,  # + customer, freshness, the list, its filters and page (4)
-    "invoice": 7,  # + the invoice with its supply point, its lines, its payments, the e-mails sent
+    "invoices": 7,  # + customer, freshness, the list, its filters and page (4)
+    "invoice": 6,  # + the invoice with its supply point, its lines, its payments, the e-mails sent
                    # and freshness
-    "pdf": 3,  # + the invoice with its stored PDF
-    "consumption": 6,
-    "reading": 6,
-    "requests": 6,
-    "account": 7,
+    "pdf": 2,  # + the invoice with its stored PDF
+    "consumption": 5,
+    "reading": 5,
+    "requests": 5,
+    "account": 6,
 }
 
 

@@ -514,6 +514,17 @@ class _Loaded:
 _STAMP = sa.select(Setting.__table__.c.value).where(Setting.__table__.c.key == VERSION_KEY)
 
 
+# The stamp as a column of another statement: the signed-in user's load reads it along
+# (app.security), so a signed-in request checks its settings without a statement of its own.
+STAMP_COLUMN = _STAMP.scalar_subquery().label("settings_stamp")
+
+
+def note_stamp(version: str | None) -> None:
+    """The stamp as this request read it along with another statement (STAMP_COLUMN): the
+    values cached in this process serve the request if they carry the same stamp."""
+    _seen(version)
+
+
 def stamp() -> str | None:
     """The database's settings version stamp (None before the first change)."""
     db.session.flush()  # as the session's own execute would (nothing to do on a page view)
