@@ -62,3 +62,55 @@ def test_full_alignment_analyzes_the_aligned_tables_on_postgres(billing_sim, db)
     assert all(last is not None and last >= started for _, last in rows), rows
     # The planner's row count is the aligned one, not an estimate from the table's size.
     assert db.session.scalar(sa.text("select reltuples from pg_class where relname = 'customers'")) == customers
+
+
+def _foreign_keys(db) -> set[tuple[str, str, str]]:
+    return set(db.session.execute(sa.text(
+        "select conrelid::regclass::text, conname, pg_get_constraintdef(oid) from pg_constraint "
+        "where contype = 'f' and connamespace = 'public'::regnamespace")).all())
+
+
+@pytest.mark.postgres
+@postgres_only
+def test_a_first_full_alignment_checks_foreign_keys_after_the_load(billing_sim, db):
+    """Into empty tables the aligned tables' foreign keys are dropped for the load (fewer
+    checks per row) and come back exactly as they were; a later full alignment keeps them."""
+    from app.services.sync import alignment
+
+    before = _foreign_keys(db)
+    assert ("invoice_lines", "fk_invoice_lines_invoice_id_invoices",
+            "FOREIGN KEY (invoice_id) REFERENCES invoices(id) ON DELETE CASCADE") in before
+    during = []
+    alignment.on_supply_points("test-foreign-keys", lambda records: during.append(len(_foreign_keys(db))))
+    try:
+        assert align(full=True).status == "ok"
+        assert during and max(during) < len(before)
+        assert _foreign_keys(db) == before
+        assert db.session.scalar(sa.text("select count(*) from invoice_lines")) > 0
+        during.clear()
+        billing_sim.touch(0.5, seed=5)  # supply points among the changes: the hook runs
+        assert align(full=True).status == "ok"  # tables not empty: the keys stay
+        assert during and min(during) == len(before)
+    finally:
+        alignment.SUPPLY_POINT_HOOKS.pop("test-foreign-keys", None)
+    assert _foreign_keys(db) == before
+    orphan = db.session.scalar(sa.text("select max(id) + 1000 from invoices"))
+    with pytest.raises(sa.exc.IntegrityError):  # and they hold
+        db.session.execute(sa.text("insert into invoice_lines (invoice_id, line_no, description, quantity, "
+                                   "unit_price, amount, vat_percent) values (:i, 1, 'x', 1, 1, 1, 22)"),
+                           {"i": orphan})
+    db.session.rollback()
+
+
+@pytest.mark.postgres
+@postgres_only
+def test_a_first_full_alignment_that_fails_still_gets_its_foreign_keys_back(billing_sim, db):
+    before = _foreign_keys(db)
+    billing_sim.control("http500", service="SalesInvoice")
+    try:
+        run = align(full=True)
+    finally:
+        billing_sim.clear()
+    assert run.status == "failed"
+    assert run.counts.get("reading", 0) > 0  # the load had begun
+    assert _foreign_keys(db) == before

@@ -6,9 +6,15 @@ changed while we page is picked up by the next run instead of being skipped). Up
 billing versions, so running twice changes nothing. Every page is committed; a failed run
 keeps what it committed (newer data, never partial records) and leaves the watermark where it
 was, so the next run reads the same range again.
+
+The first full alignment into empty tables on PostgreSQL checks the aligned tables' foreign
+keys once, when they are added back after the load, instead of once per inserted row (as a
+dump is restored): the per-row checks were most of the server's work on invoice lines. The
+alignment itself only writes a row whose parents it has found.
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import operator
@@ -340,8 +346,9 @@ def align(*, full: bool = False, trigger: str = "job", progress: bool = False,
     try:
         upper = gw.current_version()
         _deletions(gw, full, upper, entities)
-        for entity in entities:
-            counts[entity.value] = _align_entity(gw, entity, full, upper, page_size, progress)
+        with _foreign_keys_checked_after_load(full, entities):
+            for entity in entities:
+                counts[entity.value] = _align_entity(gw, entity, full, upper, page_size, progress)
         run.status = "ok"
         if full or sum(counts.values()) >= int(current_app.config.get("ALIGNMENT_ANALYZE_MIN_RECORDS", 10000)):
             analyze_aligned_tables(entities)
@@ -362,15 +369,62 @@ def align(*, full: bool = False, trigger: str = "job", progress: bool = False,
     return run
 
 
-def analyze_aligned_tables(entities=ORDER) -> None:
-    """Refresh the planner statistics of the tables a bulk alignment wrote (ANALYZE; on SQLite
-    sampled, so its cost stays bounded at any size); commits."""
+def _aligned_tables(entities) -> list[str]:
     models = [SPECS[e].model for e in entities]
     if Entity.SUPPLY_POINT in entities:
         models.append(MailingAddress)
     if Entity.INVOICE in entities:
         models.append(InvoiceLine)
-    names = [m.__table__.name for m in models]
+    return [m.__table__.name for m in models]
+
+
+@contextlib.contextmanager
+def _foreign_keys_checked_after_load(full: bool, entities):
+    """A first full alignment on PostgreSQL (every aligned table empty): the aligned tables'
+    foreign keys are dropped for the load and added back after it, whatever its outcome, with
+    their own definitions; adding one checks every row in one pass. Anywhere else, or when a
+    table cannot be altered at once (another session holds it), the keys stay."""
+    if not full or db.engine.dialect.name != "postgresql":
+        yield
+        return
+    names = _aligned_tables(entities)
+    db.session.commit()
+    empty = db.session.scalar(sa.select(sa.and_(*[
+        ~sa.exists(sa.select(sa.literal(1)).select_from(sa.table(n))) for n in names])))
+    keys = [] if not empty else db.session.execute(sa.text(
+        "SELECT c.conrelid::regclass::text, c.conname, pg_get_constraintdef(c.oid) FROM pg_constraint c "
+        "WHERE c.contype = 'f' AND c.conrelid = ANY(CAST(:tables AS regclass[])) ORDER BY c.conname"),
+        {"tables": names}).all()
+    if keys:
+        try:
+            db.session.execute(sa.text("SET LOCAL lock_timeout = '5s'"))
+            for table, name, _ in keys:
+                db.session.execute(sa.text(f"ALTER TABLE {table} DROP CONSTRAINT {_quoted(name)}"))
+            db.session.commit()
+        except sa.exc.OperationalError as exc:
+            db.session.rollback()
+            log.info("Foreign keys kept during the load (a table is in use): %s", exc.orig)
+            keys = []
+        else:
+            log.info("First full alignment: %d foreign keys checked after the load", len(keys))
+    try:
+        yield
+    finally:
+        if keys:
+            db.session.rollback()
+            for table, name, definition in keys:
+                db.session.execute(sa.text(f"ALTER TABLE {table} ADD CONSTRAINT {_quoted(name)} {definition}"))
+            db.session.commit()
+
+
+def _quoted(name: str) -> str:
+    return db.engine.dialect.identifier_preparer.quote(name)
+
+
+def analyze_aligned_tables(entities=ORDER) -> None:
+    """Refresh the planner statistics of the tables a bulk alignment wrote (ANALYZE; on SQLite
+    sampled, so its cost stays bounded at any size); commits."""
+    names = _aligned_tables(entities)
     db.session.commit()
     if db.engine.dialect.name == "postgresql":
         db.session.execute(sa.text("ANALYZE " + ", ".join(f'"{n}"' for n in names)))
