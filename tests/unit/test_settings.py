@@ -234,3 +234,40 @@ def test_F42_claim_timeouts_are_read_by_the_queues(app, db):
     settings.update({"mail_claim_timeout_minutes": 15, "outbox_claim_timeout_minutes": 15})
     assert deliver_mail(budget=0)["recovered"] == 1
     assert deliver_due(gw=object(), budget=0)["recovered"] == 1
+
+
+def test_F42_a_signed_in_request_in_another_process_sees_a_change(app, db, database_url, tmp_path):
+    """The signed-in user's load brings the stamp along: an admin shortens the inactivity
+    timeout here, and a customer idle longer than the new limit is signed out at their next
+    page in another process, which runs no statement of its own for the stamp."""
+    from app.extensions import db as _db
+    from app.models.base import utcnow
+    from app.views.sign_in import LAST_SEEN
+    from tests import factories as f
+    from tests.portal.conftest import make_account, portal_login
+
+    c = f.customer(synced_at=utcnow())
+    f.invoice(c, f.supply_point(c))
+    db.session.commit()
+    user = make_account(db, app, c)
+    other = _second_app(database_url, tmp_path)
+    try:
+        browser = other.test_client()
+        assert portal_login(browser, user.username).status_code == 302
+        assert browser.get("/portal/account").status_code == 200  # the settings read once here
+        with browser.session_transaction() as s:
+            s[LAST_SEEN] -= 10 * 60  # ten minutes without a page
+        statements = []
+        with other.app_context():
+            sa.event.listen(_db.engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+        assert browser.get("/portal/account").status_code == 200  # within the default 30 minutes
+        assert not [s for s in statements if "ab_user" not in s and "settings" in s]
+        settings.update({"session_idle_minutes": 5})  # here: another process
+        with browser.session_transaction() as s:
+            s[LAST_SEEN] -= 10 * 60
+        answer = browser.get("/portal/account")
+        assert answer.status_code == 302 and "/portal/login" in answer.location
+    finally:
+        with other.app_context():
+            _db.session.remove()
+            _db.engine.dispose()
