@@ -122,18 +122,18 @@ def install_read_commit(engine: Engine) -> None:
         if not _reads_only(statement, context):
             conn.info[_WROTE] = True
 
+    def only_read(driver) -> bool:
+        """Inside a transaction that wrote nothing, as the server sees it."""
+        if driver.info.transaction_status != TransactionStatus.INTRANS:
+            return False
+        with driver.cursor() as cursor:
+            return bool(cursor.execute(_UNWRITTEN).fetchone()[0])
+
     def do_rollback(connection):
         info = _record_info(connection)
-        wrote = True if info is None else info.pop(_WROTE, False)
-        driver = connection.driver_connection if info is not None else None
-        if wrote or driver.info.transaction_status != TransactionStatus.INTRANS:
+        if info is None or info.pop(_WROTE, False) or not only_read(connection.driver_connection):
             return rollback(connection)
-        cursor = driver.cursor()
-        try:
-            unwritten = cursor.execute(_UNWRITTEN).fetchone()[0]
-        finally:
-            cursor.close()
-        return commit(connection) if unwritten else rollback(connection)
+        return commit(connection)
 
     def do_commit(connection):
         info = _record_info(connection)
