@@ -580,7 +580,7 @@ def profile(server: Server, plan: dict, work: Path, args, pg_dsn: str | None, en
     run_load(server, plan, work, "profile", args.users, args.profile + 1, pg_dsn)
     rec.wait(60)
     total, top = profile_top(out.read_text() if out.exists() else "", 40)
-    print(f"profile of one {engine} worker, {total} samples (inclusive %, self %):")
+    print(f"profile of one {server.name} worker, {total} samples (inclusive %, self %):")
     for frame, k, own in top:
         print(f"  {100 * k / max(total, 1):5.1f} {100 * own / max(total, 1):5.1f}  {frame}")
 
@@ -639,7 +639,7 @@ def run_engine(engine: str, db_url: str, pg_dsn: str | None, plans: dict[str, di
                       f"db {1000 * res['db_cpu'] / max(res['requests'], 1):5.2f} ms/req  errors {res['errors']}",
                       flush=True)
         if args.profile:
-            profile(servers["ours"], plans["ours"], work, args, pg_dsn, engine)
+            profile(servers[args.profile_server], plans[args.profile_server], work, args, pg_dsn, engine)
     finally:
         hooks = {name: server.stop() for name, server in servers.items()}
     results = {name: summarize(runs[name], hooks[name]) for name in plans}
@@ -776,7 +776,9 @@ def main() -> None:
     ap.add_argument("--memory-requests", type=int, default=10_000, help="0: no memory measure")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--profile", type=float, default=0,
-                    help="seconds of py-spy on one worker of ours after the rounds (printed, not written)")
+                    help="seconds of py-spy on one worker after the rounds (printed, not written)")
+    ap.add_argument("--profile-server", choices=("ours", "floor", "baseline"), default="ours",
+                    help="whose worker --profile samples")
     ap.add_argument("--keep", action="store_true", help="keep the work directory (logs, plans)")
     ap.add_argument("--no-write", action="store_true", help="print only, do not touch docs/")
     args = ap.parse_args()

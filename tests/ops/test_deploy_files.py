@@ -47,6 +47,20 @@ def test_systemd_units_run_what_the_multi_node_test_runs():
     assert "proxy_next_upstream" in site
 
 
+def test_nginx_closes_an_idle_node_connection_before_the_node_does():
+    """A node that closes a kept-alive connection as nginx sends a request on it fails that
+    request (a POST is not retried) and gets marked down; nginx must be the side that closes."""
+    import runpy
+
+    site = (ROOT / "deploy/nginx-sportello.conf").read_text()
+    upstream = re.search(r"upstream sportello_web \{(.*?)\n\}", site, re.S).group(1)
+    assert re.search(r"^\s*keepalive \d+;", upstream, re.M)  # connections are reused at all
+    nginx_idle = re.search(r"^\s*keepalive_timeout (\d+)s;", upstream, re.M)
+    assert nginx_idle, "no keepalive_timeout in the upstream: nginx's 60 s default outlives the node's"
+    gunicorn_idle = runpy.run_path(str(ROOT / "deploy/gunicorn.conf.py"))["keepalive"]
+    assert int(nginx_idle.group(1)) < gunicorn_idle
+
+
 def test_every_process_counts_its_metrics_where_it_may_write():
     """No metrics directory in the shared environment file: a web node's is in what its unit or
     container may write, the scheduler counts in its private /tmp and serves its own /metrics."""

@@ -376,6 +376,16 @@ def test_two_nodes_two_schedulers_behind_nginx_survive_a_kill(app, db, database_
                 time.sleep(1)
             runs = db.session.scalars(sa.select(JobRun).where(JobRun.started_at >= since)).all()
         stats = billing_sim.stats()
+    except BaseException:
+        # What nginx and the processes said, in the failure's report (its captured output).
+        logs = {name: (prefix_dir / "logs" / name).read_text(errors="replace")
+                if (prefix_dir / "logs" / name).exists() else "" for name in ("error.log", "access.log")}
+        print("nginx error log:", logs["error.log"][-4000:])
+        print("nginx answers of 500 and above:", [line for line in logs["access.log"].splitlines()
+                                                  if len(line.split()) >= 3 and line.split()[2] >= "500"][-40:])
+        for p in procs:
+            print(f"--- {p.name}:", p.text()[-2000:])
+        raise
     finally:
         for p in procs:
             p.stop()
