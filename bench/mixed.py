@@ -576,10 +576,12 @@ def profile(server: Server, plan: dict, work: Path, args, pg_dsn: str | None, en
     out = work / f"profile-{engine}-{server.name}.txt"
     rec = subprocess.Popen([str(spy), "record", "-p", str(pid), "-d", str(int(args.profile)), "-r", "200",
                             "--format", "raw", "-o", str(out), "--nonblocking", "--gil"],
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     run_load(server, plan, work, "profile", args.users, args.profile + 1, pg_dsn)
-    rec.wait(60)
+    said = rec.communicate(timeout=60)[1]
     total, top = profile_top(out.read_text() if out.exists() else "", 40)
+    if not total:
+        print("py-spy took no samples:", said.strip()[-1000:])
     print(f"profile of one {server.name} worker, {total} samples (inclusive %, self %):")
     for frame, k, own in top:
         print(f"  {100 * k / max(total, 1):5.1f} {100 * own / max(total, 1):5.1f}  {frame}")

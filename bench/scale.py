@@ -24,7 +24,9 @@ import datetime as dt
 import os
 import random
 import shutil
+import signal
 import sqlite3
+import subprocess
 import statistics
 import sys
 import tempfile
@@ -107,6 +109,8 @@ def hot_reads(app, samples: int, seed: int) -> dict[str, tuple[float, float]]:
 def measure(args, customers: int, work: Path) -> dict:
     """Full and 1 % incremental alignment of `customers` into a fresh PostgreSQL database, then
     the hot reads; the database is dropped afterwards."""
+    import sqlalchemy as sa
+
     from app.extensions import db
     from app.services.sync.alignment import align
 
@@ -132,10 +136,18 @@ def measure(args, customers: int, work: Path) -> dict:
                       f"= {full_n / full_s:,.0f} rec/s", flush=True)
                 print(f"    phases: {phases.shares()}", flush=True)
                 sim.touch(0.01, seed=args.seed)
-                inc, inc_s = timed(lambda: align(trigger="bench"))
+                spies = profilers(args, work, customers, sim)
+                with PhaseTimer() as inc_phases:
+                    inc, inc_s = timed(lambda: align(trigger="bench"))
                 assert inc.status == "ok", inc.error
                 inc_n = sum(inc.counts.values())
                 print(f"    incremental 1 %: {inc_n:,} records in {inc_s:.1f} s", flush=True)
+                print(f"    phases: {inc_phases.shares()}", flush=True)
+                report_profiles(spies)
+                print("    updated rows (of them in place, HOT): " + ", ".join(
+                    f"{name} {upd:,} ({hot:,})" for name, upd, hot in db.session.execute(sa.text(
+                        "SELECT relname, n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables "
+                        "WHERE n_tup_upd > 0 ORDER BY n_tup_upd DESC"))), flush=True)
             reads = hot_reads(app, args.samples, args.seed)
             for k, (p50, p99) in reads.items():
                 print(f"    {k}: p50 {p50:.1f} ms, p99 {p99:.1f} ms", flush=True)
@@ -147,6 +159,47 @@ def measure(args, customers: int, work: Path) -> dict:
         sim_db.unlink(missing_ok=True)
     return dict(customers=customers, full_n=full_n, full_s=full_s, inc_n=inc_n, inc_s=inc_s,
                 wall=dict(phases.wall), write=dict(phases.write), reads=reads)
+
+
+def profilers(args, work: Path, customers: int, sim) -> list[tuple[str, subprocess.Popen, Path]]:
+    """With --profile-incremental, py-spy samples this process (the alignment) and the simulator
+    for the incremental run (stopped when it ends); printed, never written to the docs."""
+    if not args.profile_incremental:
+        return []
+    spy = Path(sys.executable).parent / "py-spy"
+    if not spy.exists():
+        print("py-spy is not installed: no profile", flush=True)
+        return []
+    out = []
+    for name, pid in (("alignment", os.getpid()), ("simulator", sim.proc.pid)):
+        path = work / f"profile-{customers}-{name}.txt"
+        proc = subprocess.Popen([str(spy), "record", "-p", str(pid), "-r", "100", "--format", "raw",
+                                 "-o", str(path), "--nonblocking", "--idle"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        out.append((name, proc, path))
+    time.sleep(1)  # py-spy attached before the run starts
+    return out
+
+
+def report_profiles(spies, top: int = 30) -> None:
+    from bench.mixed import profile_top
+
+    for name, proc, path in spies:
+        proc.send_signal(signal.SIGINT)  # py-spy writes what it sampled and exits
+        proc.wait(60)
+        total, frames = profile_top(path.read_text() if path.exists() else "", top)
+        print(f"    profile of the {name} during the incremental run, {total} samples (inclusive %, self %):")
+        for frame, k, own in frames:
+            print(f"      {100 * k / max(total, 1):5.1f} {100 * own / max(total, 1):5.1f}  {frame}")
+        own = {}
+        for line in (path.read_text() if path.exists() else "").splitlines():
+            stack, _, count = line.rpartition(" ")
+            if stack and count.isdigit():
+                leaf = stack.split(";")[-1].strip()
+                own[leaf] = own.get(leaf, 0) + int(count)
+        print(f"    most samples in the {name} itself (self %, line):")
+        for leaf, k in sorted(own.items(), key=lambda kv: -kv[1])[:15]:
+            print(f"      {100 * k / max(total, 1):5.1f}  {leaf}")
 
 
 def sa_url_database(url: str) -> str:
@@ -167,6 +220,8 @@ def main() -> None:
     ap.add_argument("--database-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/bench_scale",
                     help="PostgreSQL server and database name prefix (a database per size, dropped at the end)")
     ap.add_argument("--samples", type=int, default=200, help="customers per timed read")
+    ap.add_argument("--profile-incremental", action="store_true",
+                    help="py-spy the alignment and the simulator during each incremental run (printed)")
     ap.add_argument("--million", action="store_true",
                     help="run 1,000,000 customers too when the measured rate projects it under 120 minutes")
     args = ap.parse_args()
