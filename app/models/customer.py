@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from flask_appbuilder.security.sqla.models import User
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from .base import LabeledEnum, Model, _l, enum_column, utcnow
+from .base import ALIGNED_TABLE_STORAGE, LabeledEnum, Model, _l, enum_column, utcnow
 
 
 class CustomerKind(LabeledEnum):
@@ -19,7 +19,8 @@ class Customer(Model):
     """A billing customer (local copy, aligned from billing by `code`)."""
 
     __tablename__ = "customers"
-    __table_args__ = (sa.Index("ix_customers_search_name_id", "search_name", "id"), {"extend_existing": True})
+    __table_args__ = (sa.Index("ix_customers_search_name_id", "search_name", "id"),
+                      {"extend_existing": True, **ALIGNED_TABLE_STORAGE})
 
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(sa.String(20), unique=True)

@@ -7,7 +7,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from .base import LabeledEnum, Model, Money, _l, enum_column, utcnow
+from .base import ALIGNED_TABLE_STORAGE, LabeledEnum, Model, Money, _l, enum_column, utcnow
 
 
 class InvoiceType(LabeledEnum):
@@ -50,7 +50,7 @@ class Invoice(Model):
     __table_args__ = (
         sa.Index("ix_invoices_supply_date", "supply_point_id", "invoice_date"),
         sa.Index("ix_invoices_customer_date", "customer_id", "invoice_date"),
-        {"extend_existing": True},
+        {"extend_existing": True, **ALIGNED_TABLE_STORAGE},
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -107,6 +107,7 @@ class Payment(Model):
     """A payment billing recorded against an invoice, with where it was paid."""
 
     __tablename__ = "payments"
+    __table_args__ = {**ALIGNED_TABLE_STORAGE}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     billing_entry_no: Mapped[int] = mapped_column(sa.BigInteger, unique=True)

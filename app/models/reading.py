@@ -8,7 +8,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.i18n import lazy_pgettext as _p
 
-from .base import LabeledEnum, Model, _l, enum_column, utcnow
+from .base import ALIGNED_TABLE_STORAGE, LabeledEnum, Model, _l, enum_column, utcnow
 
 
 class ReadingType(LabeledEnum):
@@ -37,7 +37,7 @@ class MeterReading(Model):
     __tablename__ = "meter_readings"
     __table_args__ = (
         sa.Index("ix_meter_readings_supply_date", "supply_point_id", "reading_date"),
-        {"extend_existing": True},
+        {"extend_existing": True, **ALIGNED_TABLE_STORAGE},
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

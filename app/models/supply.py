@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from .base import LabeledEnum, Model, _l, enum_column, utcnow
+from .base import ALIGNED_TABLE_STORAGE, LabeledEnum, Model, _l, enum_column, utcnow
 
 
 class Service(LabeledEnum):
@@ -61,6 +61,7 @@ class SupplyPoint(Model):
     """One supply at one place (utenza): aligned from billing by `code`."""
 
     __tablename__ = "supply_points"
+    __table_args__ = {**ALIGNED_TABLE_STORAGE}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(sa.String(20), unique=True)
@@ -118,6 +119,7 @@ class MailingAddress(Model):
     """Where bills and letters for one supply point are sent (recapito)."""
 
     __tablename__ = "mailing_addresses"
+    __table_args__ = {**ALIGNED_TABLE_STORAGE}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     supply_point_id: Mapped[int] = mapped_column(sa.ForeignKey("supply_points.id"), unique=True)
@@ -138,6 +140,7 @@ class Meter(Model):
     """A meter (matricola) installed at a supply point; gas meters may have a volume corrector."""
 
     __tablename__ = "meters"
+    __table_args__ = {**ALIGNED_TABLE_STORAGE}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     serial: Mapped[str] = mapped_column(sa.String(30), unique=True)

@@ -114,3 +114,55 @@ def test_a_first_full_alignment_that_fails_still_gets_its_foreign_keys_back(bill
     assert run.status == "failed"
     assert run.counts.get("reading", 0) > 0  # the load had begun
     assert _foreign_keys(db) == before
+
+
+def _reading_pages(db) -> dict[int, int]:
+    """Each reading's id and the heap page (block) its current version is on."""
+    return dict(db.session.execute(sa.text(
+        "select id, (ctid::text::point)[0]::int from meter_readings")).all())
+
+
+@pytest.mark.postgres
+@postgres_only
+def test_an_aligned_change_stays_on_its_page_on_postgres(billing_sim, db):
+    """The aligned tables keep room on each page (fillfactor 90, from the models and the
+    migration), so billing's change of a row is written beside it, without new index entries:
+    a reading changed on each full page of the table, through the alignment's update, stays on
+    its page (filled to the brim, every one would move)."""
+    import dataclasses
+
+    from app.billing.gateway import Entity
+    from app.models.base import ALIGNED_FILLFACTOR
+    from app.services.sync.alignment import SPECS, upsert_records
+    from app.services.sync.gateway import gateway
+
+    aligned = [spec.model.__table__.name for spec in SPECS.values()] + ["mailing_addresses"]
+    options = dict(db.session.execute(sa.text(
+        "select relname, reloptions from pg_class where relname = any(:names)"), {"names": aligned}).all())
+    assert options == {name: [f"fillfactor={ALIGNED_FILLFACTOR}"] for name in aligned}
+
+    assert align(full=True).status == "ok"
+    pages = _reading_pages(db)
+    last = max(pages.values())
+    first_on_page = {}
+    for id_, page in sorted(pages.items()):
+        if page != last:
+            first_on_page.setdefault(page, id_)
+    assert len(first_on_page) >= 2, "the test data fills at least two pages"
+    entries = dict(db.session.execute(sa.text("select id, billing_entry_no from meter_readings")).all())
+    chosen = {entries[id_] for id_ in first_on_page.values()}
+
+    records, bookmark = [], None
+    while True:
+        page = gateway().read_changes(Entity.READING, 0, bookmark, 500)
+        records += [dataclasses.replace(r, version=r.version + 1, status_reason="checked again")
+                    for r in page.records if r.entry_no in chosen]
+        if page.bookmark is None:
+            break
+        bookmark = page.bookmark
+    assert len(records) == len(chosen)
+    result = upsert_records(Entity.READING, records)
+    db.session.commit()
+    assert result.updated == len(chosen)
+    after = _reading_pages(db)
+    assert {id_: after[id_] for id_ in first_on_page.values()} == {id_: page for page, id_ in first_on_page.items()}
