@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from app.billing.gateway import Entity
-from app.models import (Customer, Invoice, InvoiceLine, Meter, MeterReading, Payment,
+from app.models import (Customer, Invoice, InvoiceLine, InvoiceStatus, Meter, MeterReading, Payment,
                         SupplyPoint, SyncRun, SyncState)
 from app.services.sync.alignment import align
 
@@ -97,6 +97,46 @@ def test_F14_incremental_alignment_reads_only_changes(each_billing_sim, db):
     incremental = snapshot(db)
     assert align(full=True).status == "ok"
     assert snapshot(db) == incremental
+
+
+def test_F14_a_changed_invoice_keeps_its_lines_unless_billing_changed_them(billing_sim, db):
+    """Billing's change of an invoice (its payment state, mostly) leaves our lines alone; a
+    change of its lines replaces them with billing's."""
+    import dataclasses
+
+    from app.services.sync.alignment import upsert_records
+    from app.services.sync.gateway import gateway
+
+    assert align(full=True).status == "ok"
+    records, bookmark = [], None
+    while True:
+        page = gateway().read_changes(Entity.INVOICE, 0, bookmark, 500)
+        records += [r for r in page.records if len(r.lines) >= 2]
+        if page.bookmark is None:
+            break
+        bookmark = page.bookmark
+    paid, relined = records[0], records[1]
+
+    def lines_of(number):
+        return db.session.execute(sa.select(InvoiceLine.id, InvoiceLine.line_no, InvoiceLine.description)
+                                  .join(Invoice).where(Invoice.number == number)
+                                  .order_by(InvoiceLine.line_no)).all()
+
+    paid_before, relined_before = lines_of(paid.number), lines_of(relined.number)
+    first = relined.lines[0]
+    result = upsert_records(Entity.INVOICE, [
+        dataclasses.replace(paid, version=paid.version + 1, amount_paid=paid.amount, status="paid"),
+        dataclasses.replace(relined, version=relined.version + 1,
+                            lines=[dataclasses.replace(first, description="Corrected charge"), *relined.lines[1:]]),
+    ])
+    db.session.commit()
+    assert result.updated == 2
+    assert db.session.scalar(sa.select(Invoice.status).where(Invoice.number == paid.number)) == InvoiceStatus.PAID
+    assert lines_of(paid.number) == paid_before  # the very same rows
+    after = lines_of(relined.number)
+    assert [(n, d) for _, n, d in after] == [(first.line_no, "Corrected charge"),
+                                            *[(n, d) for _, n, d in relined_before[1:]]]
+    assert {i for i, _, _ in after}.isdisjoint({i for i, _, _ in relined_before})  # replaced
 
 
 def test_F14_contract_supply_point_appears_after_alignment(each_billing_sim, db):

@@ -309,17 +309,38 @@ def _upsert_mailing_addresses(supply_points) -> None:
             {c: sa.bindparam(c) for c in columns}), [{c: u[c] for c in columns} | {"row_id": u["row_id"]} for u in updates])
 
 
+_LINE_FIELDS = ("line_no", "description", "quantity", "unit_price", "amount", "vat_percent")
+
+
+def _lines_held(invoice_ids: list[int]) -> dict[int, list[tuple]]:
+    """Our lines of these invoices, as (line_no, description, ...) tuples in line order."""
+    cols = [InvoiceLine.invoice_id] + [getattr(InvoiceLine, f) for f in _LINE_FIELDS]
+    held: dict[int, list[tuple]] = {}
+    for where in _key_filters(InvoiceLine.invoice_id, invoice_ids):
+        for row in db.session.execute(sa.select(*cols).where(where)):
+            held.setdefault(row[0], []).append(tuple(row[1:]))
+    for lines in held.values():
+        lines.sort()
+    return held
+
+
 def _replace_invoice_lines(invoices: list[InvoiceRecord], updated: set | None = None) -> None:
     """Billing's lines of these invoices replace ours; `updated`: the numbers of those that
-    already existed (None: any may have lines to delete)."""
+    already existed (None: any may have lines to delete). An existing invoice whose lines are
+    the ones we hold keeps them: billing's changes of an invoice are mostly its payment state."""
     ids = _ids_by_key(Invoice, "number", (r.number for r in invoices))
-    id_list = [i for n, i in ids.items() if updated is None or n in updated]
-    for where in _key_filters(InvoiceLine.invoice_id, id_list):
+    existing = {n: i for n, i in ids.items() if updated is None or n in updated}
+    held = _lines_held(list(existing.values())) if existing else {}
+    unchanged = {r.number for r in invoices if r.number in existing
+                 and held.get(existing[r.number], []) == sorted(
+                     tuple(getattr(line, f) for f in _LINE_FIELDS) for line in r.lines)}
+    stale = [i for n, i in existing.items() if n not in unchanged and i in held]
+    for where in _key_filters(InvoiceLine.invoice_id, stale):
         db.session.execute(sa.delete(InvoiceLine).where(where))
     rows = [dict(invoice_id=ids[r.number], line_no=line.line_no, description=line.description,
                  quantity=line.quantity, unit_price=line.unit_price, amount=line.amount,
                  vat_percent=line.vat_percent)
-            for r in invoices if r.number in ids for line in r.lines]
+            for r in invoices if r.number in ids and r.number not in unchanged for line in r.lines]
     bulk_insert(InvoiceLine.__table__, rows)
 
 
