@@ -187,12 +187,13 @@ def report_profiles(spies, top: int = 30) -> None:
     for name, proc, path in spies:
         proc.send_signal(signal.SIGINT)  # py-spy writes what it sampled and exits
         proc.wait(60)
-        total, frames = profile_top(path.read_text() if path.exists() else "", top)
+        collapsed = path.read_text() if path.exists() else ""
+        total, frames = profile_top(collapsed, top)
         print(f"    profile of the {name} during the incremental run, {total} samples (inclusive %, self %):")
         for frame, k, own in frames:
             print(f"      {100 * k / max(total, 1):5.1f} {100 * own / max(total, 1):5.1f}  {frame}")
         own = {}
-        for line in (path.read_text() if path.exists() else "").splitlines():
+        for line in collapsed.splitlines():
             stack, _, count = line.rpartition(" ")
             if stack and count.isdigit():
                 leaf = stack.split(";")[-1].strip()

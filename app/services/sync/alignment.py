@@ -329,18 +329,16 @@ def _replace_invoice_lines(invoices: list[InvoiceRecord], updated: set | None = 
     already existed (None: any may have lines to delete). An existing invoice whose lines are
     the ones we hold keeps them: billing's changes of an invoice are mostly its payment state."""
     ids = _ids_by_key(Invoice, "number", (r.number for r in invoices))
+    billing = {r.number: sorted(tuple(getattr(line, f) for f in _LINE_FIELDS) for line in r.lines)
+               for r in invoices if r.number in ids}
     existing = {n: i for n, i in ids.items() if updated is None or n in updated}
     held = _lines_held(list(existing.values())) if existing else {}
-    unchanged = {r.number for r in invoices if r.number in existing
-                 and held.get(existing[r.number], []) == sorted(
-                     tuple(getattr(line, f) for f in _LINE_FIELDS) for line in r.lines)}
+    unchanged = {n for n, i in existing.items() if held.get(i, []) == billing[n]}
     stale = [i for n, i in existing.items() if n not in unchanged and i in held]
     for where in _key_filters(InvoiceLine.invoice_id, stale):
         db.session.execute(sa.delete(InvoiceLine).where(where))
-    rows = [dict(invoice_id=ids[r.number], line_no=line.line_no, description=line.description,
-                 quantity=line.quantity, unit_price=line.unit_price, amount=line.amount,
-                 vat_percent=line.vat_percent)
-            for r in invoices if r.number in ids and r.number not in unchanged for line in r.lines]
+    rows = [dict(zip(_LINE_FIELDS, line), invoice_id=ids[n])
+            for n, lines in billing.items() if n not in unchanged for line in lines]
     bulk_insert(InvoiceLine.__table__, rows)
 
 
