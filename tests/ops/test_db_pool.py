@@ -150,3 +150,35 @@ def test_a_transaction_that_wrote_is_rolled_back_however_it_wrote(db):
         db.session.execute(sa.text("select 1 / 0"))
     db.session.rollback()
     assert keys() == set()
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(not ON_PG, reason="needs PostgreSQL (TEST_DATABASE_URL)")
+def test_a_transaction_that_only_read_ends_with_one_commit_and_nothing_else(db, tmp_path):
+    """The end of a request that only read costs one round trip: COMMIT, decided on the client
+    (libpq's own trace of what the connection sends)."""
+    from app.models import Setting
+
+    trace = tmp_path / "libpq.trace"
+    with db.engine.connect() as conn:
+        conn.execute(sa.select(Setting.value).where(Setting.key == "no such setting")).all()
+        pgconn = conn.connection.driver_connection.pgconn
+        with trace.open("w") as out:
+            pgconn.trace(out.fileno())
+            try:
+                conn.rollback()
+            finally:
+                pgconn.untrace()
+    sent = [line for line in trace.read_text().splitlines() if "\tF\t" in line]  # frontend messages
+    assert len(sent) == 1 and "COMMIT" in sent[0], sent
+
+
+def test_the_drivers_own_cursor_is_used_only_through_dbpool():
+    """Work on the driver's cursor is invisible to the engine; `dbpool.driver_cursor` notes it,
+    so the transaction it wrote in is rolled back, never committed as one that only read."""
+    import pathlib
+
+    root = pathlib.Path(__file__).resolve().parents[2] / "app"
+    users = sorted(str(p.relative_to(root)) for p in root.rglob("*.py")
+                   if "driver_connection" in p.read_text() and p.name != "dbpool.py")
+    assert users == [], users

@@ -25,6 +25,7 @@ from typing import Callable, Iterable
 import sqlalchemy as sa
 from flask import current_app
 
+from app import dbpool
 from app.billing.gateway import (BillingError, BillingGateway, CustomerBundle, Entity,
                                  InvoiceRecord)
 from app.extensions import db
@@ -268,19 +269,14 @@ def bulk_insert(table: sa.Table, rows: list[dict]) -> None:
 
     quote = dialect.identifier_preparer.quote
     columns = ", ".join(quote(n) for n in names)
-    dbapi = conn.connection.driver_connection
-    if dialect.name == "postgresql":
-        with dbapi.cursor() as cursor:
+    with dbpool.driver_cursor(conn) as cursor:
+        if dialect.name == "postgresql":
             with cursor.copy(f"COPY {quote(table.name)} ({columns}) FROM STDIN") as copy:
                 for row in rows:
                     copy.write_row(values(row))
-    else:
-        cursor = dbapi.cursor()
-        try:
+        else:
             cursor.executemany(f"INSERT INTO {quote(table.name)} ({columns}) VALUES "
                                f"({', '.join('?' * len(names))})", [values(r) for r in rows])
-        finally:
-            cursor.close()
 
 
 def _upsert_mailing_addresses(supply_points) -> None:
