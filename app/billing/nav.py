@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import functools
 import re
 from decimal import Decimal, InvalidOperation
 from typing import Callable
@@ -180,12 +181,13 @@ class NavGateway(SoapClient):
                           filter=[{"Field": f, "Criteria": c} for f, c in filters],
                           bookmarkKey=bookmark, setSize=size)
         ns = resp.tag[:resp.tag.index("}") + 1] if resp.tag.startswith("{") else ""
+        read, key_tag = _reader(entity, ns), ns + "Key"
         records, last_key = [], None
         try:
             for el in resp.iter(ns + service):
-                d = _element_dict(el, len(ns))
-                records.append(_to_record(entity, d, el, ns))
-                last_key = d.get("Key") or None
+                record, d = read(el)
+                records.append(record)
+                last_key = d.get(key_tag) or None
         except (KeyError, ValueError, InvalidOperation, TypeError) as exc:
             raise BillingError(FaultKind.MALFORMED, "ReadMultiple",
                                f"unexpected {service} record: {type(exc).__name__}",
@@ -257,7 +259,7 @@ class NavGateway(SoapClient):
         if el is None:
             return None
         try:
-            customer = _to_record(Entity.CUSTOMER, _element_dict(el, len(ns)), el, ns)
+            customer = _reader(Entity.CUSTOMER, ns)(el)[0]
         except (KeyError, ValueError, TypeError) as exc:
             raise BillingError(FaultKind.MALFORMED, "Read", f"unexpected Customer record: "
                                f"{type(exc).__name__}", service="Customer") from None
@@ -380,10 +382,6 @@ class NavGateway(SoapClient):
 
 
 
-def _element_dict(el, cut: int) -> dict:
-    return {c.tag[cut:]: (c.text or "") for c in el}
-
-
 def _children(resp) -> dict:
     return {c.tag.rpartition("}")[2]: (c.text or "") for c in resp}
 
@@ -400,15 +398,33 @@ def _checked(conv, value: str, operation: str):
                            service=CODEUNIT) from None
 
 
-def _to_record(entity: Entity, d: dict, el, ns: str):
-    kw = {attr: conv(d.get(nav, "")) for attr, nav, conv in FIELDS[entity]}
-    if entity is Entity.CUSTOMER and kw["kind"] != "company":
-        kw["company_name"] = ""
-    if entity is Entity.INVOICE:
-        kw["lines"] = [
-            InvoiceLineRecord(**{a: conv(ld.get(nav, "")) for a, nav, conv in LINE_FIELDS})
-            for ld in (_element_dict(x, len(ns)) for x in el.iter(ns + INVOICE_LINES[1]))]
-    return RECORD_CLASS[entity](**kw)
+@functools.lru_cache(maxsize=32)
+def _reader(entity: Entity, ns: str) -> Callable:
+    """How a record element of `entity` whose fields are in namespace `ns` becomes its record:
+    `read(el)` -> (record, {tag: text} of its fields). Each child is looked at once, by its
+    full tag (the namespace is not cut off every tag), and the fields are taken in the record's
+    order; built once per entity and namespace."""
+    fields = [(ns + nav, attr, conv) for attr, nav, conv in FIELDS[entity]]
+    line_fields = [(ns + nav, attr, conv) for attr, nav, conv in LINE_FIELDS]
+    line_tag = ns + INVOICE_LINES[1]
+    cls = RECORD_CLASS[entity]
+    with_lines, company_only = entity is Entity.INVOICE, entity is Entity.CUSTOMER
+
+    def read(el):
+        d = {c.tag: c.text for c in el}
+        kw = {attr: conv(d.get(tag) or "") for tag, attr, conv in fields}
+        if company_only and kw["kind"] != "company":
+            kw["company_name"] = ""
+        if with_lines:
+            lines = []
+            for x in el.iter(line_tag):
+                ld = {c.tag: c.text for c in x}
+                lines.append(InvoiceLineRecord(**{attr: conv(ld.get(tag) or "")
+                                                  for tag, attr, conv in line_fields}))
+            kw["lines"] = lines
+        return cls(**kw), d
+
+    return read
 
 
 def _customer_params(u: CustomerUpdate) -> dict:
