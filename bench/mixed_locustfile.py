@@ -1,4 +1,6 @@
-"""Load for bench/mixed.py (locust, headless, FastHttpUser, closed loop, no wait).
+"""Load for bench/mixed.py (locust, headless, FastHttpUser, closed loop, no wait; or paced:
+each user sends `MIXED_RATE` requests/s on average, at exponentially distributed intervals, so
+that the users together are a Poisson stream of arrivals, not bursts of every user at once).
 
 Reads the plan bench/mixed.py wrote (`MIXED_PLAN`, JSON): signed-in sessions, each with its
 addresses per page kind, the mix of kinds (weights), and for self-readings the meters a
@@ -22,7 +24,7 @@ import time
 from urllib.parse import urlencode
 
 import gevent
-from locust import FastHttpUser, constant, events, task
+from locust import FastHttpUser, events, task
 
 from bench.mixed import session_cookie
 
@@ -30,6 +32,7 @@ PLAN = json.loads(open(os.environ["MIXED_PLAN"]).read())
 OUT = os.environ["MIXED_OUT"]
 ROUND = os.environ.get("MIXED_ROUND", "0")
 MAX_REQUESTS = int(os.environ.get("MIXED_MAX_REQUESTS", "0"))
+RATE = float(os.environ.get("MIXED_RATE", "0"))  # per user; 0: no wait
 SESSIONS = PLAN["sessions"]
 KINDS = list(PLAN["mix"])
 WEIGHTS = [PLAN["mix"][k] for k in KINDS]
@@ -93,10 +96,21 @@ def keep_cookie(session: dict, resp, kind: str) -> None:
 
 
 class Customer(FastHttpUser):
-    wait_time = constant(0)
-
     def on_start(self):
         self.rnd = random.Random(hash((ROUND, id(self))) & 0xFFFFFFFF)
+        if RATE:  # the first arrival too: not every user at the start
+            gevent.sleep(self.rnd.expovariate(RATE))
+        self.due = time.monotonic() + (self.rnd.expovariate(RATE) if RATE else 0.0)  # the next
+
+    def wait_time(self) -> float:
+        """Until this user's next arrival (none when not paced). A user the server kept waiting
+        sends its late requests at once, as far as a second back, so the rate holds while it can."""
+        if not RATE:
+            return 0.0
+        now = time.monotonic()
+        wait = max(0.0, self.due - now)
+        self.due = max(self.due, now - 1.0) + self.rnd.expovariate(RATE)
+        return wait
 
     def _headers(self, session: dict, kind: str) -> dict:
         headers = {"X-Bench-Round": ROUND, "X-Bench-Kind": kind, "User-Agent": PLAN["user_agent"]}

@@ -61,6 +61,23 @@ def test_nginx_closes_an_idle_node_connection_before_the_node_does():
     assert int(nginx_idle.group(1)) < gunicorn_idle
 
 
+def test_a_web_worker_freezes_the_application_it_built():
+    """Once the worker has built the application, its objects leave the garbage collector's
+    view: a full collection, which holds every thread of the worker, then walks only what
+    requests left behind."""
+    import gc
+    import runpy
+
+    post_worker_init = runpy.run_path(str(ROOT / "deploy/gunicorn.conf.py"))["post_worker_init"]
+    assert gc.get_freeze_count() == 0
+    try:
+        post_worker_init(None)
+        frozen = gc.get_freeze_count()
+        assert frozen > 0 and len(gc.get_objects()) < frozen
+    finally:
+        gc.unfreeze()
+
+
 def test_every_process_counts_its_metrics_where_it_may_write():
     """No metrics directory in the shared environment file: a web node's is in what its unit or
     container may write, the scheduler counts in its private /tmp and serves its own /metrics."""
