@@ -270,6 +270,8 @@ def write_results(args, load: float, reference: dict | None, big: dict, projecte
     inc_ok = "under" if big["inc_s"] < 60 else "over"
     if million:
         projection = (f"1,000,000 customers were run: full alignment {million['full_s'] / 60:.1f} min.")
+    elif big["customers"] >= 1_000_000:
+        projection = ""  # measured, nothing to extrapolate
     else:
         projection = (f"1,000,000 customers, **extrapolated** (not run) from the {big['customers']:,}-customer rate "
                       f"and its records per customer: full alignment about **{projected_min:.0f} min**"
