@@ -56,8 +56,8 @@ def child_exit(server, worker):
 
 def post_worker_init(worker):
     """The application is built: its objects (FAB's views and menus, SQLAlchemy's mappers,
-    Babel's catalogues, some 300,000 of them) live as long as the worker. Frozen out of the
+    Babel's catalogues, about 270,000 of them) live as long as the worker. Frozen out of the
     garbage collector's view, a full collection walks only what requests left behind instead of
-    holding every thread of the worker for a few hundred milliseconds while it walks them all."""
+    holding every thread of the worker for about 160 ms while it walks them all."""
     gc.collect()
     gc.freeze()
