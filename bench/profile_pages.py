@@ -47,6 +47,7 @@ TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 # (weight, page) of the customer mix.
 MIX = (("home", 19), ("invoices", 19), ("invoice", 19), ("pdf", 19), ("consumption", 19),
        ("requests", 19), ("reading", 6))
+REQUESTS = 20  # the bench customer's requests (one page)
 
 
 def build(db: Path):
@@ -85,6 +86,17 @@ def build(db: Path):
         for name, role in (("bench-cc", CALL_CENTER), ("bench-manager", MANAGER)):
             if sm.find_user(username=name) is None:
                 sm.add_user(name, "Bench", name, f"{name}@invalid", [sm.find_role(role)], STAFF_PASSWORD)
+        from app.models import Activity, ActivityKind, ActivityStatus
+
+        # A page of "my requests", as the mixed benchmark's customers have after their readings.
+        if not q("SELECT count(*) FROM activities WHERE customer_id = :c", c=customer_id).scalar():
+            supply = q("SELECT id FROM supply_points WHERE customer_id = :c ORDER BY code LIMIT 1",
+                       c=customer_id).scalar()
+            for i in range(REQUESTS):
+                _db.session.add(Activity(kind=ActivityKind.SELF_READING, customer_id=customer_id,
+                                         supply_point_id=supply, subject="Self-reading",
+                                         status=ActivityStatus.CLOSED if i % 3 else ActivityStatus.NEW,
+                                         payload={"value": 1000 + i}))
         _db.session.commit()
         from app.services.core import two_factor
 

@@ -78,7 +78,33 @@ def subject_text(stored: str | None, kind: "ActivityKind | None" = None) -> str:
     return str(text) % {"number": argument} if text is not None else stored
 
 
-class Activity(Model):
+def request_reference(activity_id: int | None, created_at: dt.datetime | None) -> str:
+    """The number a customer quotes: RIC-<year filed, in Italy>-<id, six digits>."""
+    from app.clock import ROME
+
+    year = (created_at or utcnow()).replace(tzinfo=dt.UTC).astimezone(ROME).year
+    return f"RIC-{year}-{activity_id or 0:06d}"
+
+
+class RequestWording:
+    """What a customer reads of a request: its subject in the current language and the number
+    they quote. For anything with `id`, `kind`, `subject` and `created_at` (an activity, or a
+    line of "my requests" read as a row)."""
+
+    __slots__ = ()
+
+    @property
+    def subject_text(self) -> str:
+        """The subject in the current language (see `subject_text`)."""
+        return subject_text(self.subject, self.kind)
+
+    @property
+    def reference(self) -> str:
+        """The number a customer quotes (see `request_reference`)."""
+        return request_reference(self.id, self.created_at)
+
+
+class Activity(RequestWording, Model):
     """A request to the company: kind, who, what (payload), status, assignee, deadline."""
 
     __tablename__ = "activities"
@@ -125,19 +151,6 @@ class Activity(Model):
 
     def __repr__(self) -> str:
         return f"#{self.id} {self.kind}"
-
-    @property
-    def subject_text(self) -> str:
-        """The subject in the current language (see `subject_text`)."""
-        return subject_text(self.subject, self.kind)
-
-    @property
-    def reference(self) -> str:
-        """The number a customer quotes: RIC-<year filed, in Italy>-<id, six digits>."""
-        from app.clock import ROME
-
-        year = (self.created_at or utcnow()).replace(tzinfo=dt.UTC).astimezone(ROME).year
-        return f"RIC-{year}-{self.id or 0:06d}"
 
 
 class ActivityHistory(Model):

@@ -10,18 +10,24 @@ from __future__ import annotations
 
 import html
 import re
+from functools import lru_cache
 
 from jinja2 import pass_context
 from markupsafe import Markup
 from wtforms import Form
 
-_CELL_TAG = re.compile(r"<(/?)(thead|tbody|tfoot|tr|th|td)\b([^>]*)>", re.IGNORECASE)
 _HIDDEN = re.compile(r'<(\w+)[^>]*aria-hidden="true"[^>]*>.*?</\1>', re.IGNORECASE | re.DOTALL)
 _TAGS = re.compile(r"<[^>]+>")
 _COLSPAN = re.compile(r'colspan="?(\d+)', re.IGNORECASE)
+_HEAD = re.compile(r"<thead\b.*?</thead>", re.IGNORECASE | re.DOTALL)
+_HEADER_CELL = re.compile(r"<th\b([^>]*)>(.*?)</th>", re.IGNORECASE | re.DOTALL)
+_ROW_OR_CELL = re.compile(r"<(tr|td|th)\b([^>]*)>", re.IGNORECASE)  # opening tags: a row resets the column
+_TABLE = re.compile(r"<table\b([^>]*)>", re.IGNORECASE)
 
 
 def _span(attrs: str) -> int:
+    if "colspan" not in attrs.lower():
+        return 1
     match = _COLSPAN.search(attrs)
     return int(match.group(1)) if match else 1
 
@@ -37,49 +43,47 @@ def _text(fragment: str) -> str:
     return " ".join(html.unescape(text).split())
 
 
-def _header_labels(table: str) -> list[str]:
-    """The text of each column's header (a header spanning n columns labels all n)."""
-    head = re.search(r"<thead\b.*?</thead>", table, re.IGNORECASE | re.DOTALL)
-    if head is None:
-        return []
+@lru_cache(maxsize=512)
+def _labels(head: str) -> tuple[str, ...]:
+    """The text of each column's header, escaped for an attribute (a header spanning n columns
+    labels all n). A table's head is the same on every request in one language: read it once."""
     labels: list[str] = []
-    for match in re.finditer(r"<th\b([^>]*)>(.*?)</th>", head.group(0), re.IGNORECASE | re.DOTALL):
-        labels += [_text(match.group(2))] * _span(match.group(1))
-    return labels
+    for match in _HEADER_CELL.finditer(head):
+        labels += [html.escape(_text(match.group(2)), quote=True)] * _span(match.group(1))
+    return tuple(labels)
 
 
 def cards(markup) -> Markup:
     """The table in `markup` with a `data-label` on every body cell and class `cards`."""
     source = str(markup)
-    labels = _header_labels(source)
+    head = _HEAD.search(source)
+    labels = _labels(head.group(0)) if head else ()
     if not labels:
         return Markup(source)
-    out: list[str] = []
-    pos, column, in_head = 0, 0, False
-    for match in _CELL_TAG.finditer(source):
-        closing, tag, attrs = match.group(1), match.group(2).lower(), match.group(3)
-        out.append(source[pos:match.start()])
-        pos = match.end()
-        text = match.group(0)
-        if tag == "thead":
-            in_head = not closing
-        elif tag == "tr" and not closing:
+    width = len(labels)
+    column = 0
+
+    def cell(match: re.Match) -> str:
+        nonlocal column
+        tag, attrs = match.group(1), match.group(2)
+        if tag[1] in "rR":  # <tr>
             column = 0
-        elif tag in ("td", "th") and not closing and not in_head:
-            span = _span(attrs)
-            if span >= len(labels):  # a row such as "nothing found": one whole card
-                text = f"<{tag}{_add_class(attrs, 'card-wide')}>"
-            elif "data-label" not in attrs and column < len(labels):
-                label = html.escape(labels[column], quote=True)
-                text = f'<{tag} data-label="{label}"{attrs}>'
-            column += span
-        out.append(text)
-    out.append(source[pos:])
-    result = "".join(out)
-    table = re.search(r"<table\b([^>]*)>", result)
+            return match.group(0)
+        span = _span(attrs) if attrs else 1
+        if span >= width:  # a row such as "nothing found": one whole card
+            text = f"<{tag}{_add_class(attrs, 'card-wide')}>"
+        elif column < width and "data-label" not in attrs:
+            text = f'<{tag} data-label="{labels[column]}"{attrs}>'
+        else:
+            text = match.group(0)
+        column += span
+        return text
+
+    before = source[:head.start()]
+    table = _TABLE.search(before)
     if table:
-        result = result[:table.start()] + f"<table{_add_class(table.group(1), 'cards')}>" + result[table.end():]
-    return Markup(result)
+        before = f"{before[:table.start()]}<table{_add_class(table.group(1), 'cards')}>{before[table.end():]}"
+    return Markup(before + head.group(0) + _ROW_OR_CELL.sub(cell, source[head.end():]))
 
 
 @pass_context

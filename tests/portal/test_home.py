@@ -52,6 +52,7 @@ def test_F07_home_shows_latest_invoice_due_date_amount_due_and_last_reading(app,
     assert older.number not in card
     assert f"Ultima lettura {read_on} · 1.316 · Autolettura · In verifica" in card
     assert 'href="/portal/invoices/%d"' % latest.id in body
+    assert "Comunica una lettura" in card  # the supply point has a meter
 
 
 def test_F07_home_of_a_supply_with_nothing_yet(client, db, logged_in):
@@ -61,6 +62,9 @@ def test_F07_home_of_a_supply_with_nothing_yet(client, db, logged_in):
     assert card.startswith("Gas metano — Via Verdi 3, Milano")
     assert "Ultima bolletta Nessuna bolletta finora." in card and "Ultima lettura Nessuna lettura finora." in card
     assert "None" not in card
+    assert "Comunica una lettura" not in card  # no meter to read yet
+    assert "Comunica una lettura" in _card(client.get("/portal/home").get_data(as_text=True),
+                                           logged_in["supply_point"])
 
 
 def test_F06_home_notices_open_requests_and_a_rejected_mandate(client, db, logged_in):

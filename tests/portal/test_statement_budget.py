@@ -19,15 +19,15 @@ from tests.portal.conftest import make_account, portal_login
 
 # Every page reads the signed-in user with the settings stamp (1 of each count).
 BUDGETS = {
-    "home": 11,  # + customer, freshness, supply points and their meters, every supply point's
-                 # newest invoice and reading (one statement each), notices (3), balance
+    "home": 9,  # + customer, freshness, supply points (with whether each has a meter), every
+                # supply point's newest invoice and reading (one statement each), notices (2), balance
     "invoices": 7,  # + customer, freshness, the list, its filters and page (4)
     "invoice": 6,  # + the invoice with its supply point, its lines, its payments, the e-mails sent
                    # and freshness
     "pdf": 2,  # + the invoice with its stored PDF
     "consumption": 5,
     "reading": 5,
-    "requests": 5,
+    "requests": 3,  # + the page with its number of requests and which wait for billing, freshness
     "account": 6,
 }
 

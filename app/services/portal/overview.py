@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 
 from app.extensions import db
-from app.models import (Activity, ActivityStatus, DirectDebitMandate, Invoice, MandateStatus,
+from app.models import (Activity, ActivityStatus, DirectDebitMandate, Invoice, MandateStatus, Meter,
                         MeterReading, OutboxMessage, OutboxStatus, SupplyPoint)
 
 # Requests still being handled, by people or by billing.
@@ -19,8 +19,9 @@ OPEN_STATUSES = (ActivityStatus.NEW, ActivityStatus.WAITING_BILLING, ActivitySta
 @dataclass
 class SupplySummary:
     supply_point: SupplyPoint
-    latest_invoice: Invoice | None  # the newest by date (its amount_due: left to pay)
-    last_reading: MeterReading | None  # the newest by date, whatever its state
+    latest_invoice: sa.Row | None  # the newest by date: id, number, dates, amount, status, amount_due
+    last_reading: sa.Row | None  # the newest by date, whatever its state
+    has_meter: bool = False  # a reading can be reported
 
 
 @dataclass
@@ -33,44 +34,57 @@ class Notices:
         return bool(self.open_requests or self.refused_requests or self.rejected_mandates)
 
 
-def supply_summaries(supply_points: list[SupplyPoint]) -> list[SupplySummary]:
-    """The latest invoice and the last reading of each supply point: two statements, however
-    many supply points."""
-    ids = [sp.id for sp in supply_points]
-    invoices = _newest(Invoice, ids)
-    readings = _newest(MeterReading, ids)
-    return [SupplySummary(sp, invoices.get(sp.id), readings.get(sp.id)) for sp in supply_points]
-
-
 # The home page's statements are built once (building them per request cost about as much as
-# running them); they take the customer or the supply points as parameters.
-def _newest_statement(model, date_column):
+# running them); they take the customer or the supply points as parameters. Each reads the
+# columns the page shows, not whole records.
+_CUSTOMER = sa.bindparam("customer_id")
+_SUPPLY_POINTS = (sa.select(SupplyPoint, sa.exists().where(Meter.supply_point_id == SupplyPoint.id)
+                            .label("has_meter"))
+                  .where(SupplyPoint.customer_id == _CUSTOMER).order_by(SupplyPoint.code))
+
+
+def supply_summaries(customer_id: int) -> list[SupplySummary]:
+    """The customer's supply points with their latest invoice and last reading: three
+    statements, however many supply points."""
+    rows = db.session.execute(_SUPPLY_POINTS, {"customer_id": customer_id}).all()
+    ids = [sp.id for sp, _ in rows]
+    invoices = _newest(_NEWEST_INVOICE, ids)
+    readings = _newest(_NEWEST_READING, ids)
+    return [SupplySummary(sp, invoices.get(sp.id), readings.get(sp.id), bool(has_meter))
+            for sp, has_meter in rows]
+
+
+def _newest_statement(model, date_column, *columns):
     rank = sa.func.row_number().over(partition_by=model.supply_point_id,
                                      order_by=(date_column.desc(), model.id.desc())).label("rank")
     ranked = (sa.select(model.id, rank).where(model.supply_point_id.in_(sa.bindparam("ids", expanding=True)))
               .subquery())
-    return sa.select(model).join(ranked, ranked.c.id == model.id).where(ranked.c.rank == 1)
+    return sa.select(model.supply_point_id, *columns).join(ranked, ranked.c.id == model.id).where(ranked.c.rank == 1)
 
 
-_NEWEST = {Invoice: _newest_statement(Invoice, Invoice.invoice_date),
-           MeterReading: _newest_statement(MeterReading, MeterReading.reading_date)}
+_NEWEST_INVOICE = _newest_statement(
+    Invoice, Invoice.invoice_date, Invoice.id, Invoice.number, Invoice.invoice_date, Invoice.due_date,
+    Invoice.amount, Invoice.status,
+    (sa.func.coalesce(Invoice.amount, 0) - sa.func.coalesce(Invoice.amount_paid, 0)).label("amount_due"))
+_NEWEST_READING = _newest_statement(
+    MeterReading, MeterReading.reading_date, MeterReading.reading_date, MeterReading.value,
+    MeterReading.corrector_value, MeterReading.reading_type, MeterReading.status)
 
 
-def _newest(model, supply_point_ids: list[int]) -> dict[int, object]:
-    """Each supply point's newest row of `model` (by date, then id), by supply point id."""
+def _newest(statement, supply_point_ids: list[int]) -> dict[int, sa.Row]:
+    """Each supply point's newest row (by date, then id), by supply point id."""
     if not supply_point_ids:
         return {}
-    rows = db.session.scalars(_NEWEST[model], {"ids": supply_point_ids})
-    return {row.supply_point_id: row for row in rows}
+    return {row.supply_point_id: row for row in db.session.execute(statement, {"ids": supply_point_ids})}
 
 
-_CUSTOMER = sa.bindparam("customer_id")
-_OPEN_REQUESTS = sa.select(sa.func.count()).select_from(Activity).where(
-    Activity.customer_id == _CUSTOMER, Activity.status.in_(OPEN_STATUSES))
-_REFUSED_REQUESTS = (sa.select(sa.func.count(sa.distinct(Activity.id))).select_from(Activity)
-                     .join(OutboxMessage, OutboxMessage.activity_id == Activity.id).where(
+_OPEN = sa.select(sa.func.count()).select_from(Activity).where(
+    Activity.customer_id == _CUSTOMER, Activity.status.in_(OPEN_STATUSES)).scalar_subquery()
+_REFUSED = (sa.select(sa.func.count(sa.distinct(Activity.id))).select_from(Activity)
+            .join(OutboxMessage, OutboxMessage.activity_id == Activity.id).where(
     Activity.customer_id == _CUSTOMER, Activity.status.in_(OPEN_STATUSES),
-    OutboxMessage.status == OutboxStatus.FAILED))
+    OutboxMessage.status == OutboxStatus.FAILED)).scalar_subquery()
+_REQUEST_COUNTS = sa.select(_OPEN.label("open"), _REFUSED.label("refused"))
 _MANDATES = (sa.select(DirectDebitMandate).join(SupplyPoint).where(SupplyPoint.customer_id == _CUSTOMER)
              .order_by(DirectDebitMandate.created_at.desc(), DirectDebitMandate.id.desc()))
 
@@ -78,8 +92,7 @@ _MANDATES = (sa.select(DirectDebitMandate).join(SupplyPoint).where(SupplyPoint.c
 def notices(customer_id: int) -> Notices:
     """What the customer should know before anything else."""
     params = {"customer_id": customer_id}
-    open_requests = db.session.scalar(_OPEN_REQUESTS, params)
-    refused = db.session.scalar(_REFUSED_REQUESTS, params)
+    open_requests, refused = db.session.execute(_REQUEST_COUNTS, params).one()
     # A supply point's newest mandate tells where it stands: a rejection followed by a new
     # request is no longer news.
     newest: dict[int, DirectDebitMandate] = {}

@@ -269,24 +269,26 @@ def _reading_sent(msg) -> None:
 
 
 # Built once (the consumption page reads it on every view): the supply point and the limit
-# are parameters.
-_HISTORY = (sa.select(MeterReading).where(MeterReading.supply_point_id == sa.bindparam("sp"))
-            .order_by(MeterReading.reading_date.desc(), MeterReading.id.desc()).limit(sa.bindparam("limit")))
+# are parameters. Rows, not records: a page of 60 readings is only shown.
+_READING = MeterReading.__table__.c
+_HISTORY = (sa.select(*_READING).where(_READING.supply_point_id == sa.bindparam("sp"))
+            .order_by(_READING.reading_date.desc(), _READING.id.desc()).limit(sa.bindparam("limit")))
 
 
-def history(supply_point: SupplyPoint, limit: int = 60) -> list[MeterReading]:
-    """The supply point's readings, newest first (F-10)."""
-    return list(db.session.scalars(_HISTORY, {"sp": supply_point.id, "limit": limit}))
+def history(supply_point: SupplyPoint, limit: int = 60) -> list[sa.Row]:
+    """The supply point's readings, newest first (F-10): rows with a reading's columns."""
+    return list(db.session.execute(_HISTORY, {"sp": supply_point.id, "limit": limit}))
 
 
 @dataclass
 class HistoryRow:
-    """One line of the consumption history: the reading and the consumption it counts
-    (None for the first reading of a meter and for a rejected one)."""
+    """One line of the consumption history: the reading (its columns), the consumption it
+    counts (None for the first reading of a meter and for a rejected one) and its meter."""
 
-    reading: MeterReading
+    reading: sa.Row
     consumption: int | None
     counted: bool
+    meter: Meter | None = None
 
 
 def consumption_history(supply_point: SupplyPoint, limit: int = 60) -> list[HistoryRow]:
@@ -300,14 +302,15 @@ def consumption_history(supply_point: SupplyPoint, limit: int = 60) -> list[Hist
     base: dict[int | None, MeterReading] = {}
     rows: list[HistoryRow] = []
     for r in reversed(readings):
+        meter = meters.get(r.meter_id)
         if r.status == ReadingStatus.REJECTED:
-            rows.append(HistoryRow(r, None, False))
+            rows.append(HistoryRow(r, None, False, meter))
             continue
         consumption = r.consumption
-        meter, prev = meters.get(r.meter_id), base.get(r.meter_id)
+        prev = base.get(r.meter_id)
         if r.billing_entry_no is None and meter is not None and prev is not None:
             consumption = volume_between(supply_point, meter, prev, r.value, r.corrector_value)
         base[r.meter_id] = r
-        rows.append(HistoryRow(r, consumption, True))
+        rows.append(HistoryRow(r, consumption, True, meter))
     rows.reverse()
     return rows

@@ -7,12 +7,15 @@ status, history and whether a write is still waiting for the billing system.
 """
 from __future__ import annotations
 
+import datetime as dt
+from dataclasses import dataclass
+
 import sqlalchemy as sa
 from flask_babel import force_locale, lazy_gettext as _l
 
 from app.extensions import db
-from app.models import Activity, ActivityKind, Invoice, OutboxMessage, OutboxStatus
-from app.models.activity import subject_key
+from app.models import Activity, ActivityKind, ActivityStatus, Invoice, OutboxMessage, OutboxStatus
+from app.models.activity import RequestWording, subject_key
 from app.services.core.errors import DomainError
 from app.services.core.unit_of_work import transactional
 
@@ -86,12 +89,42 @@ def invoice_correction(user, invoice: Invoice, reason: str) -> Activity:
     return activity
 
 
-def my_requests(customer_id: int, page: int = 1, per_page: int = 20):
-    query = sa.select(Activity).where(Activity.customer_id == customer_id)
-    total = db.session.scalar(sa.select(sa.func.count()).select_from(query.subquery()))
-    rows = list(db.session.scalars(query.order_by(Activity.created_at.desc(), Activity.id.desc())
-                                   .offset((page - 1) * per_page).limit(per_page)))
-    return rows, total
+@dataclass(frozen=True, slots=True)
+class RequestLine(RequestWording):
+    """One line of "my requests": what the list shows of an activity."""
+
+    id: int
+    kind: ActivityKind
+    status: ActivityStatus
+    subject: str
+    created_at: dt.datetime
+    waiting: bool  # a write to billing is still on its way
+
+
+_WAITING_STATUSES = (OutboxStatus.PENDING, OutboxStatus.DELIVERING)
+_CUSTOMER = sa.bindparam("customer_id")
+# One statement for the page, the number of requests and which are waiting for billing.
+_MY_REQUESTS = (
+    sa.select(Activity.id, Activity.kind, Activity.status, Activity.subject, Activity.created_at,
+              sa.exists().where(OutboxMessage.activity_id == Activity.id,
+                                OutboxMessage.status.in_(_WAITING_STATUSES)).label("waiting"),
+              sa.func.count().over().label("total"))
+    .where(Activity.customer_id == _CUSTOMER)
+    .order_by(Activity.created_at.desc(), Activity.id.desc())
+    .limit(sa.bindparam("limit")).offset(sa.bindparam("offset")))
+_COUNT = sa.select(sa.func.count()).select_from(Activity).where(Activity.customer_id == _CUSTOMER)
+
+
+def my_requests(customer_id: int, page: int = 1, per_page: int = 20) -> tuple[list[RequestLine], int]:
+    """One page of the customer's requests, newest first, and how many there are in all."""
+    result = db.session.execute(_MY_REQUESTS, {"customer_id": customer_id, "limit": per_page,
+                                               "offset": (page - 1) * per_page}).all()
+    if result:
+        total = result[0].total
+    else:  # past the last page (or none at all): the number alone
+        total = db.session.scalar(_COUNT, {"customer_id": customer_id}) if page > 1 else 0
+    return [RequestLine(r.id, r.kind, r.status, r.subject or "", r.created_at, bool(r.waiting))
+            for r in result], total
 
 
 def waiting_for_billing(activity_ids: list[int]) -> set[int]:

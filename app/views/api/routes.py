@@ -420,7 +420,7 @@ def consumption_csv(supply_point_id):
 
 # --- requests ------------------------------------------------------------------------------------------
 
-def _request_doc(a: Activity, waiting: set[int]) -> dict:
+def _request_doc(a: "Activity | customer_requests.RequestLine", waiting: set[int]) -> dict:
     return {"id": a.id, "reference": a.reference, "kind": a.kind.value, "kind_label": str(a.kind.label),
             "subject": a.subject_text or "", "status": a.status.value, "status_label": str(a.status.label),
             "waiting_for_billing": a.id in waiting, "created_at": a.created_at}
@@ -435,7 +435,7 @@ def list_requests():
     if page > pages:
         page = pages
         rows, total = customer_requests.my_requests(customer_id(), page, REQUESTS_PER_PAGE)
-    waiting = customer_requests.waiting_for_billing([a.id for a in rows])
+    waiting = {a.id for a in rows if a.waiting}
     meta = _page_meta("api_portal.list_requests", page, pages, REQUESTS_PER_PAGE, total)
     return _with_link_header(_dump(schemas.RequestPage, {**meta, "items": [_request_doc(a, waiting) for a in rows]}),
                              meta)

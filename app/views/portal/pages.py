@@ -49,19 +49,13 @@ def _supply_points(*options) -> list[SupplyPoint]:
         SupplyPoint.customer_id == current_customer_id()).order_by(SupplyPoint.code).options(*options)))
 
 
-# The home page's supply points with their meters ("Report a reading" on each card), built once.
-_HOME_SUPPLY_POINTS = (sa.select(SupplyPoint).where(SupplyPoint.customer_id == sa.bindparam("cid"))
-                       .order_by(SupplyPoint.code).options(selectinload(SupplyPoint.meters)))
-
-
 @bp.route("/home")
 @customer_required
 def home():
     customer = _customer()
     stale, as_of = _fresh_copy(customer)
-    supply_points = list(db.session.scalars(_HOME_SUPPLY_POINTS, {"cid": customer.id}))
-    return render_template("portal/home.html", customer=customer, supply_points=supply_points,
-                           summaries=overview.supply_summaries(supply_points),
+    return render_template("portal/home.html", customer=customer,
+                           summaries=overview.supply_summaries(customer.id),
                            notices=overview.notices(customer.id), balance=balance(customer.id),
                            stale=stale, data_as_of=as_of, refresh_form=ConfirmForm())
 
@@ -461,7 +455,7 @@ def invoice_email(sp_id):
 def requests():
     page = query_int("page", 1, minimum=1, maximum=MAX_PAGE)
     rows, total = customer_requests.my_requests(current_customer_id(), page)
-    waiting = customer_requests.waiting_for_billing([a.id for a in rows])
+    waiting = {a.id for a in rows if a.waiting}
     pages = max((total + 19) // 20, 1)
     return render_template("portal/requests.html", rows=rows, waiting=waiting, page=page, pages=pages)
 
