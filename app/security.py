@@ -7,9 +7,10 @@ the default permissions a built-in role lacks and never takes away what an admin
 from __future__ import annotations
 
 import logging
+from functools import lru_cache
 
 import sqlalchemy as sa
-from flask import current_app, session
+from flask import current_app, has_request_context, request, session
 from flask_appbuilder.security.sqla.manager import SecurityManager
 from flask_babel import gettext
 from flask_login import LoginManager, user_logged_in, user_logged_out
@@ -20,6 +21,7 @@ from app.roles import (ADMIN, AGENT, BACK_OFFICE, BANK_DATA, BUILTIN_ROLES, CALL
                        STAFF_ROLES, TAX_CODE)
 from app.services.core import login_policy, settings
 from app.services.core.sessions import end_other_sessions
+from app.services.sync import freshness
 from app.views.admin import security_views
 from app.views.admin.auth import AuthDBView, ResetMyPasswordView, ResetPasswordView
 
@@ -27,6 +29,15 @@ from app.views.admin.auth import AuthDBView, ResetMyPasswordView, ResetPasswordV
 # the ORM's get(), which builds its query anew each time. The settings' stamp comes along, so
 # the request's settings check needs no statement of its own.
 _USER_BY_ID = sa.select(SportelloUser, settings.STAMP_COLUMN).where(SportelloUser.id == sa.bindparam("id"))
+
+
+@lru_cache(maxsize=None)
+def _customer_by_id():
+    """A portal page also shows how old the customer's copy of billing's data is: that comes
+    along too (built on first use: it names the alignment's entities)."""
+    return sa.select(SportelloUser, settings.STAMP_COLUMN,
+                     *freshness.as_of_columns(SportelloUser.customer_id)).where(SportelloUser.id == sa.bindparam("id"))
+
 
 log = logging.getLogger(__name__)
 
@@ -134,11 +145,14 @@ class SportelloSecurityManager(SecurityManager):
     def load_user(self, pk):
         """Load the session's user, if active; a session older than the user's last logout (or
         password change) is void."""
-        row = self.session.execute(_USER_BY_ID, {"id": int(pk)}).one_or_none()
+        portal = has_request_context() and request.blueprint == "portal"
+        row = self.session.execute(_customer_by_id() if portal else _USER_BY_ID, {"id": int(pk)}).one_or_none()
         if row is None:
             return None
-        user, stamp = row
+        user, stamp = row[0], row[1]
         settings.note_stamp(stamp)
+        if portal:
+            freshness.note_as_of(user.customer_id, *row[2:])
         if not user.is_active:
             return None
         if session.get("sv", 0) != (user.session_version or 0):

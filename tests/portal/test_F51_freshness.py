@@ -3,6 +3,7 @@ billing does not answer, the pages work from the local copy and say how fresh it
 from __future__ import annotations
 
 import sqlalchemy as sa
+from flask_babel import force_locale, format_datetime
 
 from app.models import Customer, Invoice
 from app.services.sync.alignment import align
@@ -80,14 +81,19 @@ def _local(db, customer):
     return db.session.get(Customer, customer.id)
 
 
-def test_F51_home_reads_an_old_copy_again_from_billing(client, db, billing_sim):
+def test_F51_home_reads_an_old_copy_again_from_billing(app, client, db, billing_sim):
     customer = _logged_in_aligned(client, db)
     phone = customer.phone
-    _age_copy(db, customer)
+    aged = _age_copy(db, customer)
     billing_sim.touch(fraction=1.0, seed=7)  # billing changes every customer's phone, pays every invoice
     page = client.get("/portal/home").get_data(as_text=True)
     assert _local(db, customer).phone != phone  # the copy was read again before the page
     assert "non risponde" not in page and "Importo ancora da pagare: <strong>0,00" in page.replace("\xa0", " ")
+    # the page tells the age of the copy it shows: the refreshed one, not the one of the request's start
+    with app.test_request_context(), force_locale("it"):
+        before, after = (format_datetime(t, "short") for t in (aged, _local(db, customer).synced_at))
+    assert before != after
+    assert f"aggiornati al {after}." in page and f"aggiornati al {before}." not in page
     # a fresh copy (younger than portal_refresh_minutes) is not read again at every page
     fresh_phone = _local(db, customer).phone
     billing_sim.touch(fraction=1.0, seed=8)

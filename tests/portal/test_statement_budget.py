@@ -17,18 +17,18 @@ from app.services.crm.activities import create_activity
 from tests import factories as f
 from tests.portal.conftest import make_account, portal_login
 
-# Every page reads the signed-in user with the settings stamp (1 of each count).
+# Every page reads the signed-in user with the settings stamp and the age of the customer's
+# copy of billing's data (1 of each count).
 BUDGETS = {
-    "home": 9,  # + customer, freshness, supply points (with whether each has a meter), every
-                # supply point's newest invoice and reading (one statement each), notices (2), balance
-    "invoices": 7,  # + customer, freshness, the list, its filters and page (4)
-    "invoice": 6,  # + the invoice with its supply point, its lines, its payments, the e-mails sent
-                   # and freshness
+    "home": 8,  # + customer, supply points (with whether each has a meter), every supply point's
+                # newest invoice and reading (one statement each), notices (2), balance
+    "invoices": 6,  # + customer, the list, its filters and page (4)
+    "invoice": 5,  # + the invoice with its supply point, its lines, its payments, the e-mails sent
     "pdf": 2,  # + the invoice with its stored PDF
-    "consumption": 5,
-    "reading": 5,
-    "requests": 3,  # + the page with its number of requests and which wait for billing, freshness
-    "account": 6,
+    "consumption": 4,
+    "reading": 4,
+    "requests": 2,  # + the page with its number of requests and which wait for billing
+    "account": 5,
 }
 
 

@@ -13,7 +13,7 @@ import logging
 from functools import lru_cache
 
 import sqlalchemy as sa
-from flask import current_app
+from flask import current_app, g, has_request_context
 
 from app.billing.gateway import BillingError
 from app.extensions import db
@@ -66,6 +66,8 @@ def refresh_customer(customer: Customer) -> bool:
         # starts again (apply_bundle commits it with the records).
         db.session.execute(sa.update(Customer.__table__).where(Customer.__table__.c.id == customer_id)
                            .values(synced_at=utcnow()))
+        if has_request_context():
+            g.pop(_NOTED, None)  # read again from now on
         apply_bundle(bundle)
     except Exception:  # noqa: BLE001 - a refresh must never break the page that asked for it
         log.exception("Refresh of %s failed while saving", code)
@@ -74,32 +76,60 @@ def refresh_customer(customer: Customer) -> bool:
     return True
 
 
-@lru_cache(maxsize=None)
-def _as_of_statement():
-    """customer.synced_at, and when the last alignment went through every entity (then every
-    customer's copy agrees with billing as of then); built once."""
+def _alignment_columns() -> tuple:
+    """When the last alignment went through every entity (then every customer's copy agrees
+    with billing as of then), and how many entities it went through."""
     from app.services.sync.alignment import ORDER
 
-    cust, state = Customer.__table__.c, SyncState.__table__.c
+    state = SyncState.__table__.c
     entities = [e.value for e in ORDER]
     aligned = sa.select(sa.func.min(state.last_success_at)).where(state.entity.in_(entities))
     complete = sa.select(sa.func.count()).select_from(SyncState.__table__).where(
         state.entity.in_(entities), state.last_success_at.is_not(None))
-    return sa.select(cust.synced_at, aligned.scalar_subquery(), complete.scalar_subquery()).where(
-        cust.id == sa.bindparam("id"))
+    return aligned.scalar_subquery(), complete.scalar_subquery()
+
+
+@lru_cache(maxsize=None)
+def _as_of_statement():
+    """customer.synced_at and the alignment's columns; built once."""
+    cust = Customer.__table__.c
+    return sa.select(cust.synced_at, *_alignment_columns()).where(cust.id == sa.bindparam("id"))
+
+
+def as_of_columns(customer_id_column) -> tuple:
+    """The three columns `data_as_of` reads, for the customer in `customer_id_column`, to read
+    along with another statement (the signed-in user's load): `note_as_of` takes them."""
+    cust = Customer.__table__.c
+    synced = sa.select(cust.synced_at).where(cust.id == customer_id_column).scalar_subquery()
+    aligned, complete = _alignment_columns()
+    return synced.label("as_of_synced"), aligned.label("as_of_aligned"), complete.label("as_of_complete")
+
+
+_NOTED = "_customer_data_as_of"
+
+
+def note_as_of(customer_id: int | None, synced, aligned, complete) -> None:
+    """The columns of `as_of_columns` as this request read them: `data_as_of` of this customer
+    answers from them until the copy is refreshed."""
+    if customer_id is not None and has_request_context():
+        g.setdefault(_NOTED, {})[customer_id] = _as_of(synced, aligned, complete)
+
+
+def _as_of(synced, aligned, complete) -> dt.datetime | None:
+    from app.services.sync.alignment import ORDER
+
+    if complete < len(ORDER):
+        aligned = None
+    return max([t for t in (synced, aligned) if t is not None], default=None)
 
 
 def data_as_of(customer_id: int) -> dt.datetime | None:
     """Since when (UTC) the customer's local copy is known to agree with billing; None: never."""
-    from app.services.sync.alignment import ORDER
-
+    noted = g.get(_NOTED) if has_request_context() else None
+    if noted and customer_id in noted:
+        return noted[customer_id]
     row = db.session.connection().execute(_as_of_statement(), {"id": customer_id}).first()
-    if row is None:
-        return None
-    synced, aligned, complete = row
-    if complete < len(ORDER):
-        aligned = None
-    return max([t for t in (synced, aligned) if t is not None], default=None)
+    return None if row is None else _as_of(*row)
 
 
 def is_stale(as_of: dt.datetime | None, now: dt.datetime | None = None) -> bool:
