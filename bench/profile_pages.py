@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import datetime as dt
 import os
 import pstats
 import re
@@ -76,6 +77,11 @@ def build(db: Path):
         upgrade(directory=str(app.config["MIGRATIONS_DIR"]), revision="heads")
         init_security(app.appbuilder)
         q = lambda sql, **kw: _db.session.execute(sa.text(sql), kw)  # noqa: E731
+        # As in bench/mixed.py: the scheduled alignment keeps every copy fresh, pages never ask billing.
+        from app.services.core import settings
+
+        settings.update({"portal_refresh_minutes": 1440})
+        q("UPDATE sync_state SET last_success_at = :now", now=dt.datetime.now(dt.UTC).replace(tzinfo=None))
         customer_id = q("SELECT customer_id FROM invoices GROUP BY customer_id "
                         "ORDER BY count(*) DESC, customer_id LIMIT 1").scalar()
         sm = app.appbuilder.sm
@@ -87,6 +93,7 @@ def build(db: Path):
             if sm.find_user(username=name) is None:
                 sm.add_user(name, "Bench", name, f"{name}@invalid", [sm.find_role(role)], STAFF_PASSWORD)
         from app.models import Activity, ActivityKind, ActivityStatus
+        from app.models.activity import subject_key
 
         # A page of "my requests", as the mixed benchmark's customers have after their readings.
         if not q("SELECT count(*) FROM activities WHERE customer_id = :c", c=customer_id).scalar():
@@ -94,7 +101,7 @@ def build(db: Path):
                        c=customer_id).scalar()
             for i in range(REQUESTS):
                 _db.session.add(Activity(kind=ActivityKind.SELF_READING, customer_id=customer_id,
-                                         supply_point_id=supply, subject="Self-reading",
+                                         supply_point_id=supply, subject=subject_key("kind"),
                                          status=ActivityStatus.CLOSED if i % 3 else ActivityStatus.NEW,
                                          payload={"value": 1000 + i}))
         _db.session.commit()

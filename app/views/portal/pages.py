@@ -52,12 +52,12 @@ def _supply_points(*options) -> list[SupplyPoint]:
 @bp.route("/home")
 @customer_required
 def home():
-    customer = _customer()
-    stale, as_of = _fresh_copy(customer)
+    stale, as_of = _fresh_copy(current_customer_id())
+    customer = _customer()  # after a refresh: its greeting as billing has it now
     return render_template("portal/home.html", customer=customer,
                            summaries=overview.supply_summaries(customer.id),
                            notices=overview.notices(customer.id), balance=balance(customer.id),
-                           stale=stale, data_as_of=as_of, refresh_form=ConfirmForm())
+                           stale=stale, data_as_of=as_of)
 
 
 # --- F-51 on demand: a copy older than the setting is read again from billing ------------------
@@ -65,16 +65,16 @@ def home():
 _RETRY_AFTER = freshness.QUIET_AFTER_FAILURE  # billing did not answer this customer: not again so soon
 
 
-def _fresh_copy(customer: Customer, *, force: bool = False) -> tuple[bool, dt.datetime | None]:
+def _fresh_copy(customer_id: int, *, force: bool = False) -> tuple[bool, dt.datetime | None]:
     """Refresh the customer's copy from billing (short timeout) when it is older than the
     `portal_refresh_minutes` setting, or when asked; (still stale, as of when)."""
-    stale, as_of = _refreshed(customer, force)
+    stale, as_of = _refreshed(customer_id, force)
     g.portal_data_as_of = as_of  # the layout shows the same date without asking again
     return stale, as_of
 
 
-def _refreshed(customer: Customer, force: bool) -> tuple[bool, dt.datetime | None]:
-    as_of = freshness.data_as_of(customer.id)
+def _refreshed(customer_id: int, force: bool) -> tuple[bool, dt.datetime | None]:
+    as_of = freshness.data_as_of(customer_id)
     if not force:
         if not freshness.is_stale(as_of):
             return False, as_of
@@ -82,9 +82,9 @@ def _refreshed(customer: Customer, force: bool) -> tuple[bool, dt.datetime | Non
         if (tried and utcnow() - dt.datetime.fromisoformat(tried) < _RETRY_AFTER) \
                 or freshness.billing_recently_unanswered():
             return True, as_of
-    if freshness.refresh_customer(customer):
+    if freshness.refresh_customer(db.session.get(Customer, customer_id)):
         session.pop("refresh_tried_at", None)
-        return False, freshness.data_as_of(customer.id)
+        return False, freshness.data_as_of(customer_id)
     session["refresh_tried_at"] = utcnow().isoformat()
     return freshness.is_stale(as_of), as_of
 
@@ -98,7 +98,7 @@ def _refresh_key() -> str:
 @limiter.limit(REFRESH_LIMIT, methods=["POST"], key_func=_refresh_key)
 def refresh_data():
     if ConfirmForm().validate_on_submit():
-        _fresh_copy(_customer(), force=True)
+        _fresh_copy(current_customer_id(), force=True)
         if session.get("refresh_tried_at"):
             flash(_("The billing system is not answering right now: you are seeing the data we "
                     "already have."), "warning")
@@ -193,7 +193,7 @@ def consumption(sp_id):
 @customer_required
 def invoices():
     cid = current_customer_id()
-    stale, as_of = _fresh_copy(_customer())
+    stale, as_of = _fresh_copy(cid)
     sp = None
     if request.args.get("supply"):
         sp = get_owned_or_404(SupplyPoint, request.args.get("supply"))
@@ -220,7 +220,7 @@ def invoices():
                            statuses=[(key, label) for key, (label, _c) in STATUS_FILTERS.items()],
                            filters_on=bool(sp or flt.year or status),
                            detail_query="?" + urlencode({"back": urlencode(listed)}) if listed else "",
-                           stale=stale, data_as_of=as_of, refresh_form=ConfirmForm())
+                           stale=stale, data_as_of=as_of)
 
 
 _LIST_KEYS = ("supply", "year", "status", "sort", "dir", "page")
