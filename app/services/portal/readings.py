@@ -118,6 +118,7 @@ class Check:
     expected: int | None = None
     corrector_rolled_over: bool = False
     previous: MeterReading | None = None
+    reference: str = ""  # once stored: the request's number (the customer's confirmation quotes it)
 
 
 def previous_reading(meter: Meter) -> MeterReading | None:
@@ -248,6 +249,7 @@ def submit_reading(user, supply_point: SupplyPoint, meter: Meter, reading_date: 
     from app.services.portal.requests import confirm_by_mail
 
     confirm_by_mail(activity, user)
+    check.reference = activity.reference  # read now: the commit expires the records
     return reading, check
 
 

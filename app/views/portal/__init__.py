@@ -80,10 +80,11 @@ def get_owned_or_404(model, id_, statement=None):
     return obj
 
 
-def with_reference(message: str, activity: Activity) -> str:
-    """A confirmation followed by the request's reference number (the one e-mailed)."""
+def with_reference(message: str, activity: Activity | str) -> str:
+    """A confirmation followed by the request's reference number (the one e-mailed), of the
+    activity or as given."""
     return _("%(message)s Reference number: %(reference)s.", message=message,
-             reference=activity.reference)
+             reference=activity if isinstance(activity, str) else activity.reference)
 
 
 def customer_required(view):

@@ -131,7 +131,7 @@ def reading(sp_id):
         if meter is None:
             abort(404)
         try:
-            reading_row, check = readings.submit_reading(
+            _reading, check = readings.submit_reading(
                 current_user, sp, meter, form.reading_date.data, form.value.data,
                 form.corrector_value.data, confirmed=bool(form.confirm.data),
                 confirmed_rollover=bool(form.confirm_rollover.data))
@@ -155,10 +155,10 @@ def reading(sp_id):
                              "reading: we counted the consumption across it."), "info"
             else:
                 received = _("Reading received: thank you."), "success"
-            flash(with_reference(received[0], reading_row.activity), received[1])
+            flash(with_reference(received[0], check.reference), received[1])
             if check.implausible:
                 flash(_("The consumption is unusually high: our staff will check the reading."), "warning")
-            return redirect(url_for("portal.consumption", sp_id=sp.id))
+            return redirect(url_for("portal.consumption", sp_id=sp_id))
     last = {m.id: readings.previous_reading(m) for m in meters}
     status = 400 if request.method == "POST" else 200
     return render_template("portal/reading.html", sp=sp, meters=meters, form=form, last=last,
