@@ -15,6 +15,14 @@ class CustomerKind(LabeledEnum):
     COMPANY = "company", _l("Company")
 
 
+def addressed_name(kind, first_name: str | None, last_name: str | None, company_name: str | None) -> str:
+    """How a customer is addressed (greetings, e-mails): first name then last name, or the
+    company's name."""
+    if kind == CustomerKind.COMPANY and company_name:
+        return company_name
+    return " ".join(p for p in (first_name, last_name) if p)
+
+
 class Customer(Model):
     """A billing customer (local copy, aligned from billing by `code`)."""
 
@@ -60,11 +68,8 @@ class Customer(Model):
 
     @property
     def addressed_name(self) -> str:
-        """How the customer is addressed (greetings, e-mails): first name then last name, or
-        the company's name."""
-        if self.kind == CustomerKind.COMPANY and self.company_name:
-            return self.company_name
-        return " ".join(p for p in (self.first_name, self.last_name) if p) or self.display_name
+        """How the customer is addressed (see `addressed_name`)."""
+        return addressed_name(self.kind, self.first_name, self.last_name, self.company_name)
 
     def __repr__(self) -> str:
         return f"{self.code} {self.display_name}"

@@ -20,8 +20,9 @@ from tests.portal.conftest import make_account, portal_login
 # Every page reads the signed-in user with the settings stamp and the age of the customer's
 # copy of billing's data (1 of each count).
 BUDGETS = {
-    "home": 8,  # + customer, supply points (with whether each has a meter), every supply point's
-                # newest invoice and reading (one statement each), notices (2), balance
+    "home": 6,  # + the customer's name with the request counts and the balance, the mandates,
+                # supply points (with whether each has a meter), every supply point's newest
+                # invoice and reading (one statement each)
     "invoices": 6,  # + customer, the list, its filters and page (4)
     "invoice": 5,  # + the invoice with its supply point, its lines, its payments, the e-mails sent
     "pdf": 2,  # + the invoice with its stored PDF

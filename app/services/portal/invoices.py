@@ -119,13 +119,18 @@ def _statements(by_supply: bool, by_year: bool, status: str | None, sort: str, d
     return totals, page
 
 
-_BALANCE = sa.select(sa.func.coalesce(sa.func.sum(_LEFT_TO_PAY, type_=sa.Numeric(14, 2)), 0)).where(
+# What the customer has left to pay on all their invoices (a statement, or a column of another).
+BALANCE = sa.select(sa.func.coalesce(sa.func.sum(_LEFT_TO_PAY, type_=sa.Numeric(14, 2)), 0)).where(
     _inv.customer_id == sa.bindparam("customer_id"), _UNPAID)
 
 
 def balance(customer_id: int) -> Decimal:
     """What the customer has left to pay on all their invoices."""
-    value = _run(_BALANCE, {"customer_id": customer_id}).scalar()
+    return as_money(_run(BALANCE, {"customer_id": customer_id}).scalar())
+
+
+def as_money(value) -> Decimal:
+    """A sum of amounts as the database returns it (a float on SQLite), in cents."""
     return Decimal(str(value or 0)).quantize(Decimal("0.01"))
 
 

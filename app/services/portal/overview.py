@@ -4,10 +4,13 @@ direct debit request rejected — F-06, F-20)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 import sqlalchemy as sa
 
 from app.extensions import db
+from app.models.customer import Customer, addressed_name
+from app.services.portal import invoices
 from app.models import (Activity, ActivityStatus, DirectDebitMandate, Invoice, MandateStatus, Meter,
                         MeterReading, OutboxMessage, OutboxStatus, SupplyPoint)
 
@@ -84,15 +87,34 @@ _REFUSED = (sa.select(sa.func.count(sa.distinct(Activity.id))).select_from(Activ
             .join(OutboxMessage, OutboxMessage.activity_id == Activity.id).where(
     Activity.customer_id == _CUSTOMER, Activity.status.in_(OPEN_STATUSES),
     OutboxMessage.status == OutboxStatus.FAILED)).scalar_subquery()
-_REQUEST_COUNTS = sa.select(_OPEN.label("open"), _REFUSED.label("refused"))
 _MANDATES = (sa.select(DirectDebitMandate).join(SupplyPoint).where(SupplyPoint.customer_id == _CUSTOMER)
              .order_by(DirectDebitMandate.created_at.desc(), DirectDebitMandate.id.desc()))
 
 
-def notices(customer_id: int) -> Notices:
-    """What the customer should know before anything else."""
+@dataclass
+class Overview:
+    """The top of the home page: whom it greets, what is left to pay, what needs attention."""
+
+    name: str
+    balance: Decimal
+    notices: Notices
+
+
+_OVERVIEW = sa.select(Customer.kind, Customer.first_name, Customer.last_name, Customer.company_name,
+                      _OPEN.label("open"), _REFUSED.label("refused"),
+                      invoices.BALANCE.scalar_subquery().label("balance")).where(Customer.id == _CUSTOMER)
+
+
+def overview(customer_id: int) -> Overview:
+    """The customer's name, balance and notices: two statements."""
     params = {"customer_id": customer_id}
-    open_requests, refused = db.session.execute(_REQUEST_COUNTS, params).one()
+    row = db.session.execute(_OVERVIEW, params).one()
+    return Overview(addressed_name(row.kind, row.first_name, row.last_name, row.company_name),
+                    invoices.as_money(row.balance), _notices(params, row.open, row.refused))
+
+
+def _notices(params: dict, open_requests: int | None, refused: int | None) -> Notices:
+    """What the customer should know before anything else."""
     # A supply point's newest mandate tells where it stands: a rejection followed by a new
     # request is no longer news.
     newest: dict[int, DirectDebitMandate] = {}

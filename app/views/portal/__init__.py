@@ -137,7 +137,8 @@ def _two_factor_enrolled() -> bool:
 
 def greeting(customer, now: dt.datetime | None = None) -> str:
     """"Good morning, Anna Bianchi": by the time of day in Italy, first name then last name
-    (a company by its name). `now` is an aware datetime (default: now)."""
+    (a company by its name; `customer` may be that name already). `now` is an aware datetime
+    (default: now)."""
     hour = (now or dt.datetime.now(dt.UTC)).astimezone(ROME).hour
     if 5 <= hour < 13:
         text = _l("Good morning, %(name)s")
@@ -145,7 +146,7 @@ def greeting(customer, now: dt.datetime | None = None) -> str:
         text = _l("Good afternoon, %(name)s")
     else:
         text = _l("Good evening, %(name)s")
-    return str(text) % {"name": customer.addressed_name}
+    return str(text) % {"name": customer if isinstance(customer, str) else customer.addressed_name}
 
 
 # The layout's links take no arguments: they are built once per mount point of the app.

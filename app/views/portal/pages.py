@@ -23,7 +23,7 @@ from app.services.portal import accounts, customer_data, direct_debit, invoice_d
 from app.services.portal import overview
 from app.views.charts import bar_chart
 from app.views.input_guard import MAX_DB_INT, MAX_PAGE, query_int
-from app.services.portal.invoices import (SORTS, STATUS_FILTERS, InvoiceFilter, balance, invoice_detail,
+from app.services.portal.invoices import (SORTS, STATUS_FILTERS, InvoiceFilter, invoice_detail,
                                          invoice_page, supply_point_options)
 from app.services.mailing.invoice_links import read_invoice_token
 from app.services.sync import freshness
@@ -52,12 +52,11 @@ def _supply_points(*options) -> list[SupplyPoint]:
 @bp.route("/home")
 @customer_required
 def home():
-    stale, as_of = _fresh_copy(current_customer_id())
-    customer = _customer()  # after a refresh: its greeting as billing has it now
-    return render_template("portal/home.html", customer=customer,
-                           summaries=overview.supply_summaries(customer.id),
-                           notices=overview.notices(customer.id), balance=balance(customer.id),
-                           stale=stale, data_as_of=as_of)
+    cid = current_customer_id()
+    stale, as_of = _fresh_copy(cid)
+    top = overview.overview(cid)  # after a refresh: the name and figures as billing has them now
+    return render_template("portal/home.html", name=top.name, balance=top.balance, notices=top.notices,
+                           summaries=overview.supply_summaries(cid), stale=stale, data_as_of=as_of)
 
 
 # --- F-51 on demand: a copy older than the setting is read again from billing ------------------
@@ -267,8 +266,7 @@ def invoice(invoice_id):
     if token is None:
         back = url_for("portal.invoices", **_list_args(dict(parse_qsl(request.args.get("back", "")))))
     return render_template("portal/invoice.html", inv=inv, link_token=token, back_url=back,
-                           log=invoice_delivery.send_log(inv) if token is None else [],
-                           form=CorrectionForm())
+                           log=invoice_delivery.send_log(inv) if token is None else [])
 
 
 @bp.route("/invoices/<int:invoice_id>/pdf")
