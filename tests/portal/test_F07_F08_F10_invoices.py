@@ -92,6 +92,8 @@ def test_F07_list_rows_where_paid_years_and_supply_filter(app, client, db, logge
     assert "37,50" in body and "37,50" in client.get("/portal/home").get_data(as_text=True)
     only_light = client.get(f"/portal/invoices?supply={light.id}").get_data(as_text=True)
     assert "Bollette trovate: 1" in only_light and "30,00" in only_light and paid.number not in only_light
+    assert '<p class="muted">Energia elettrica · IT001E12345678 · Via Roma 1, Roma</p>' in only_light
+    assert f'<option value="{light.id}" selected>' in only_light
     # each row opens its detail and its PDF
     assert f'href="/portal/invoices/{paid.id}"' in body and f'href="/portal/invoices/{paid.id}/pdf"' in body
     assert client.get(f"/portal/invoices/{other.id}").status_code == 200
@@ -181,6 +183,10 @@ def test_F07_another_customers_invoice_is_404(client, db, logged_in):
     for url in (f"/portal/invoices/{inv.id}", f"/portal/invoices/{inv.id}/pdf",
                 f"/portal/invoices/{inv.id}/correction"):
         resp = client.get(url)
+        assert resp.status_code == 404 and "FT-OTHER-1" not in resp.get_data(as_text=True)
+    # nor may the list be filtered by another customer's supply point, or by something else
+    for supply in (inv.supply_point_id, "x1", "99999999999999999999"):
+        resp = client.get(f"/portal/invoices?supply={supply}")
         assert resp.status_code == 404 and "FT-OTHER-1" not in resp.get_data(as_text=True)
 
 

@@ -23,7 +23,7 @@ BUDGETS = {
     "home": 6,  # + the customer's name with the request counts and the balance, the mandates,
                 # supply points (with whether each has a meter), every supply point's newest
                 # invoice and reading (one statement each)
-    "invoices": 6,  # + customer, the list, its filters and page (4)
+    "invoices": 5,  # + the list: its supply points (the filter, the chosen one), totals, page, payments
     "invoice": 5,  # + the invoice with its supply point, its lines, its payments, the e-mails sent
     "pdf": 2,  # + the invoice with its stored PDF
     "consumption": 4,

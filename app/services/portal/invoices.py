@@ -173,6 +173,9 @@ class SupplyOption(NamedTuple):
     id: int
     name: str  # "Gas — Via Roma 1, Milano"
     point_code: str
+    service: object  # the rest of what `sp_title` shows of the chosen one
+    address: str
+    city: str
 
 
 def supply_point_options(customer_id: int) -> list[SupplyOption]:
@@ -180,7 +183,8 @@ def supply_point_options(customer_id: int) -> list[SupplyOption]:
     PDR/POD is added only where two would otherwise read the same)."""
     rows = _run(_SUPPLY_OPTIONS, {"customer_id": customer_id}).all()
     names = [supply_name(r.service, r.address, r.city) for r in rows]
-    return [SupplyOption(r.id, f"{name} ({r.point_code})" if names.count(name) > 1 else name, r.point_code)
+    return [SupplyOption(r.id, f"{name} ({r.point_code})" if names.count(name) > 1 else name, r.point_code,
+                         r.service, r.address, r.city)
             for r, name in zip(rows, names)]
 
 

@@ -22,7 +22,7 @@ from app.models import (Activity, Customer, DeliveryMode, DirectDebitMandate, In
 from app.services.portal import accounts, customer_data, direct_debit, invoice_delivery, readings, requests as customer_requests
 from app.services.portal import overview
 from app.views.charts import bar_chart
-from app.views.input_guard import MAX_DB_INT, MAX_PAGE, query_int
+from app.views.input_guard import MAX_DB_INT, MAX_PAGE, ascii_int, query_int
 from app.services.portal.invoices import (SORTS, STATUS_FILTERS, InvoiceFilter, invoice_detail,
                                          invoice_page, supply_point_options)
 from app.services.mailing.invoice_links import read_invoice_token
@@ -193,9 +193,13 @@ def consumption(sp_id):
 def invoices():
     cid = current_customer_id()
     stale, as_of = _fresh_copy(cid)
+    options = supply_point_options(cid)
     sp = None
-    if request.args.get("supply"):
-        sp = get_owned_or_404(SupplyPoint, request.args.get("supply"))
+    if request.args.get("supply"):  # one of the customer's own, else 404
+        wanted = ascii_int(request.args.get("supply"))
+        sp = next((o for o in options if o.id == wanted), None)
+        if sp is None:
+            abort(404)
     status = request.args.get("status", "")
     if status not in STATUS_FILTERS:
         status = ""
@@ -214,7 +218,7 @@ def invoices():
     # The detail's "back to the list" returns to this very list (filters, sort, page).
     listed = _list_args(request.args)
     return render_template("portal/invoices.html", found=found, sp=sp,
-                           supply_points=supply_point_options(cid), filtered_url=filtered,
+                           supply_points=options, filtered_url=filtered,
                            year=flt.year, status=status, sort=sort, direction=direction,
                            statuses=[(key, label) for key, (label, _c) in STATUS_FILTERS.items()],
                            filters_on=bool(sp or flt.year or status),
