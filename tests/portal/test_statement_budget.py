@@ -26,10 +26,12 @@ BUDGETS = {
     "invoices": 5,  # + the list: its supply points (the filter, the chosen one), totals, page, payments
     "invoice": 5,  # + the invoice with its supply point, its lines, its payments, the e-mails sent
     "pdf": 2,  # + the invoice with its stored PDF
-    "consumption": 4,
-    "reading": 4,
+    "consumption": 3,  # + the supply point with its meters, its readings
+    "reading": 3,  # + the supply point with its meters, each meter's last reading
     "requests": 2,  # + the page with its number of requests and which wait for billing
     "account": 5,
+    "invoice_email": 5,  # + the supply point, its delivery settings, its latest invoices and what
+                         # was e-mailed of them (one statement for all)
 }
 
 
@@ -75,6 +77,7 @@ def _pages(sps, newest) -> dict[str, str]:
             "consumption": f"/portal/supply/{sps[-1].id}/consumption",
             "reading": f"/portal/supply/{sps[-1].id}/reading",
             "requests": "/portal/requests", "account": "/portal/account",
+            "invoice_email": f"/portal/supply/{sps[-1].id}/invoice-email",
             "pdf": f"/portal/invoices/{newest.id}/pdf"}  # the copy stored by the first download
 
 

@@ -105,6 +105,22 @@ def save(user, supply_point: SupplyPoint, enabled: bool, mode: DeliveryMode,
     return activity
 
 
-def send_log(invoice: Invoice) -> list[InvoiceEmailLog]:
-    return list(db.session.scalars(sa.select(InvoiceEmailLog).where(
-        InvoiceEmailLog.invoice_id == invoice.id).order_by(InvoiceEmailLog.created_at)))
+_log = InvoiceEmailLog.__table__.c
+_SEND_LOGS = (sa.select(_log.invoice_id, _log.sent_at, _log.email, _log.outcome)
+              .where(_log.invoice_id.in_(sa.bindparam("ids", expanding=True)))
+              .order_by(_log.invoice_id, _log.created_at, _log.id))
+
+
+def send_logs(invoice_ids: list[int]) -> dict[int, list[sa.Row]]:
+    """What was e-mailed of each invoice, oldest first (when, to whom, how it went): one
+    statement for all of them."""
+    logs: dict[int, list[sa.Row]] = {i: [] for i in invoice_ids}
+    if invoice_ids:
+        for row in db.session.execute(_SEND_LOGS, {"ids": list(invoice_ids)}):
+            logs[row.invoice_id].append(row)
+    return logs
+
+
+def send_log(invoice) -> list[sa.Row]:
+    """What was e-mailed of the invoice (see `send_logs`)."""
+    return send_logs([invoice.id])[invoice.id]

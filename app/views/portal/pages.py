@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from flask import Response, abort, flash, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy.orm import selectinload, undefer
+from sqlalchemy.orm import joinedload, undefer
 from wtforms.fields.choices import SelectChoice
 
 from app.clock import local_today
@@ -112,10 +112,14 @@ def _active_meters(sp: SupplyPoint) -> list[Meter]:
     return [m for m in sp.meters if m.removed_on is None]
 
 
+# The reading and consumption pages' supply point with its meters, in one statement.
+_WITH_METERS = owned_statement(SupplyPoint, joinedload(SupplyPoint.meters))
+
+
 @bp.route("/supply/<int:sp_id>/reading", methods=["GET", "POST"])
 @customer_required
 def reading(sp_id):
-    sp = get_owned_or_404(SupplyPoint, sp_id)
+    sp = get_owned_or_404(SupplyPoint, sp_id, _WITH_METERS)
     meters = _active_meters(sp)
     unit = readings.units(sp)
     form = ReadingForm()
@@ -169,7 +173,7 @@ def reading(sp_id):
 @bp.route("/supply/<int:sp_id>/consumption")
 @customer_required
 def consumption(sp_id):
-    sp = get_owned_or_404(SupplyPoint, sp_id)
+    sp = get_owned_or_404(SupplyPoint, sp_id, _WITH_METERS)
     rows = readings.consumption_history(sp)
     unit = readings.units(sp)
     chart_rows = [r for r in reversed(rows) if r.consumption is not None][-24:]
@@ -445,7 +449,7 @@ def invoice_email(sp_id):
             return redirect(url_for("portal.invoice_email", sp_id=sp.id))
     recent = list(db.session.scalars(sa.select(Invoice).where(Invoice.supply_point_id == sp.id)
                                      .order_by(Invoice.invoice_date.desc()).limit(6)))
-    logs = {inv.id: invoice_delivery.send_log(inv) for inv in recent}
+    logs = invoice_delivery.send_logs([inv.id for inv in recent])
     return render_template("portal/invoice_email.html", sp=sp, form=form, recent=recent, logs=logs), \
         400 if request.method == "POST" else 200
 
