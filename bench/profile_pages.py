@@ -6,7 +6,9 @@
 Not a load test: one process, the Flask test client, no HTTP server. The database is copied
 to a temporary file first (the source is never written). A portal account is created for the
 customer with the most invoices (as bench/portal.py does) and signed in through the portal's
-login form; a Call center and a Manager user sign in through the staff login form. Each page
+login form; a Call center and a Manager user sign in through the staff login form. The
+customer is given a page of 20 requests (as the mixed benchmark's customers have once they sent
+readings), and every copy is kept fresh as in bench/mixed.py (pages never ask billing). Each page
 is then requested `--n` times in a row after a few warm-up requests; each round measures every
 page once, the floor first, and a page's figure is the median over `--rounds` of the CPU time
 (time.process_time) per request, its ratio the median of its ratios to the floor of the same
