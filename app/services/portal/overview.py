@@ -9,10 +9,10 @@ from decimal import Decimal
 import sqlalchemy as sa
 
 from app.extensions import db
-from app.models.customer import Customer, addressed_name
-from app.services.portal import invoices
 from app.models import (Activity, ActivityStatus, DirectDebitMandate, Invoice, MandateStatus, Meter,
                         MeterReading, OutboxMessage, OutboxStatus, SupplyPoint)
+from app.models.customer import Customer, addressed_name
+from app.services.portal import invoices
 
 # Requests still being handled, by people or by billing.
 OPEN_STATUSES = (ActivityStatus.NEW, ActivityStatus.WAITING_BILLING, ActivityStatus.ASSIGNED,
@@ -51,9 +51,9 @@ def supply_summaries(customer_id: int) -> list[SupplySummary]:
     statements, however many supply points."""
     rows = db.session.execute(_SUPPLY_POINTS, {"customer_id": customer_id}).all()
     ids = [sp.id for sp, _ in rows]
-    invoices = _newest(_NEWEST_INVOICE, ids)
-    readings = _newest(_NEWEST_READING, ids)
-    return [SupplySummary(sp, invoices.get(sp.id), readings.get(sp.id), bool(has_meter))
+    latest_invoice = _newest(_NEWEST_INVOICE, ids)
+    last_reading = _newest(_NEWEST_READING, ids)
+    return [SupplySummary(sp, latest_invoice.get(sp.id), last_reading.get(sp.id), bool(has_meter))
             for sp, has_meter in rows]
 
 

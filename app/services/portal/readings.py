@@ -301,7 +301,7 @@ def consumption_history(supply_point: SupplyPoint, limit: int = 60) -> list[Hist
     own figure stands for the others."""
     readings = history(supply_point, limit)
     meters = {m.id: m for m in supply_point.meters}
-    base: dict[int | None, MeterReading] = {}
+    base: dict[int | None, sa.Row] = {}
     rows: list[HistoryRow] = []
     for r in reversed(readings):
         meter = meters.get(r.meter_id)
