@@ -101,6 +101,7 @@ class RequestLine(RequestWording):
     waiting: bool  # a write to billing is still on its way
 
 
+# A write billing has not received yet: the request is still waiting for billing.
 _WAITING_STATUSES = (OutboxStatus.PENDING, OutboxStatus.DELIVERING)
 _CUSTOMER = sa.bindparam("customer_id")
 # One statement for the page, the number of requests and which are waiting for billing.
@@ -133,7 +134,7 @@ def waiting_for_billing(activity_ids: list[int]) -> set[int]:
         return set()
     return set(db.session.scalars(sa.select(OutboxMessage.activity_id).where(
         OutboxMessage.activity_id.in_(activity_ids),
-        OutboxMessage.status.in_((OutboxStatus.PENDING, OutboxStatus.DELIVERING)))))
+        OutboxMessage.status.in_(_WAITING_STATUSES))))
 
 
 def withdraw(user, activity: Activity) -> None:
