@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
 from app.extensions import db
+from app.clock import local_today
 from app.models import (Activity, ActivityKind, DeliveryMode, Invoice, InvoiceDeliveryRecipient,
                         InvoiceDeliverySetting, InvoiceEmailLog, SupplyPoint)
 from app.models.base import utcnow
@@ -77,7 +78,7 @@ def save(user, supply_point: SupplyPoint, enabled: bool, mode: DeliveryMode,
         before = {"enabled": setting.enabled, "mode": setting.mode.value if setting.mode else None,
                   "addresses": [r.email for r in setting.recipients]}
     if enabled and not setting.enabled:
-        setting.active_since = utcnow().date()
+        setting.active_since = local_today()  # invoices are dated in Italy
     if before["addresses"] and (not enabled or set(before["addresses"]) != set(addresses)):
         # The links already e-mailed stop opening the invoice: they went to addresses the
         # customer no longer wants invoices at (or to anyone, with delivery turned off).
