@@ -20,3 +20,10 @@ def local_now() -> dt.datetime:
 def local_today() -> dt.date:
     """Today's date in Europe/Rome."""
     return local_now().date()
+
+
+def local_date(moment: dt.datetime) -> dt.date:
+    """The day in Italy of a stored time (naive values are UTC, as every stored time is)."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return moment.astimezone(ROME).date()

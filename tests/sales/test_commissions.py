@@ -162,3 +162,22 @@ def test_F16_manager_overview_and_export_action(client, login_as, db, make_user,
     assert resp.status_code == 302
     assert db.session.scalar(sa.select(sa.func.count()).select_from(OutboxMessage).where(
         OutboxMessage.operation == "export_commissions")) == 1
+
+
+def test_F16_an_activation_after_midnight_in_italy_counts_on_italys_day_and_month(db, make_user):
+    # 31 December 23:30 UTC is already 1 January 00:30 in Rome: the new year's rule applies and
+    # the commission belongs to January, whatever zone the server's clock runs in.
+    db.session.add_all([
+        CommissionRule(service=Service.WATER, use_type=None, trigger=T.ACTIVATION, amount=Decimal("10.00"),
+                       valid_from=dt.date(2026, 1, 1), valid_to=dt.date(2026, 12, 31)),
+        CommissionRule(service=Service.WATER, use_type=None, trigger=T.ACTIVATION, amount=Decimal("25.00"),
+                       valid_from=dt.date(2027, 1, 1))])
+    db.session.commit()
+    ua, _ = make_user(AGENT)
+    agent = agent_for(ua)
+    contract = contract_in(S.ACTIVATED, agent, service=Service.WATER, use_type=UseType.DOMESTIC)
+    row = commissions.earn(contract, "activation", dt.datetime(2026, 12, 31, 23, 30))
+    assert (row.amount, row.period) == (Decimal("25.00"), "2027-01")
+    summer = contract_in(S.ACTIVATED, agent, service=Service.WATER, use_type=UseType.DOMESTIC)
+    # 30 June 22:30 UTC is 1 July 00:30 in Rome (summer time, two hours ahead).
+    assert commissions.earn(summer, "activation", dt.datetime(2026, 6, 30, 22, 30)).period == "2026-07"

@@ -24,6 +24,7 @@ import sqlalchemy as sa
 from flask import render_template
 from flask_babel import force_locale, lazy_gettext as _l
 
+from app.clock import local_today
 from app.extensions import db
 from app.models import (Activity, ActivityKind, DirectDebitMandate, MandateStatus, PaymentMethod,
                         SupplyPoint)
@@ -107,7 +108,7 @@ def render_mandate_pdf(mandate: DirectDebitMandate, language: str = "it") -> byt
             company=settings.company(), iban=" ".join(iban[i:i + 4] for i in range(0, len(iban), 4)),
             debtor_name=holder or customer.display_name,
             debtor_address=", ".join(p for p in (customer.address, town) if p),
-            place=customer.city, signed_on=mandate.signed_on or utcnow().date())
+            place=customer.city, signed_on=mandate.signed_on or local_today())
     return render_pdf(html, f"mandate {mandate.reference}", language=language)
 
 
@@ -147,7 +148,7 @@ def request_mandate(user, supply_point: SupplyPoint, values: dict,
         supply_point_id=supply_point.id, actor=user,
         payload={"action": "request", "iban": mask_iban(data["iban"]), "bank": data["bank"]})
     mandate = DirectDebitMandate(supply_point_id=supply_point.id, reference=new_reference(supply_point),
-                                 status=S.REQUESTED, signed_on=utcnow().date(),
+                                 status=S.REQUESTED, signed_on=local_today(),
                                  status_changed_at=utcnow(), activity_id=activity.id, **data, **local)
     db.session.add(mandate)
     db.session.flush()

@@ -22,7 +22,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 from flask_babel import force_locale
 
-from app.clock import local_today
+from app.clock import local_date, local_today
 from app.extensions import db
 from app.models import (Agent, Commission, CommissionRule, CommissionStatus, CommissionTrigger,
                         Contract, OutboxMessage, Service, UseType)
@@ -66,6 +66,9 @@ def _counted_clause():
 
 
 def period_of(when: dt.date | dt.datetime) -> str:
+    """The month an event belongs to, as `YYYY-MM`: a stored time counts in Italy's calendar."""
+    if isinstance(when, dt.datetime):
+        when = local_date(when)
     return f"{when.year:04d}-{when.month:02d}"
 
 
@@ -87,7 +90,7 @@ def earn(contract: Contract, trigger: str | CommissionTrigger, when: dt.datetime
     trigger = CommissionTrigger(trigger)
     if contract.agent_id is None:
         return None
-    rule = rule_for(contract, trigger, when.date())
+    rule = rule_for(contract, trigger, local_date(when))
     if rule is None:
         return None
     exists = db.session.scalar(sa.select(sa.func.count()).select_from(Commission).where(

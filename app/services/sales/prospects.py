@@ -30,6 +30,7 @@ import sqlalchemy as sa
 from flask import abort
 from flask_babel import lazy_gettext as _l
 
+from app.clock import local_date
 from app.extensions import db
 from app.models import (Activity, Agent, Channel, ConsentChannel, ConsentSource, Contact,
                         ContactKind, CustomerKind, LostReason, OutgoingMail, Prospect, ProspectConsent,
@@ -541,8 +542,8 @@ def prospects_csv(user, *, status: str = "", agent_id: int | None = None) -> str
         w.writerow([safe_cell(v) for v in (
             p.id, p.agent.code, p.status.label, p.kind.label, p.display_name, p.town, p.phone, p.email,
             p.source.label, ", ".join(str(i.service.label) for i in p.interests),
-            p.created_at.date().isoformat(),
-            p.closed_at.date().isoformat() if p.closed_at else "",
+            local_date(p.created_at).isoformat(),
+            local_date(p.closed_at).isoformat() if p.closed_at else "",
             p.lost_reason.label if p.lost_reason else "")])
     return buf.getvalue()
 

@@ -15,6 +15,7 @@ import io
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
+from app.clock import local_date
 from app.extensions import db
 from app.models import Contract, ContractSignedCopy, ContractStatus
 from app.models.base import utcnow
@@ -117,7 +118,7 @@ def upload(contract: Contract, data: bytes, actor) -> ContractSignedCopy:
     db.session.add(copy)
     before = contract.signed_on
     if contract.signed_on is None:
-        contract.signed_on = now.date()
+        contract.signed_on = local_date(now)
     db.session.flush()
     record("contract", contract.id, "signed_copy",
            {"signed_on": [before.isoformat() if before else None, contract.signed_on.isoformat()],
