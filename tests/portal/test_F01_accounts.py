@@ -183,6 +183,23 @@ def test_F01_reset_by_link_needs_the_answer_and_works_once(client, db, customer_
                              .where(OutgoingMail.template == "password_changed")) == 1
 
 
+def test_F01_a_web_code_counts_as_newer_by_the_day_in_italy_the_account_was_opened(client, db):
+    # Opened at 23:30 UTC on 9 December: already the 10th in Rome. An invoice dated the 10th is
+    # not newer than the account; one dated the 11th is.
+    c = f.customer(email="")
+    db.session.commit()
+    user = make_account(db, None, c)
+    user.created_on = dt.datetime(2026, 12, 9, 23, 30)
+    same_day = f.invoice(c, invoice_date=dt.date(2026, 12, 10), web_code="SAMEDAY001")
+    next_day = f.invoice(c, invoice_date=dt.date(2026, 12, 11), web_code="NEXTDAY001")
+    db.session.commit()
+    data = {"username": user.username, "answer": ANSWER, "password": NEW_PASSWORD,
+            "password_confirm": NEW_PASSWORD}
+    refused = post_form(client, "/portal/reset/web-code", {**data, "web_code": same_day.web_code})
+    assert refused.status_code == 200 and "non è valido" in refused.get_data(as_text=True)
+    assert post_form(client, "/portal/reset/web-code", {**data, "web_code": next_day.web_code}).status_code == 302
+
+
 def test_F01_reset_with_newer_web_code_for_customer_without_email(client, db, smtp_server):
     c = f.customer(email="")
     db.session.commit()

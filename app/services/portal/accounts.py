@@ -18,6 +18,7 @@ from flask_babel import lazy_gettext as _l
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from app.clock import local_date
 from app.extensions import db
 from app.models import (Activity, ActivityKind, Customer, Invoice, SportelloUser)
 from app.models.base import utcnow
@@ -451,7 +452,7 @@ def reset_with_web_code(username: str, web_code: str, answer: str, new_password:
     invoice = _invoice_by_web_code(web_code)
     # Only for customers with no e-mail on file: the others get a link at their address.
     valid = (user is not None and invoice is not None and invoice.customer_id == user.customer_id
-             and user.created_on is not None and invoice.invoice_date > user.created_on.date()
+             and user.created_on is not None and invoice.invoice_date > local_date(user.created_on)
              and not web_code_used(invoice) and not contact_email(user))
     if not check_answer(user if valid else None, answer) or not valid:
         raise AccountError(RESET_FAILED, "answer")
