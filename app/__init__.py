@@ -26,6 +26,9 @@ def create_app(config: type[Config] | None = None, **overrides) -> Flask:
     from app.views.input_guard import bound_int_converter
 
     bound_int_converter(app)  # before any route is added
+    from app import templating
+
+    templating.init_app(app)  # before any template is loaded
 
     from app.extensions import csrf, db, migrate
 

@@ -18,9 +18,8 @@ from flask_babel import format_currency as babel_format_currency
 from flask_babel import format_date as flask_format_date
 from flask_babel import format_datetime as flask_format_datetime
 from flask_babel import format_decimal as babel_format_decimal
-from flask_babel import get_timezone
 
-from app.i18n import locale_id
+from app.i18n import locale_id, timezone
 
 
 @lru_cache(maxsize=32)
@@ -85,7 +84,7 @@ def format_datetime(value=None, format: str | None = None) -> str:
     """flask_babel.format_datetime (shown in the user's time zone), remembered per value,
     format, locale and time zone: a page shows the same "data as of" moment many times."""
     if type(value) is dt.datetime:
-        return _datetime(value, format or "medium", locale_id(), get_timezone())
+        return _datetime(value, format or "medium", locale_id(), timezone())
     return flask_format_datetime(value, format)
 
 

@@ -9,7 +9,7 @@ is keyed on the very locale object Flask-Babel holds. Results equal Flask-Babel'
 from __future__ import annotations
 
 from flask.globals import _cv_app
-from flask_babel import get_locale, get_translations
+from flask_babel import get_locale, get_timezone, get_translations
 from flask_babel.speaklater import LazyString
 from jinja2 import pass_context
 from jinja2.ext import Extension
@@ -37,6 +37,13 @@ def locale_id(default: str = "it") -> str:
     """The current locale's identifier ("it", "en", …)."""
     state = _state()
     return state[1] if state and state[0] is not None else default
+
+
+def timezone():
+    """The request's time zone (flask_babel.get_timezone, read from where it keeps it)."""
+    ctx = _cv_app.get(None)
+    zone = getattr(getattr(ctx.g, "_flask_babel", None), "babel_tzinfo", None) if ctx is not None else None
+    return zone if zone is not None else get_timezone()
 
 
 def gettext(string: str, **variables) -> str:

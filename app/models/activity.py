@@ -6,6 +6,8 @@ import datetime as dt
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from app.clock import ROME
+
 from .base import LabeledEnum, Model, _l, enum_column, utcnow
 
 
@@ -80,10 +82,15 @@ def subject_text(stored: str | None, kind: "ActivityKind | None" = None) -> str:
 
 def request_reference(activity_id: int | None, created_at: dt.datetime | None) -> str:
     """The number a customer quotes: RIC-<year filed, in Italy>-<id, six digits>."""
-    from app.clock import ROME
-
-    year = (created_at or utcnow()).replace(tzinfo=dt.UTC).astimezone(ROME).year
+    moment = created_at or utcnow()
+    year = moment.year
+    if moment.month == 12 and moment.day == 31:  # Italy is ahead of UTC: the last evening may be next year's
+        year = moment.replace(tzinfo=dt.UTC).astimezone(ROME).year
     return f"RIC-{year}-{activity_id or 0:06d}"
+
+
+_BADGE_WAITING = _l("Waiting for the billing system")
+_BADGE_REFUSED = _l("Not accepted by billing: we are looking into it")
 
 
 class RequestWording:
@@ -102,6 +109,17 @@ class RequestWording:
     def reference(self) -> str:
         """The number a customer quotes (see `request_reference`)."""
         return request_reference(self.id, self.created_at)
+
+    def badge(self, waiting: bool = False) -> tuple[str, object]:
+        """(class suffix, text) of the status as the customer reads it: a request with a write
+        to billing still on its way waits for billing; one waiting for billing with none on
+        its way was refused by billing (F-52)."""
+        status = self.status
+        if waiting and status in (ActivityStatus.NEW, ActivityStatus.WAITING_BILLING):
+            return "wait", _BADGE_WAITING
+        if status is ActivityStatus.WAITING_BILLING:
+            return "wait", _BADGE_REFUSED
+        return status.value, status.label
 
 
 class Activity(RequestWording, Model):

@@ -167,6 +167,27 @@ def _layout_urls() -> dict[str, str]:
     return urls
 
 
+_ID_MARKER = "987654321"
+
+
+def id_url(endpoint: str, argument: str, value: int) -> str:
+    """`url_for(endpoint, argument=value)` for an address whose one argument is a whole number
+    (a list's rows link to their own pages): built from the address's two fixed halves, found
+    once per mount point of the app, instead of through the URL map for every row."""
+    built = current_app.extensions.setdefault("portal_id_urls", {})
+    key = (request.script_root, endpoint, argument)
+    halves = built.get(key)
+    if halves is None:
+        url = url_for(endpoint, **{argument: int(_ID_MARKER)})
+        halves = built[key] = tuple(url.split(_ID_MARKER)) if url.count(_ID_MARKER) == 1 else ()
+    if not halves:
+        return url_for(endpoint, **{argument: value})
+    return f"{halves[0]}{int(value)}{halves[1]}"
+
+
+bp.add_app_template_global(id_url, "id_url")
+
+
 def _data_as_of(customer_id: int):
     """When this customer's data last agreed with billing (a refresh or an alignment)."""
     return data_as_of(customer_id)
