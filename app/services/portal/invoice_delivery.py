@@ -17,6 +17,7 @@ from app.models import (Activity, ActivityKind, DeliveryMode, Invoice, InvoiceDe
                         InvoiceDeliverySetting, InvoiceEmailLog, SupplyPoint)
 from app.models.base import utcnow
 from app.services.core.errors import DomainError
+from app.services.core.reads import run
 from app.services.mailing import mail
 from app.validators import InvalidValue, email_address
 from app.services.core.unit_of_work import transactional
@@ -117,7 +118,7 @@ def send_logs(invoice_ids: list[int]) -> dict[int, list[sa.Row]]:
     statement for all of them."""
     logs: dict[int, list[sa.Row]] = {i: [] for i in invoice_ids}
     if invoice_ids:
-        for row in db.session.execute(_SEND_LOGS, {"ids": list(invoice_ids)}):
+        for row in run(_SEND_LOGS, {"ids": list(invoice_ids)}):
             logs[row.invoice_id].append(row)
     return logs
 

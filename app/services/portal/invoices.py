@@ -20,8 +20,8 @@ from typing import NamedTuple
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
-from app.extensions import db
 from app.models import Invoice, InvoiceLine, InvoiceStatus, InvoiceType, Payment, SupplyPoint, supply_name
+from app.services.core.reads import run
 
 PER_PAGE = 12
 _inv = Invoice.__table__.c
@@ -41,11 +41,6 @@ STATUS_FILTERS = {
     "PARTIALLY_PAID": (InvoiceStatus.PARTIALLY_PAID.label, _inv.status == InvoiceStatus.PARTIALLY_PAID),
     "PAID": (InvoiceStatus.PAID.label, _inv.status == InvoiceStatus.PAID),
 }
-
-
-def _run(statement, params: dict):
-    """Run a prebuilt Core statement in the session's transaction."""
-    return db.session.connection().execute(statement, params)
 
 
 @dataclass
@@ -126,7 +121,7 @@ BALANCE = sa.select(sa.func.coalesce(sa.func.sum(_LEFT_TO_PAY, type_=sa.Numeric(
 
 def balance(customer_id: int) -> Decimal:
     """What the customer has left to pay on all their invoices."""
-    return as_money(_run(BALANCE, {"customer_id": customer_id}).scalar())
+    return as_money(run(BALANCE, {"customer_id": customer_id}).scalar())
 
 
 def as_money(value) -> Decimal:
@@ -145,7 +140,7 @@ def invoice_page(customer_id: int, flt: InvoiceFilter) -> InvoicePage:
     totals, page_stmt = _statements(bool(flt.supply_point_id), bool(flt.year),
                                     flt.status if flt.status in STATUS_FILTERS else None,
                                     flt.sort if flt.sort in SORTS else "date", flt.descending)
-    per_year = _run(totals, params).all()
+    per_year = run(totals, params).all()
     years = sorted((int(y) for y, _, _, _ in per_year), reverse=True)
     total = sum(int(n or 0) for _, n, _, _ in per_year)
     left = sum((Decimal(str(b or 0)) for _, _, b, _ in per_year), Decimal("0")).quantize(Decimal("0.01"))
@@ -153,10 +148,10 @@ def invoice_page(customer_id: int, flt: InvoiceFilter) -> InvoicePage:
 
     pages = max((total + PER_PAGE - 1) // PER_PAGE, 1)
     page = min(max(flt.page, 1), pages)
-    rows = _run(page_stmt, dict(params, limit=PER_PAGE, offset=(page - 1) * PER_PAGE)).all() if total else []
+    rows = run(page_stmt, dict(params, limit=PER_PAGE, offset=(page - 1) * PER_PAGE)).all() if total else []
     places: dict[int, set] = {}
     if rows:
-        for invoice_id, paid_at, method in _run(_PAYMENTS, {"ids": [r.id for r in rows]}):
+        for invoice_id, paid_at, method in run(_PAYMENTS, {"ids": [r.id for r in rows]}):
             places.setdefault(invoice_id, set()).add(paid_at or str(method.label))
     return InvoicePage(rows=[InvoiceRow(*r, ", ".join(sorted(places.get(r.id, ())))) for r in rows],
                        total=total, page=page, pages=pages, years=years, balance=left, due=due)
@@ -181,7 +176,7 @@ class SupplyOption(NamedTuple):
 def supply_point_options(customer_id: int) -> list[SupplyOption]:
     """The customer's supply points for the supply filter, named by service and address (the
     PDR/POD is added only where two would otherwise read the same)."""
-    rows = _run(_SUPPLY_OPTIONS, {"customer_id": customer_id}).all()
+    rows = run(_SUPPLY_OPTIONS, {"customer_id": customer_id}).all()
     names = [supply_name(r.service, r.address, r.city) for r in rows]
     return [SupplyOption(r.id, f"{name} ({r.point_code})" if names.count(name) > 1 else name, r.point_code,
                          r.service, r.address, r.city)
@@ -254,12 +249,12 @@ _INVOICE_PAYMENTS = (sa.select(_pay.payment_date, _pay.amount, _pay.method, _pay
 def invoice_detail(customer_id: int, invoice_id: int) -> InvoiceDetail | None:
     """The customer's invoice `invoice_id` with its supply point, lines and payments, as plain
     rows (three Core statements), or None when the customer has no such invoice."""
-    row = _run(_DETAIL, {"id": invoice_id, "customer_id": customer_id}).first()
+    row = run(_DETAIL, {"id": invoice_id, "customer_id": customer_id}).first()
     if row is None:
         return None
     supply = SupplyOfInvoice(row.service, row.address, row.city, row.pdr or row.pod or row.code) \
         if row.sp_id is not None else None
     params = {"id": invoice_id}
     return InvoiceDetail(*row[:12], supply_point=supply,
-                         lines=[LineRow(*r) for r in _run(_LINES, params)],
-                         payments=[PaymentRow(*r) for r in _run(_INVOICE_PAYMENTS, params)])
+                         lines=[LineRow(*r) for r in run(_LINES, params)],
+                         payments=[PaymentRow(*r) for r in run(_INVOICE_PAYMENTS, params)])

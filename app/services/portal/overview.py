@@ -11,7 +11,9 @@ import sqlalchemy as sa
 from app.extensions import db
 from app.models import (Activity, ActivityStatus, DirectDebitMandate, Invoice, MandateStatus, Meter,
                         MeterReading, OutboxMessage, OutboxStatus, SupplyPoint)
+from app.models.base import one_of
 from app.models.customer import Customer, addressed_name
+from app.services.core.reads import run
 from app.services.portal import invoices
 
 # Requests still being handled, by people or by billing.
@@ -78,14 +80,14 @@ def _newest(statement, supply_point_ids: list[int]) -> dict[int, sa.Row]:
     """Each supply point's newest row (by date, then id), by supply point id."""
     if not supply_point_ids:
         return {}
-    return {row.supply_point_id: row for row in db.session.execute(statement, {"ids": supply_point_ids})}
+    return {row.supply_point_id: row for row in run(statement, {"ids": supply_point_ids})}
 
 
 _OPEN = sa.select(sa.func.count()).select_from(Activity).where(
-    Activity.customer_id == _CUSTOMER, Activity.status.in_(OPEN_STATUSES)).scalar_subquery()
+    Activity.customer_id == _CUSTOMER, one_of(Activity.status, OPEN_STATUSES)).scalar_subquery()
 _REFUSED = (sa.select(sa.func.count(sa.distinct(Activity.id))).select_from(Activity)
             .join(OutboxMessage, OutboxMessage.activity_id == Activity.id).where(
-    Activity.customer_id == _CUSTOMER, Activity.status.in_(OPEN_STATUSES),
+    Activity.customer_id == _CUSTOMER, one_of(Activity.status, OPEN_STATUSES),
     OutboxMessage.status == OutboxStatus.FAILED)).scalar_subquery()
 _MANDATES = (sa.select(DirectDebitMandate).join(SupplyPoint).where(SupplyPoint.customer_id == _CUSTOMER)
              .order_by(DirectDebitMandate.created_at.desc(), DirectDebitMandate.id.desc()))
@@ -108,7 +110,7 @@ _OVERVIEW = sa.select(Customer.kind, Customer.first_name, Customer.last_name, Cu
 def overview(customer_id: int) -> Overview:
     """The customer's name, balance and notices: two statements."""
     params = {"customer_id": customer_id}
-    row = db.session.execute(_OVERVIEW, params).one()
+    row = run(_OVERVIEW, params).one()
     return Overview(addressed_name(row.kind, row.first_name, row.last_name, row.company_name),
                     invoices.as_money(row.balance), _notices(params, row.open, row.refused))
 

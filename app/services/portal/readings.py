@@ -33,6 +33,7 @@ from app.models import (ActivityKind, Meter, MeterReading, ReadingSource, Readin
 from app.models.supply import METER_UNITS
 from app.services.core import settings
 from app.services.core.errors import DomainError
+from app.services.core.reads import run
 from app.services.sync.outbox import after_delivery
 from app.services.core.unit_of_work import transactional
 
@@ -279,7 +280,7 @@ _HISTORY = (sa.select(*_READING).where(_READING.supply_point_id == sa.bindparam(
 
 def history(supply_point: SupplyPoint, limit: int = 60) -> list[sa.Row]:
     """The supply point's readings, newest first (F-10): rows with a reading's columns."""
-    return list(db.session.execute(_HISTORY, {"sp": supply_point.id, "limit": limit}))
+    return list(run(_HISTORY, {"sp": supply_point.id, "limit": limit}))
 
 
 @dataclass

@@ -16,7 +16,9 @@ from flask_babel import force_locale, lazy_gettext as _l
 from app.extensions import db
 from app.models import Activity, ActivityKind, ActivityStatus, Invoice, OutboxMessage, OutboxStatus
 from app.models.activity import RequestWording, subject_key
+from app.models.base import one_of
 from app.services.core.errors import DomainError
+from app.services.core.reads import run
 from app.services.core.unit_of_work import transactional
 
 
@@ -108,7 +110,7 @@ _CUSTOMER = sa.bindparam("customer_id")
 _MY_REQUESTS = (
     sa.select(Activity.id, Activity.kind, Activity.status, Activity.subject, Activity.created_at,
               sa.exists().where(OutboxMessage.activity_id == Activity.id,
-                                OutboxMessage.status.in_(_WAITING_STATUSES)).label("waiting"),
+                                one_of(OutboxMessage.status, _WAITING_STATUSES)).label("waiting"),
               sa.func.count().over().label("total"))
     .where(Activity.customer_id == _CUSTOMER)
     .order_by(Activity.created_at.desc(), Activity.id.desc())
@@ -118,7 +120,7 @@ _COUNT = sa.select(sa.func.count()).select_from(Activity).where(Activity.custome
 
 def my_requests(customer_id: int, page: int = 1, per_page: int = 20) -> tuple[list[RequestLine], int]:
     """One page of the customer's requests, newest first, and how many there are in all."""
-    result = db.session.execute(_MY_REQUESTS, {"customer_id": customer_id, "limit": per_page,
+    result = run(_MY_REQUESTS, {"customer_id": customer_id, "limit": per_page,
                                                "offset": (page - 1) * per_page}).all()
     if result:
         total = result[0].total
@@ -134,7 +136,7 @@ def waiting_for_billing(activity_ids: list[int]) -> set[int]:
         return set()
     return set(db.session.scalars(sa.select(OutboxMessage.activity_id).where(
         OutboxMessage.activity_id.in_(activity_ids),
-        OutboxMessage.status.in_(_WAITING_STATUSES))))
+        one_of(OutboxMessage.status, _WAITING_STATUSES))))
 
 
 def withdraw(user, activity: Activity) -> None:

@@ -18,7 +18,7 @@ from flask import current_app, g, has_request_context
 from app.billing.gateway import BillingError
 from app.extensions import db
 from app.models import Customer, SyncState
-from app.models.base import utcnow
+from app.models.base import one_of, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -83,9 +83,9 @@ def _alignment_columns() -> tuple:
 
     state = SyncState.__table__.c
     entities = [e.value for e in ORDER]
-    aligned = sa.select(sa.func.min(state.last_success_at)).where(state.entity.in_(entities))
+    aligned = sa.select(sa.func.min(state.last_success_at)).where(one_of(state.entity, entities))
     complete = sa.select(sa.func.count()).select_from(SyncState.__table__).where(
-        state.entity.in_(entities), state.last_success_at.is_not(None))
+        one_of(state.entity, entities), state.last_success_at.is_not(None))
     return aligned.scalar_subquery(), complete.scalar_subquery()
 
 
