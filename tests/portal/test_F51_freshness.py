@@ -176,3 +176,31 @@ def test_F51_refresh_link_reads_billing_again_and_is_rate_limited(client, db, bi
                        ).headers["Location"] == "/portal/home"
     codes = [client.post("/portal/refresh", data={"csrf_token": token}).status_code for _ in range(5)]
     assert codes[:4] == [302] * 4 and codes[4] == 429
+
+
+def test_F51_the_copy_is_as_old_as_its_refresh_or_the_last_alignment_through_every_entity(db):
+    import datetime as dt
+
+    from app.models import SyncState
+    from app.services.sync.alignment import ORDER
+    from app.services.sync.freshness import data_as_of
+    from tests import factories as f
+
+    customer = f.customer()
+    db.session.commit()
+    assert data_as_of(customer.id) is None  # never aligned, never refreshed
+    aligned_at = dt.datetime(2026, 12, 1, 3, 0)
+    for entity in ORDER[:-1]:
+        db.session.merge(SyncState(entity=entity.value, last_success_at=aligned_at))
+    db.session.commit()
+    assert data_as_of(customer.id) is None  # one entity was never aligned: not a whole alignment
+    db.session.merge(SyncState(entity=ORDER[-1].value, last_success_at=None))
+    db.session.commit()
+    assert data_as_of(customer.id) is None  # its row is there, without a success
+    db.session.merge(SyncState(entity=ORDER[-1].value, last_success_at=aligned_at + dt.timedelta(hours=1)))
+    db.session.merge(SyncState(entity="not_an_entity", last_success_at=dt.datetime(2020, 1, 1)))
+    db.session.commit()
+    assert data_as_of(customer.id) == aligned_at  # the oldest entity's alignment; others are not counted
+    customer.synced_at = aligned_at + dt.timedelta(days=2)
+    db.session.commit()
+    assert data_as_of(customer.id) == aligned_at + dt.timedelta(days=2)  # a later refresh of the customer

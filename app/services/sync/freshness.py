@@ -76,50 +76,42 @@ def refresh_customer(customer: Customer) -> bool:
     return True
 
 
-def _alignment_columns() -> tuple:
+def _aligned_column():
     """When the last alignment went through every entity (then every customer's copy agrees
-    with billing as of then), and how many entities it went through."""
+    with billing as of then): NULL while an entity has never been aligned."""
     from app.services.sync.alignment import ORDER
 
     state = SyncState.__table__.c
-    entities = [e.value for e in ORDER]
-    aligned = sa.select(sa.func.min(state.last_success_at)).where(one_of(state.entity, entities))
-    complete = sa.select(sa.func.count()).select_from(SyncState.__table__).where(
-        one_of(state.entity, entities), state.last_success_at.is_not(None))
-    return aligned.scalar_subquery(), complete.scalar_subquery()
+    return (sa.select(sa.case((sa.func.count(state.last_success_at) == len(ORDER), sa.func.min(state.last_success_at))))
+            .where(one_of(state.entity, [e.value for e in ORDER])).scalar_subquery())
 
 
 @lru_cache(maxsize=None)
 def _as_of_statement():
-    """customer.synced_at and the alignment's columns; built once."""
+    """customer.synced_at and the alignment's column; built once."""
     cust = Customer.__table__.c
-    return sa.select(cust.synced_at, *_alignment_columns()).where(cust.id == sa.bindparam("id"))
+    return sa.select(cust.synced_at, _aligned_column()).where(cust.id == sa.bindparam("id"))
 
 
 def as_of_columns(customer_id_column) -> tuple:
-    """The three columns `data_as_of` reads, for the customer in `customer_id_column`, to read
+    """The two columns `data_as_of` reads, for the customer in `customer_id_column`, to read
     along with another statement (the signed-in user's load): `note_as_of` takes them."""
     cust = Customer.__table__.c
     synced = sa.select(cust.synced_at).where(cust.id == customer_id_column).scalar_subquery()
-    aligned, complete = _alignment_columns()
-    return synced.label("as_of_synced"), aligned.label("as_of_aligned"), complete.label("as_of_complete")
+    return synced.label("as_of_synced"), _aligned_column().label("as_of_aligned")
 
 
 _NOTED = "_customer_data_as_of"
 
 
-def note_as_of(customer_id: int | None, synced, aligned, complete) -> None:
+def note_as_of(customer_id: int | None, synced, aligned) -> None:
     """The columns of `as_of_columns` as this request read them: `data_as_of` of this customer
     answers from them until the copy is refreshed."""
     if customer_id is not None and has_request_context():
-        g.setdefault(_NOTED, {})[customer_id] = _as_of(synced, aligned, complete)
+        g.setdefault(_NOTED, {})[customer_id] = _as_of(synced, aligned)
 
 
-def _as_of(synced, aligned, complete) -> dt.datetime | None:
-    from app.services.sync.alignment import ORDER
-
-    if complete < len(ORDER):
-        aligned = None
+def _as_of(synced, aligned) -> dt.datetime | None:
     return max([t for t in (synced, aligned) if t is not None], default=None)
 
 
