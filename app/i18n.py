@@ -18,7 +18,8 @@ from markupsafe import Markup
 
 
 def _state():
-    """(locale, its identifier, its catalogue) for the current context, or None outside one."""
+    """(locale, its identifier, its catalogue, its finished template literals) for the current
+    context, or None outside one."""
     ctx = _cv_app.get(None)
     if ctx is None:
         return None
@@ -29,8 +30,18 @@ def _state():
         babel = ctx.g._flask_babel
     cached = getattr(babel, "sportello_state", None)
     if cached is None or cached[0] is not locale:
-        cached = babel.sportello_state = (locale, str(locale), get_translations())
+        catalogue = get_translations()
+        cached = babel.sportello_state = (locale, str(locale), catalogue, _finished_literals(catalogue))
     return cached
+
+
+def _finished_literals(catalogue) -> dict:
+    """The templates' literals as `_translate_literal` gives them, kept with their catalogue
+    (Flask-Babel keeps one per locale for the life of the process)."""
+    literals = getattr(catalogue, "_sportello_literals", None)
+    if literals is None:
+        literals = catalogue._sportello_literals = {}
+    return literals
 
 
 def locale_id(default: str = "it") -> str:
@@ -87,8 +98,16 @@ def _catalogue_ngettext(singular: str, plural: str, num: int) -> str:
 def _translate_literal(context, string: str):
     """What `_('literal')` gives in a template: the translation, safe in HTML like Jinja's
     newstyle gettext makes it, and read as a format string like there (`%%` is `%`)."""
-    text = _catalogue_gettext(string)
-    return (Markup(text) if context.eval_ctx.autoescape else text) % {}
+    state = _state()
+    autoescape = context.eval_ctx.autoescape
+    if state is None:
+        return (Markup(string) if autoescape else string) % {}
+    key = (string, autoescape)
+    finished = state[3].get(key)
+    if finished is None:  # the same literal in the same catalogue always gives the same text
+        text = state[2].ugettext(string)
+        finished = state[3][key] = (Markup(text) if autoescape else text) % {}
+    return finished
 
 
 class LiteralTranslations(Extension):
