@@ -27,13 +27,15 @@ class SupplySummary:
     latest_invoice: sa.Row | None  # the newest by date: id, number, dates, amount, status, amount_due
     last_reading: sa.Row | None  # the newest by date, whatever its state
     has_meter: bool = False  # a reading can be reported
+    mandate_rejected: bool = False  # its newest direct debit request was rejected
 
 
 @dataclass
 class Notices:
     open_requests: int = 0
     refused_requests: int = 0  # a write billing did not accept: staff look into it
-    rejected_mandates: list[DirectDebitMandate] = field(default_factory=list)
+    # The supply points whose newest direct debit request was rejected.
+    rejected_mandates: list[SupplyPoint] = field(default_factory=list)
 
     def __bool__(self) -> bool:
         return bool(self.open_requests or self.refused_requests or self.rejected_mandates)
@@ -43,20 +45,26 @@ class Notices:
 # running them); they take the customer or the supply points as parameters. Each reads the
 # columns the page shows, not whole records.
 _CUSTOMER = sa.bindparam("customer_id")
+# A supply point's newest mandate tells where it stands: a rejection followed by a new request
+# is no longer news.
+_NEWEST_MANDATE = (sa.select(DirectDebitMandate.status).where(DirectDebitMandate.supply_point_id == SupplyPoint.id)
+                   .order_by(DirectDebitMandate.created_at.desc(), DirectDebitMandate.id.desc()).limit(1)
+                   .correlate(SupplyPoint).scalar_subquery())
 _SUPPLY_POINTS = (sa.select(SupplyPoint, sa.exists().where(Meter.supply_point_id == SupplyPoint.id)
-                            .label("has_meter"))
+                            .label("has_meter"), _NEWEST_MANDATE.label("mandate_status"))
                   .where(SupplyPoint.customer_id == _CUSTOMER).order_by(SupplyPoint.code))
 
 
 def supply_summaries(customer_id: int) -> list[SupplySummary]:
-    """The customer's supply points with their latest invoice and last reading: three
-    statements, however many supply points."""
+    """The customer's supply points with their latest invoice, last reading and where their
+    direct debit stands: three statements, however many supply points."""
     rows = db.session.execute(_SUPPLY_POINTS, {"customer_id": customer_id}).all()
-    ids = [sp.id for sp, _ in rows]
+    ids = [sp.id for sp, _, _ in rows]
     latest_invoice = _newest(_NEWEST_INVOICE, ids)
     last_reading = _newest(_NEWEST_READING, ids)
-    return [SupplySummary(sp, latest_invoice.get(sp.id), last_reading.get(sp.id), bool(has_meter))
-            for sp, has_meter in rows]
+    return [SupplySummary(sp, latest_invoice.get(sp.id), last_reading.get(sp.id), bool(has_meter),
+                          mandate == MandateStatus.REJECTED)
+            for sp, has_meter, mandate in rows]
 
 
 def _newest_statement(model, date_column, *columns):
@@ -89,8 +97,6 @@ _REFUSED = (sa.select(sa.func.count(sa.distinct(Activity.id))).select_from(Activ
             .join(OutboxMessage, OutboxMessage.activity_id == Activity.id).where(
     Activity.customer_id == _CUSTOMER, one_of(Activity.status, OPEN_STATUSES),
     OutboxMessage.status == OutboxStatus.FAILED)).scalar_subquery()
-_MANDATES = (sa.select(DirectDebitMandate).join(SupplyPoint).where(SupplyPoint.customer_id == _CUSTOMER)
-             .order_by(DirectDebitMandate.created_at.desc(), DirectDebitMandate.id.desc()))
 
 
 @dataclass
@@ -107,21 +113,11 @@ _OVERVIEW = sa.select(Customer.kind, Customer.first_name, Customer.last_name, Cu
                       invoices.BALANCE.scalar_subquery().label("balance")).where(Customer.id == _CUSTOMER)
 
 
-def overview(customer_id: int) -> Overview:
-    """The customer's name, balance and notices: two statements."""
-    params = {"customer_id": customer_id}
-    row = run(_OVERVIEW, params).one()
+def overview(customer_id: int, summaries: list[SupplySummary]) -> Overview:
+    """The customer's name, balance and notices (the supply points' from `summaries`): one
+    statement."""
+    row = run(_OVERVIEW, {"customer_id": customer_id}).one()
+    notices = Notices(open_requests=row.open or 0, refused_requests=row.refused or 0,
+                      rejected_mandates=[s.supply_point for s in summaries if s.mandate_rejected])
     return Overview(addressed_name(row.kind, row.first_name, row.last_name, row.company_name),
-                    invoices.as_money(row.balance), _notices(params, row.open, row.refused))
-
-
-def _notices(params: dict, open_requests: int | None, refused: int | None) -> Notices:
-    """What the customer should know before anything else."""
-    # A supply point's newest mandate tells where it stands: a rejection followed by a new
-    # request is no longer news.
-    newest: dict[int, DirectDebitMandate] = {}
-    for mandate in db.session.scalars(_MANDATES, params):
-        newest.setdefault(mandate.supply_point_id, mandate)
-    rejected = [m for m in newest.values() if m.status == MandateStatus.REJECTED]
-    return Notices(open_requests=open_requests or 0, refused_requests=refused or 0,
-                   rejected_mandates=rejected)
+                    invoices.as_money(row.balance), notices)

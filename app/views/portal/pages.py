@@ -54,9 +54,10 @@ def _supply_points(*options) -> list[SupplyPoint]:
 def home():
     cid = current_customer_id()
     stale, as_of = _fresh_copy(cid)
-    top = overview.overview(cid)  # after a refresh: the name and figures as billing has them now
+    summaries = overview.supply_summaries(cid)  # after a refresh: as billing has them now
+    top = overview.overview(cid, summaries)
     return render_template("portal/home.html", name=top.name, balance=top.balance, notices=top.notices,
-                           summaries=overview.supply_summaries(cid), stale=stale, data_as_of=as_of)
+                           summaries=summaries, stale=stale, data_as_of=as_of)
 
 
 # --- F-51 on demand: a copy older than the setting is read again from billing ------------------
