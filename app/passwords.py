@@ -16,7 +16,8 @@ import re
 from pathlib import Path
 
 from flask_appbuilder.exceptions import PasswordComplexityValidationError
-from flask_babel import lazy_gettext as _l
+
+from app.i18n import lazy_gettext as _l
 
 MIN_LENGTH = 8
 MAX_LENGTH = 128

@@ -12,10 +12,10 @@ from functools import lru_cache
 import sqlalchemy as sa
 from flask import current_app, has_request_context, request, session
 from flask_appbuilder.security.sqla.manager import SecurityManager
-from flask_babel import gettext
 from flask_login import LoginManager, user_logged_in, user_logged_out
 
 from app import permissions
+from app.i18n import gettext
 from app.models import SportelloUser
 from app.roles import (ADMIN, AGENT, BACK_OFFICE, BANK_DATA, BUILTIN_ROLES, CALL_CENTER, CREDIT_CHECK, SEE,
                        STAFF_ROLES, TAX_CODE)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 
-from flask_babel import lazy_gettext as _l
 from schwifty import BIC, IBAN
 from schwifty.exceptions import SchwiftyException
 from stdnum.exceptions import ValidationError as StdnumError
@@ -17,6 +16,7 @@ from stdnum.it import codicefiscale, iva
 from wtforms.validators import ValidationError
 
 from app.clock import local_today
+from app.i18n import lazy_gettext as _l
 
 
 class InvalidValue(ValueError):

@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from typing import Callable
 
 from flask import Flask
-from flask_babel import lazy_gettext as _l
 
+from app.i18n import lazy_gettext as _l
 from .lease import run_with_lease
 
 log = logging.getLogger(__name__)

@@ -17,10 +17,10 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 from flask import current_app, has_app_context
-from flask_babel import gettext as _, lazy_gettext as _l
 from markupsafe import Markup, escape
 
 from app.formatting import format_currency, format_date, format_decimal, format_moment
+from app.i18n import gettext as _, lazy_gettext as _l
 from app.models.base import LabeledEnum, Money
 from app.permissions import can_see
 from app.services.core.masking import mask, sensitive_kind

@@ -22,9 +22,10 @@ import re
 import unicodedata
 
 from flask import Flask, current_app, request
-from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import BadRequest, NotFound
 from werkzeug.routing import IntegerConverter
+
+from app.i18n import lazy_gettext as _l
 
 MAX_DB_INT = 2**63 - 1  # the largest BIGINT; SQLite's INTEGER is the same
 MAX_PAGE = 100_000

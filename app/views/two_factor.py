@@ -3,13 +3,13 @@ step under the sign-in policy, and re-authentication with the password and a cur
 from __future__ import annotations
 
 from flask import flash
-from flask_babel import gettext as _, lazy_gettext as _l
 from flask_wtf import FlaskForm
 from markupsafe import Markup
 from werkzeug.security import check_password_hash
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
+from app.i18n import gettext as _, lazy_gettext as _l
 from app.services.core import login_policy, security_log, two_factor
 
 REQUIRED = _l("This field is required.")

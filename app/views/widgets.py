@@ -14,9 +14,9 @@ from __future__ import annotations
 import logging
 
 from flask import Blueprint, render_template, request, url_for
-from flask_babel import gettext as _
 
 from app.extensions import csrf, limiter
+from app.i18n import gettext as _
 from app.i18n import locale_id
 from app.services.core import embedding, settings
 from app.services.core.embedding import WidgetRefused

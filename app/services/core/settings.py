@@ -36,11 +36,11 @@ from typing import Any, Callable, Iterable, Iterator, Mapping
 import sqlalchemy as sa
 from babel.numbers import NumberFormatError, format_decimal as babel_format_decimal, parse_decimal
 from flask import current_app, g, has_request_context
-from flask_babel import gettext as _, lazy_gettext as _l
 
 from app import validators
 from app.extensions import db
 from app.formatting import format_currency, format_decimal
+from app.i18n import gettext as _, lazy_gettext as _l
 from app.i18n import locale_id
 from app.models import Setting
 from app.services.core.audit import record

@@ -16,9 +16,9 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from flask_babel import lazy_gettext as _l
 
 from app.extensions import db
+from app.i18n import lazy_gettext as _l
 from app.models import Activity, ActivityHistory, ActivityKind, ActivityStatus, Channel
 from app.models.activity import subject_key
 from app.models.base import utcnow

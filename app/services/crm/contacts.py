@@ -10,9 +10,10 @@ from __future__ import annotations
 import datetime as dt
 
 from flask import current_app
-from flask_babel import force_locale, format_datetime, lazy_gettext as _l
+from flask_babel import force_locale, format_datetime
 
 from app.extensions import db
+from app.i18n import lazy_gettext as _l
 from app.models import Activity, Channel, Contact, ContactKind, Customer
 from app.models.activity import subject_key
 from app.services.core.audit import record

@@ -8,9 +8,9 @@ from __future__ import annotations
 import datetime as dt
 
 import sqlalchemy as sa
-from flask_babel import lazy_gettext as _l, ngettext
 
 from app.extensions import db
+from app.i18n import lazy_gettext as _l, ngettext
 from app.models import Activity, ActivityStatus
 from app.models.base import utcnow
 from app.services.core.queues import Queue, register

@@ -11,10 +11,10 @@ import datetime as dt
 from dataclasses import dataclass
 
 import sqlalchemy as sa
-from flask_babel import gettext as _
 
 from app.extensions import db
 from app.formatting import format_currency, format_decimal
+from app.i18n import gettext as _
 from app.models import (Activity, Contact, Contract, Customer, Invoice, InvoiceEmailLog,
                         MeterReading, OutgoingMail, Payment, SupplyPoint)
 from app.services.mailing.templates import status_title, title

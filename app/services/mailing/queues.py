@@ -3,9 +3,9 @@ the other messages (customer notices, staff e-mails, invitations) it refused."""
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask_babel import lazy_gettext as _l, ngettext
 
 from app.extensions import db
+from app.i18n import lazy_gettext as _l, ngettext
 from app.models import InvoiceEmailLog
 from app.models.invoice import SendOutcome
 from app.services.core.queues import Queue, register

@@ -11,11 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import sqlalchemy as sa
-from flask_babel import gettext as _, lazy_gettext as _l
 from jinja2 import TemplateError, TemplateSyntaxError, meta
 from jinja2.exceptions import SecurityError, UndefinedError
 
 from app.extensions import db
+from app.i18n import gettext as _, lazy_gettext as _l
 from app.models import MessageTemplate
 from app.services.mailing import mail
 from app.services.core.audit import record

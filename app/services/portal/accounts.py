@@ -14,12 +14,12 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 from flask import current_app
-from flask_babel import lazy_gettext as _l
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.clock import local_date
 from app.extensions import db
+from app.i18n import lazy_gettext as _l
 from app.models import (Activity, ActivityKind, Customer, Invoice, SportelloUser)
 from app.models.base import utcnow
 from app.services.core.errors import DomainError

@@ -13,9 +13,9 @@ import hashlib
 import secrets
 
 import sqlalchemy as sa
-from flask_babel import lazy_gettext as _l
 
 from app.extensions import db
+from app.i18n import lazy_gettext as _l
 from app.models import ApiToken, SportelloUser, TokenScope
 from app.models.base import utcnow
 from app.services.core import settings

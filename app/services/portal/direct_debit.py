@@ -22,10 +22,11 @@ import secrets
 
 import sqlalchemy as sa
 from flask import render_template
-from flask_babel import force_locale, lazy_gettext as _l
+from flask_babel import force_locale
 
 from app.clock import local_today
 from app.extensions import db
+from app.i18n import lazy_gettext as _l
 from app.models import (Activity, ActivityKind, DirectDebitMandate, MandateStatus, PaymentMethod,
                         SupplyPoint)
 from app.models.base import utcnow

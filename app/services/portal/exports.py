@@ -17,9 +17,9 @@ import zipfile
 from decimal import Decimal
 
 import sqlalchemy as sa
-from flask_babel import gettext as _, lazy_gettext as _l
 
 from app.extensions import db
+from app.i18n import gettext as _, lazy_gettext as _l
 from app.models import Invoice, Meter, SupplyPoint
 from app.services.core.csv_export import CsvTable
 from app.services.core.errors import DomainError

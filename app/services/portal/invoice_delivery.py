@@ -9,10 +9,10 @@ from __future__ import annotations
 import re
 
 import sqlalchemy as sa
-from flask_babel import lazy_gettext as _l
 
 from app.extensions import db
 from app.clock import local_today
+from app.i18n import lazy_gettext as _l
 from app.models import (Activity, ActivityKind, DeliveryMode, Invoice, InvoiceDeliveryRecipient,
                         InvoiceDeliverySetting, InvoiceEmailLog, SupplyPoint)
 from app.models.base import utcnow

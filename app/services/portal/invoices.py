@@ -18,8 +18,8 @@ from functools import lru_cache
 from typing import NamedTuple
 
 import sqlalchemy as sa
-from flask_babel import lazy_gettext as _l
 
+from app.i18n import lazy_gettext as _l
 from app.models import Invoice, InvoiceLine, InvoiceStatus, InvoiceType, Payment, SupplyPoint, supply_name
 from app.services.core.reads import run
 

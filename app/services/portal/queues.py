@@ -4,9 +4,9 @@ page's count and the list it links to agree."""
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask_babel import lazy_gettext as _l, ngettext
 
 from app.extensions import db
+from app.i18n import lazy_gettext as _l, ngettext
 from app.models import DirectDebitMandate, MandateStatus
 from app.services.core.queues import Queue, register
 

@@ -24,10 +24,11 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
 import sqlalchemy as sa
-from flask_babel import format_date, lazy_gettext as _l
+from flask_babel import format_date
 
 from app.clock import local_today
 from app.extensions import db
+from app.i18n import lazy_gettext as _l
 from app.models import (ActivityKind, Meter, MeterReading, ReadingSource, ReadingStatus,
                         ReadingType, Service, SupplyPoint)
 from app.models.supply import METER_UNITS

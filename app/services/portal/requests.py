@@ -11,9 +11,10 @@ import datetime as dt
 from dataclasses import dataclass
 
 import sqlalchemy as sa
-from flask_babel import force_locale, lazy_gettext as _l
+from flask_babel import force_locale
 
 from app.extensions import db
+from app.i18n import lazy_gettext as _l
 from app.models import Activity, ActivityKind, ActivityStatus, Invoice, OutboxMessage, OutboxStatus
 from app.models.activity import RequestWording, subject_key
 from app.models.base import one_of

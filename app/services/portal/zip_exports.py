@@ -21,9 +21,9 @@ import zipfile
 
 import sqlalchemy as sa
 from flask import current_app
-from flask_babel import lazy_gettext as _l
 
 from app.extensions import db
+from app.i18n import lazy_gettext as _l
 from app.models import Customer, ExportStatus, Invoice, InvoiceExport, SportelloUser
 from app.models.base import utcnow
 from app.services.core.unit_of_work import transactional, unit_of_work

@@ -16,10 +16,10 @@ import logging
 from dataclasses import dataclass
 
 import sqlalchemy as sa
-from flask_babel import lazy_gettext as _l
 
 from app import validators
 from app.extensions import db
+from app.i18n import lazy_gettext as _l
 from app.models import (Agent, Contract, ContractDraft, ContractHistory, ContractStatus, OutboxMessage,
                         SupplyPoint, SupplyStatus)
 from app.models.base import utcnow

@@ -28,10 +28,10 @@ from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 from flask import abort
-from flask_babel import lazy_gettext as _l
 
 from app.clock import local_date
 from app.extensions import db
+from app.i18n import lazy_gettext as _l
 from app.models import (Activity, Agent, Channel, ConsentChannel, ConsentSource, Contact,
                         ContactKind, CustomerKind, LostReason, OutgoingMail, Prospect, ProspectConsent,
                         ProspectHistory, ProspectInterest, ProspectSource, ProspectStatus, Service)

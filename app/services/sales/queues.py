@@ -3,9 +3,9 @@ an agent's own contracts by state (drafts to finish, contracts on their way)."""
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask_babel import lazy_gettext as _l, ngettext
 
 from app.extensions import db
+from app.i18n import lazy_gettext as _l, ngettext
 from app.models import Contract, ContractStatus as S
 from app.services.core.queues import Queue, register
 from app.services.sales import contracts as wf

@@ -3,7 +3,8 @@ gas use categories (TIVG) and withdrawal classes (TISG); electricity uses and su
 The wizard offers them as selects; documents print their labels."""
 from __future__ import annotations
 
-from flask_babel import lazy_gettext as _l
+from app.i18n import lazy_gettext as _l
+
 
 GAS_USE_CATEGORIES = [
     ("C1", _l("C1 – Heating")), ("C2", _l("C2 – Cooking and/or hot water")),

@@ -13,10 +13,10 @@ import hashlib
 import io
 
 import sqlalchemy as sa
-from flask_babel import lazy_gettext as _l
 
 from app.clock import local_date
 from app.extensions import db
+from app.i18n import lazy_gettext as _l
 from app.models import Contract, ContractSignedCopy, ContractStatus
 from app.models.base import utcnow
 from app.services.core import settings

@@ -19,8 +19,8 @@ import uuid
 from dataclasses import dataclass
 
 import sqlalchemy as sa
-from flask_babel import lazy_gettext as _l
 from app.extensions import db
+from app.i18n import lazy_gettext as _l
 from app.models import (Contract, ContractHistory, ContractStatus, Customer,
                         PaymentMethod, Service, UseType)
 from app.permissions import has_permission

@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
 import sqlalchemy as sa
-from flask_babel import lazy_gettext as _l
 
 from app.extensions import db
+from app.i18n import lazy_gettext as _l
 from app.models import (Invoice, InvoiceLine, InvoiceType, MeterReading, PaymentMethod,
                         ReadingStatus, ReadingType)
 from app.services.core import masking

@@ -3,9 +3,10 @@ local copy of billing's data is."""
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask_babel import format_timedelta, gettext, lazy_gettext as _l, ngettext
+from flask_babel import format_timedelta
 
 from app.extensions import db
+from app.i18n import gettext, lazy_gettext as _l, ngettext
 from app.models import OutboxMessage, OutboxStatus, SyncState
 from app.models.base import utcnow
 from app.services.core.queues import Queue, register

@@ -10,7 +10,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from flask_babel import lazy_gettext as _l
+from app.i18n import lazy_gettext as _l
+
 
 # name -> what it means for staff. SAP IS-U message ids and NAV fault texts map onto these names.
 MEANINGS = {

@@ -4,9 +4,9 @@ masked by `app/services/audit.record`."""
 from __future__ import annotations
 
 from flask_appbuilder.models.sqla.interface import SQLAInterface
-from flask_babel import lazy_gettext as _l
 from markupsafe import Markup, escape
 
+from app.i18n import lazy_gettext as _l
 from app.models import AuditLog
 from app.models.base import LabeledEnum
 from app.roles import MANAGER, READ

@@ -10,12 +10,12 @@ from flask_appbuilder.security.forms import ResetPasswordForm
 from flask_appbuilder.security.views import (AuthDBView as _AuthDBView, ResetMyPasswordView as _ResetMyPasswordView,
                                              ResetPasswordView as _ResetPasswordView)
 from flask_appbuilder.utils.base import get_safe_redirect
-from flask_babel import gettext as _, lazy_gettext as _l
 from flask_login import login_user, logout_user
 from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired
 
+from app.i18n import gettext as _, lazy_gettext as _l
 from app.services.core import login_policy, security_log, two_factor
 from app.views import sign_in, two_factor as tf
 from app.views.sign_in import start_session

@@ -6,9 +6,9 @@ from flask_appbuilder import ModelView
 from flask_appbuilder.baseviews import expose
 from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.security.decorators import has_access
-from flask_babel import lazy_gettext as _l
 from wtforms import StringField
 
+from app.i18n import lazy_gettext as _l
 from app.services.core.customer_text import customers_matching
 from app.services.core.masking import mask, sensitive_kind
 from app.views.display import column_formatter, money, wrap

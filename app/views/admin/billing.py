@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.models.sqla.interface import SQLAInterface
-from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 from wtforms import SelectField
 
+from app.i18n import lazy_gettext as _l
 from app.models import (ApiToken, Customer, Invoice, InvoiceLine, Meter, MeterReading, Payment,
                         SupplyPoint)
 

@@ -10,7 +10,6 @@ from flask import abort, flash, redirect, request, url_for
 from flask_appbuilder import BaseView
 from flask_appbuilder.baseviews import expose
 from flask_appbuilder.security.decorators import has_access, permission_name
-from flask_babel import gettext as _, lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import (BooleanField, DateTimeLocalField, SelectField, StringField,
@@ -18,6 +17,7 @@ from wtforms import (BooleanField, DateTimeLocalField, SelectField, StringField,
 from wtforms.validators import DataRequired, Length, Optional
 
 from app.extensions import db
+from app.i18n import gettext as _, lazy_gettext as _l
 from app.models import ActivityKind, Channel, ContactKind, Customer
 from app.models.activity import AUTOMATIC_KINDS
 from app.roles import BACK_OFFICE, CALL_CENTER, CREDIT_CHECK, MANAGER

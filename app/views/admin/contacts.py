@@ -17,12 +17,12 @@ from wtforms import BooleanField, DateTimeLocalField, SelectField, StringField, 
 from wtforms.validators import DataRequired, Length, Optional
 from flask_appbuilder.models.sqla.filters import FilterEqual, FilterEqualFunction
 from flask_appbuilder.models.sqla.interface import SQLAInterface
-from flask_babel import gettext as _, lazy_gettext as _l
 from flask_login import current_user
 
 import sqlalchemy as sa
 
 from app.extensions import db
+from app.i18n import gettext as _, lazy_gettext as _l
 from app.models import Channel, Contact, ContactKind, Customer
 from app.roles import AGENT, BACK_OFFICE, CALL_CENTER, CREDIT_CHECK, MANAGER, READ
 from app.services.crm import callcenter

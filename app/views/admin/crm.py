@@ -16,13 +16,13 @@ from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.models.sqla.filters import FilterEqual, FilterEqualFunction
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.security.decorators import has_access, permission_name
-from flask_babel import gettext as _, lazy_gettext as _l, ngettext
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import DateTimeLocalField, HiddenField, SelectField, TextAreaField
 from wtforms.validators import Length, Optional
 
 from app.extensions import db
+from app.i18n import gettext as _, lazy_gettext as _l, ngettext
 from app.models import Activity, ActivityStatus, SportelloUser
 from app.roles import AGENT, BACK_OFFICE, CALL_CENTER, CREDIT_CHECK, MANAGER, READ
 from app.services.crm import activities as svc

@@ -9,8 +9,9 @@ from __future__ import annotations
 import logging
 
 from flask import current_app, render_template, request
-from flask_babel import gettext as _
 from werkzeug.exceptions import HTTPException, InternalServerError
+
+from app.i18n import gettext as _
 
 log = logging.getLogger(__name__)
 

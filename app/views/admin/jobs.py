@@ -15,9 +15,9 @@ from flask import abort, current_app, flash, redirect, url_for
 from flask_appbuilder import BaseView
 from flask_appbuilder.baseviews import expose
 from flask_appbuilder.security.decorators import has_access, permission_name
-from flask_babel import gettext as _, lazy_gettext as _l
 
 from app.extensions import db
+from app.i18n import gettext as _, lazy_gettext as _l
 from app.jobs import JOBS, get_job, trigger_kwargs
 from app.jobs.lease import DONE
 from app.jobs.schedule import plan

@@ -9,8 +9,8 @@ from flask import Response, abort, current_app, flash, redirect, url_for
 from flask_appbuilder import BaseView
 from flask_appbuilder.baseviews import expose
 from flask_appbuilder.security.decorators import has_access, permission_name
-from flask_babel import gettext as _, lazy_gettext as _l
 
+from app.i18n import gettext as _, lazy_gettext as _l
 from app.mailcatcher import MailStore
 
 ROLE_GRANTS: dict = {}  # Admin only

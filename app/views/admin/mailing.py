@@ -8,10 +8,10 @@ from __future__ import annotations
 import sqlalchemy as sa
 from flask_appbuilder.models.sqla.filters import FilterEqual
 from flask_appbuilder.models.sqla.interface import SQLAInterface
-from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 from wtforms import SelectField
 
+from app.i18n import lazy_gettext as _l
 from app.models import Invoice, InvoiceDeliverySetting, InvoiceEmailLog, OutgoingMail, SupplyPoint
 from app.roles import BACK_OFFICE, MANAGER, READ
 from app.services.mailing import mail, sent_mail

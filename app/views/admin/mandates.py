@@ -9,13 +9,13 @@ from flask_appbuilder.baseviews import expose
 from flask_appbuilder.models.sqla.filters import FilterEqual
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.security.decorators import has_access, permission_name
-from flask_babel import gettext as _, lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import TextAreaField
 from wtforms.validators import Length
 
 from app.extensions import db
+from app.i18n import gettext as _, lazy_gettext as _l
 from app.models import DirectDebitMandate, MandateStatus
 from app.roles import BACK_OFFICE, MANAGER, READ
 from app.services.portal import direct_debit as svc

@@ -6,11 +6,11 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 
 from flask_appbuilder.models.sqla.interface import SQLAInterface
-from flask_babel import lazy_gettext as _l
 from wtforms import DecimalField
 from wtforms.validators import InputRequired
 
 from app.extensions import db
+from app.i18n import lazy_gettext as _l
 from app.models import Offer, OfferComponent
 from app.roles import BACK_OFFICE, CREDIT_CHECK, MANAGER, READ
 from app.services.catalog import offers as catalog

@@ -6,9 +6,9 @@ from flask_appbuilder.actions import action
 from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.models.sqla.filters import FilterEqual
 from flask_appbuilder.models.sqla.interface import SQLAInterface
-from flask_babel import lazy_gettext as _l, ngettext
 from markupsafe import Markup
 
+from app.i18n import lazy_gettext as _l, ngettext
 from app.models import OutboxMessage, OutboxStatus
 from app.roles import BACK_OFFICE, MANAGER, READ
 from app.services.sync.outbox import retry, waiting_too_long

@@ -19,9 +19,9 @@ from flask_appbuilder.security.views import (PermissionModelView as _PermissionM
                                              UserDBModelView as _UserDBModelView,
                                              UserGroupModelView as _UserGroupModelView,
                                              ViewMenuModelView as _ViewMenuModelView)
-from flask_babel import gettext as _, lazy_gettext as _l
 from markupsafe import Markup, escape
 
+from app.i18n import gettext as _, lazy_gettext as _l
 from app.views.display import EMPTY
 
 from .auth import contact_confirmation_fields

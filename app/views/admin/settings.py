@@ -11,11 +11,11 @@ from flask import abort, current_app, flash, redirect, request, url_for
 from flask_appbuilder import BaseView
 from flask_appbuilder.baseviews import expose
 from flask_appbuilder.security.decorators import has_access, permission_name
-from flask_babel import gettext as _, lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 
 from app.formatting import format_decimal
+from app.i18n import gettext as _, lazy_gettext as _l
 from app.services.core import settings
 from app.services.core.errors import ConnectionFailed
 from app.services.mailing.mail import check_smtp

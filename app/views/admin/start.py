@@ -10,9 +10,9 @@ from __future__ import annotations
 from flask import redirect, url_for
 from flask_appbuilder import IndexView
 from flask_appbuilder.baseviews import expose
-from flask_babel import gettext as _
 from flask_login import current_user
 
+from app.i18n import gettext as _
 from app.services.core import queues
 
 

@@ -5,12 +5,12 @@ from flask import Response, request
 from flask_appbuilder import BaseView
 from flask_appbuilder.baseviews import expose
 from flask_appbuilder.security.decorators import has_access, permission_name
-from flask_babel import gettext as _, lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import DateField, SelectField
 from wtforms.validators import Optional
 
 from app.extensions import db
+from app.i18n import gettext as _, lazy_gettext as _l
 from app.models import ActivityKind, ActivityStatus, Channel
 from app.roles import MANAGER
 from app.services.crm import stats as svc

@@ -9,8 +9,9 @@ from flask import current_app
 from flask_appbuilder import BaseView
 from flask_appbuilder.baseviews import expose
 from flask_appbuilder.security.decorators import has_access
-from flask_babel import format_timedelta, gettext as _, lazy_gettext as _l
+from flask_babel import format_timedelta
 
+from app.i18n import gettext as _, lazy_gettext as _l
 from app.services.ops import health, status
 from app.services.ops.version import app_version
 from app.views.display import OPERATION_LABELS, label_of

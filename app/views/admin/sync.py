@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 from flask_appbuilder.models.sqla.interface import SQLAInterface
-from flask_babel import lazy_gettext as _l
 
+from app.i18n import lazy_gettext as _l
 from app.models import SyncRun, SyncState
 
 from app.roles import MANAGER, READ

@@ -20,12 +20,12 @@ import functools
 from typing import Callable
 
 from flask import Blueprint, current_app, g, jsonify, request
-from flask_babel import gettext as _, lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from app.extensions import csrf, limiter
+from app.i18n import gettext as _, lazy_gettext as _l
 
 PREFIX = "/api/portal/v1"
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")

@@ -7,8 +7,8 @@ from typing import Callable
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import current_app, jsonify, render_template, url_for
-from flask_babel import gettext as _
 
+from app.i18n import gettext as _
 from app.i18n import locale_id
 
 from . import PREFIX, bp, customer_call, schemas

@@ -5,11 +5,11 @@ from urllib.parse import urlencode
 
 import sqlalchemy as sa
 from flask import Response, abort, jsonify, request, url_for
-from flask_babel import gettext as _
 from flask_login import current_user
 from marshmallow import ValidationError
 
 from app.extensions import db, limiter
+from app.i18n import gettext as _
 from app.i18n import locale_id
 from app.models import Activity, Customer, ExportStatus, Invoice, InvoiceExport, SupplyPoint
 from app.services.portal import exports, readings, requests as customer_requests, zip_exports

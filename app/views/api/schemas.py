@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flask_babel import lazy_gettext as _l
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from app.i18n import lazy_gettext as _l
 from app.models import ExportStatus, InvoiceStatus, InvoiceType, Service, TokenScope
 
 

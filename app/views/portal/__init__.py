@@ -11,11 +11,11 @@ from functools import wraps
 import sqlalchemy as sa
 from flask import (Blueprint, abort, current_app, g, has_request_context, redirect, render_template,
                    request, url_for)
-from flask_babel import gettext as _, lazy_gettext as _l
 from flask_login import current_user
 
 from app.clock import ROME
 from app.extensions import db
+from app.i18n import gettext as _, lazy_gettext as _l
 from app.i18n import locale_id
 from app.views import markup
 from app.views.input_guard import MAX_DB_INT, ascii_int

@@ -5,10 +5,11 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from flask import (current_app, flash, redirect, render_template, request, session, url_for)
-from flask_babel import gettext as _, refresh
+from flask_babel import refresh
 from flask_login import current_user, login_user, logout_user
 
 from app.extensions import csrf, db, limiter
+from app.i18n import gettext as _
 from app.i18n import locale_id
 from app.models import Customer
 from app.models.base import utcnow

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 
 from flask import Response, abort, flash, redirect, render_template, request, url_for
-from flask_babel import gettext as _
 from flask_login import current_user
 
 from app.extensions import db, limiter
+from app.i18n import gettext as _
 from app.models import ApiToken, InvoiceExport, SupplyPoint, TokenScope
 from app.services.portal import accounts, api_tokens, exports, zip_exports
 from app.services.portal.invoices import InvoiceFilter, invoice_page

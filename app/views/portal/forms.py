@@ -4,7 +4,6 @@ from __future__ import annotations
 import datetime as dt
 
 from flask_appbuilder.exceptions import PasswordComplexityValidationError
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms.fields.choices import SelectChoice
 from wtforms import (BooleanField, DateField, EmailField, HiddenField, IntegerField,
@@ -12,6 +11,7 @@ from wtforms import (BooleanField, DateField, EmailField, HiddenField, IntegerFi
 from wtforms.validators import (DataRequired, Email, EqualTo, InputRequired, Length, NumberRange,
                                 Optional, ValidationError)
 
+from app.i18n import lazy_gettext as _l
 from app.models import DeliveryMode
 from app.validators import Checked, bic as bank_bic, iban as sepa_iban, tax_code, vat_number
 from app.validators import birth_date as plausible_birth_date, post_code as italian_post_code

@@ -8,7 +8,6 @@ from urllib.parse import parse_qsl, urlencode
 
 import sqlalchemy as sa
 from flask import Response, abort, flash, g, redirect, render_template, request, session, url_for
-from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy.orm import joinedload, undefer
 from wtforms.fields.choices import SelectChoice
@@ -16,6 +15,7 @@ from wtforms.fields.choices import SelectChoice
 from app.clock import local_today
 from app.extensions import db, limiter
 from app.formatting import format_date
+from app.i18n import gettext as _
 from app.models.base import utcnow
 from app.models import (Activity, Customer, DeliveryMode, DirectDebitMandate, Invoice,
                         Meter, SupplyPoint)

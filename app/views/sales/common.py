@@ -4,12 +4,12 @@ from __future__ import annotations
 from functools import wraps
 
 from flask import abort, current_app, render_template
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, TextAreaField
 from wtforms.validators import Length
 
+from app.i18n import lazy_gettext as _l
 from app.permissions import has_permission
 from app.roles import AGENT, BACK_OFFICE, CREDIT_CHECK, MANAGER
 

@@ -8,7 +8,6 @@ from decimal import Decimal
 from babel.numbers import NumberFormatError, format_decimal, parse_decimal
 from flask_babel import get_locale
 
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (BooleanField, DateField, HiddenField, IntegerField, RadioField, SelectField,
                      StringField)
@@ -16,6 +15,7 @@ from wtforms.validators import (DataRequired, Email, InputRequired, Length, Numb
                                 Regexp)
 
 from app import validators as v
+from app.i18n import lazy_gettext as _l
 from app.models import Contract, ContractDraft, CustomerKind, PaymentMethod, Service, UseType
 from app.services.sales import contracts as wf
 from app.services.catalog import offers as catalog

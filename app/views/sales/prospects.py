@@ -11,13 +11,13 @@ from __future__ import annotations
 import datetime as dt
 
 from flask import Response, abort, flash, redirect, request, url_for
-from flask_babel import gettext as _, lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateField, IntegerField, SelectField, StringField, TextAreaField, TimeField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from app.clock import ROME
+from app.i18n import gettext as _, lazy_gettext as _l
 from app.models import (ConsentChannel, ConsentSource, ContactKind, LostReason,
                         ProspectSource, ProspectStatus, Service)
 from app.models.prospect import CONSUMPTION_UNITS

@@ -5,11 +5,11 @@ from __future__ import annotations
 import datetime as dt
 
 from flask import Response, abort, flash, redirect, request, url_for
-from flask_babel import gettext as _
 from flask_login import current_user
 
 from app.billing.gateway import BillingError
 from app.clock import local_today
+from app.i18n import gettext as _
 from app.models import CommissionStatus
 from app.services.sales import commissions
 

@@ -5,9 +5,9 @@ import io
 
 import sqlalchemy as sa
 from flask import abort, flash, redirect, request, send_file, url_for
-from flask_babel import gettext as _
 from flask_login import current_user
 
+from app.i18n import gettext as _
 from app.views.input_guard import query_int
 from app.extensions import db
 from app.models import ContractDocument, ContractStatus

@@ -5,11 +5,11 @@ from __future__ import annotations
 import io
 
 from flask import abort, flash, redirect, send_file, url_for
-from flask_babel import gettext as _, lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 
+from app.i18n import gettext as _, lazy_gettext as _l
 from app.services.sales import portfolio
 from app.services.sales import signed
 
