@@ -36,6 +36,9 @@ def create_app(config: type[Config] | None = None, **overrides) -> Flask:
     migrate.init_app(app, db, directory=str(app.config["MIGRATIONS_DIR"]))
     # CSRF before AppBuilder: FAB then exempts its API and its forms keep working.
     csrf.init_app(app)
+    from app.views import csrf_token
+
+    csrf_token.init_app(app)  # the request's token, before any form is built
 
     from flask_appbuilder import AppBuilder
 
