@@ -22,8 +22,13 @@ def local_today() -> dt.date:
     return local_now().date()
 
 
+def to_rome(value: dt.datetime) -> dt.datetime:
+    """A stored time (naive values are UTC, as every stored time is) as an aware Europe/Rome time."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    return value.astimezone(ROME)
+
+
 def local_date(moment: dt.datetime) -> dt.date:
-    """The day in Italy of a stored time (naive values are UTC, as every stored time is)."""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.UTC)
-    return moment.astimezone(ROME).date()
+    """The day in Italy of a stored time."""
+    return to_rome(moment).date()

@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.clock import ROME
+from app.clock import to_rome
 
 from .base import LabeledEnum, Model, _l, enum_column, utcnow
 
@@ -85,8 +86,15 @@ def request_reference(activity_id: int | None, created_at: dt.datetime | None) -
     moment = created_at or utcnow()
     year = moment.year
     if moment.month == 12 and moment.day == 31:  # Italy is ahead of UTC: the last evening may be next year's
-        year = moment.replace(tzinfo=dt.UTC).astimezone(ROME).year
+        year = to_rome(moment).year
     return f"RIC-{year}-{activity_id or 0:06d}"
+
+
+class Badge(NamedTuple):
+    """A status as a customer reads it: the badge's class suffix and its text."""
+
+    kind: str
+    text: object
 
 
 _BADGE_WAITING = _l("Waiting for the billing system")
@@ -110,16 +118,16 @@ class RequestWording:
         """The number a customer quotes (see `request_reference`)."""
         return request_reference(self.id, self.created_at)
 
-    def badge(self, waiting: bool = False) -> tuple[str, object]:
-        """(class suffix, text) of the status as the customer reads it: a request with a write
+    def badge(self, waiting: bool = False) -> Badge:
+        """The status as the customer reads it: a request with a write
         to billing still on its way waits for billing; one waiting for billing with none on
         its way was refused by billing (F-52)."""
         status = self.status
         if waiting and status in (ActivityStatus.NEW, ActivityStatus.WAITING_BILLING):
-            return "wait", _BADGE_WAITING
+            return Badge("wait", _BADGE_WAITING)
         if status is ActivityStatus.WAITING_BILLING:
-            return "wait", _BADGE_REFUSED
-        return status.value, status.label
+            return Badge("wait", _BADGE_REFUSED)
+        return Badge(status.value, status.label)
 
 
 class Activity(RequestWording, Model):

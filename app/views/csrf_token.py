@@ -25,6 +25,8 @@ def _known_token() -> None:
     config = current_app.config
     if config.get("WTF_CSRF_TIME_LIMIT") is not None:
         return
+    if not session:  # a request without a session (probes, the API): nothing to sign, nothing read
+        return
     field = config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
     raw = session.get(field)
     if isinstance(raw, str):

@@ -13,7 +13,7 @@ import uuid
 from dataclasses import dataclass, field
 import icalendar
 
-from app.clock import ROME
+from app.clock import to_rome
 
 PRODID = "-//Sportello//CRM//IT"
 REQUEST = "REQUEST"
@@ -48,13 +48,6 @@ def new_uid(kind: str, domain: str = "sportello.localhost") -> str:
 def sender_domain(sender: str) -> str:
     addr = email.utils.parseaddr(sender or "")[1]
     return addr.partition("@")[2] or "sportello.localhost"
-
-
-def to_rome(value: dt.datetime) -> dt.datetime:
-    """A stored naive-UTC time as an aware Europe/Rome time."""
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=dt.UTC)
-    return value.astimezone(ROME)
 
 
 def _address(person: Person, **params) -> icalendar.vCalAddress:

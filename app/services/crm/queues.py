@@ -9,12 +9,12 @@ import datetime as dt
 
 import sqlalchemy as sa
 
+from app.clock import ROME
 from app.extensions import db
 from app.i18n import lazy_gettext as _l, ngettext
 from app.models import Activity, ActivityStatus
 from app.models.base import utcnow
 from app.services.core.queues import Queue, register
-from app.services.crm.calendar import ROME
 
 S = ActivityStatus
 # Requests someone still has to work on (waiting for billing is the system's).

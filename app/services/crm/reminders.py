@@ -13,17 +13,16 @@ import datetime as dt
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from app.clock import local_today
+from app.clock import local_date, local_today
 from app.extensions import db
 from app.models import Activity, ActivityStatus, ReminderLog
 from app.services.core import settings
-from app.services.crm.calendar import to_rome
 
 OPEN = (ActivityStatus.ASSIGNED, ActivityStatus.IN_PROGRESS)
 
 
 def rome_today(now: dt.datetime | None = None) -> dt.date:
-    return to_rome(now).date() if now else local_today()
+    return local_date(now) if now else local_today()
 
 
 def due_messages(today: dt.date, days: int) -> list[tuple[Activity, str, dt.date]]:
@@ -37,7 +36,7 @@ def due_messages(today: dt.date, days: int) -> list[tuple[Activity, str, dt.date
         .order_by(Activity.deadline, Activity.id))
     out = []
     for activity in rows:
-        due = to_rome(activity.deadline).date()
+        due = local_date(activity.deadline)
         if due == today:
             out.append((activity, "deadline", due))
         elif today < due and (due - today).days <= days:

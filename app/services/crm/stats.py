@@ -12,12 +12,12 @@ from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 
+from app.clock import ROME
 from app.extensions import db
 from app.models import Activity, ActivityKind, ActivityStatus as S, Channel, Contact, SportelloUser
 from app.models.activity import subject_text
 from app.models.base import utcnow
 from app.services.core.csv_export import CsvTable
-from app.services.crm.calendar import ROME
 
 OPEN = (S.NEW, S.WAITING_BILLING, S.ASSIGNED, S.IN_PROGRESS)
 HANDLED = (S.EXECUTED, S.CLOSED, S.REJECTED)

@@ -35,10 +35,10 @@ class Notices:
     open_requests: int = 0
     refused_requests: int = 0  # a write billing did not accept: staff look into it
     # The supply points whose newest direct debit request was rejected.
-    rejected_mandates: list[SupplyPoint] = field(default_factory=list)
+    rejected_mandate_supplies: list[SupplyPoint] = field(default_factory=list)
 
     def __bool__(self) -> bool:
-        return bool(self.open_requests or self.refused_requests or self.rejected_mandates)
+        return bool(self.open_requests or self.refused_requests or self.rejected_mandate_supplies)
 
 
 # The home page's statements are built once (building them per request cost about as much as
@@ -118,6 +118,6 @@ def overview(customer_id: int, summaries: list[SupplySummary]) -> Overview:
     statement."""
     row = run(_OVERVIEW, {"customer_id": customer_id}).one()
     notices = Notices(open_requests=row.open or 0, refused_requests=row.refused or 0,
-                      rejected_mandates=[s.supply_point for s in summaries if s.mandate_rejected])
+                      rejected_mandate_supplies=[s.supply_point for s in summaries if s.mandate_rejected])
     return Overview(addressed_name(row.kind, row.first_name, row.last_name, row.company_name),
                     invoices.as_money(row.balance), notices)

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 from flask import abort
 
-from app.clock import local_date
+from app.clock import local_date, to_rome
 from app.extensions import db
 from app.i18n import lazy_gettext as _l
 from app.models import (Activity, Agent, Channel, ConsentChannel, ConsentSource, Contact,
@@ -502,8 +502,6 @@ class Stats:
 
 
 def _month(value: dt.datetime) -> str:
-    from app.services.crm.calendar import to_rome
-
     return to_rome(value).strftime("%Y-%m")
 
 

@@ -21,13 +21,13 @@ from flask_wtf import FlaskForm
 from wtforms import DateTimeLocalField, HiddenField, SelectField, TextAreaField
 from wtforms.validators import Length, Optional
 
+from app.clock import ROME
 from app.extensions import db
 from app.i18n import gettext as _, lazy_gettext as _l, ngettext
 from app.models import Activity, ActivityStatus, SportelloUser
 from app.roles import AGENT, BACK_OFFICE, CALL_CENTER, CREDIT_CHECK, MANAGER, READ
 from app.services.crm import activities as svc
 from app.services.crm import queues
-from app.services.crm.calendar import ROME
 
 from app.formatting import format_moment
 from app.views.display import EMPTY, mapping
