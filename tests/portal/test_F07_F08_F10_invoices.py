@@ -110,6 +110,11 @@ def test_F07_pdf_copy(client, db, logged_in, billing_sim):
     resp = client.get(f"/portal/invoices/{inv.id}/pdf")
     assert resp.status_code == 200 and resp.data.startswith(b"%PDF")
     assert resp.headers["Cache-Control"] == "no-store"
+    again = client.get(f"/portal/invoices/{inv.id}/pdf")  # the stored copy, read as it is
+    assert again.status_code == 200 and again.data == resp.data
+    assert again.headers["Content-Disposition"] == resp.headers["Content-Disposition"] \
+        == f'attachment; filename="{inv.number.replace("/", "-")}.pdf"'
+    assert again.headers["Cache-Control"] == "no-store"
 
 
 def test_F08_settings_up_to_four_addresses(client, db, logged_in):
@@ -179,6 +184,7 @@ def test_F10_readings_are_written_the_italian_way_with_their_unit(client, db, lo
 def test_F07_another_customers_invoice_is_404(client, db, logged_in):
     other = f.customer(last_name="Altro")
     inv = f.invoice(other, f.supply_point(other), number="FT-OTHER-1")
+    inv.pdf = b"%PDF-1.4 FT-OTHER-1"  # a stored copy is no way in either
     db.session.commit()
     for url in (f"/portal/invoices/{inv.id}", f"/portal/invoices/{inv.id}/pdf",
                 f"/portal/invoices/{inv.id}/correction"):

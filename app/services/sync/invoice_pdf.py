@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 
+import sqlalchemy as sa
 from flask import render_template
 from flask_babel import force_locale
 from sqlalchemy.orm import joinedload, undefer
@@ -16,6 +17,7 @@ from app.extensions import db
 from app.models import Invoice
 from app.services.core import settings
 from app.services.core.pdf import render_pdf
+from app.services.core.reads import run
 from app.services.core.unit_of_work import transactional
 from app.services.sync.bill import build_bill
 
@@ -58,6 +60,19 @@ def invoice_pdf(invoice: Invoice, *, ask_billing: bool = True, store: bool = Tru
         invoice.pdf = data
         db.session.flush()
     return data
+
+
+# The stored copy with the invoice's number, for its owner: two columns, no records.
+_OWNERS_STORED = sa.select(Invoice.number, Invoice.pdf).where(
+    Invoice.id == sa.bindparam("id"), Invoice.customer_id == sa.bindparam("customer_id"),
+    Invoice.pdf.is_not(None))
+
+
+def owners_stored_pdf(customer_id: int, invoice_id: int) -> tuple[str, bytes] | None:
+    """(number, PDF) of the customer's invoice if a copy is stored, else None (not theirs,
+    or not rendered yet: `stored_invoice_pdf` takes over)."""
+    row = run(_OWNERS_STORED, {"id": invoice_id, "customer_id": customer_id}).first()
+    return (row.number, row.pdf) if row is not None and row.pdf else None
 
 
 @transactional
