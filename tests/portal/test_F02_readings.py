@@ -170,3 +170,21 @@ def test_F02_fixture_readings_keep_their_distance_from_today(customer_graph):
     """The plausibility checks above compare with the time since the last reading: the
     fixture's readings move with today, so those tests never expire."""
     assert (TODAY - customer_graph["reading"].reading_date).days == 57
+
+
+def test_F02_each_meter_shows_its_own_last_reading_that_counts(client, db, customer_graph):
+    c = customer_graph["customer"]
+    sp = f.supply_point(c, annual_consumption=1200)
+    first, second, unread = f.meter(sp, digits=5), f.meter(sp, digits=5), f.meter(sp, digits=5)
+    f.reading(sp, first, reading_date=LAST_READING - dt.timedelta(days=30), value=1111)
+    f.reading(sp, first, reading_date=LAST_READING, value=1234)
+    f.reading(sp, second, reading_date=LAST_READING - dt.timedelta(days=30), value=4321)
+    f.reading(sp, second, reading_date=LAST_READING, value=9876, status=ReadingStatus.REJECTED)
+    db.session.commit()
+    user = make_account(db, None, c)
+    portal_login(client, user.username)
+    page = client.get(f"/portal/supply/{sp.id}/reading").get_data(as_text=True)
+    rows = {m.serial: page.split(m.serial, 1)[1].split("</tr>", 1)[0] for m in (first, second, unread)}
+    assert "1.234" in rows[first.serial] and "1.111" not in rows[first.serial]
+    assert "4.321" in rows[second.serial] and "9.876" not in page  # a rejected reading does not count
+    assert "1.234" not in rows[unread.serial] and "—" in rows[unread.serial]

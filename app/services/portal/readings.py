@@ -131,6 +131,25 @@ def previous_reading(meter: Meter) -> MeterReading | None:
         .order_by(MeterReading.reading_date.desc(), MeterReading.id.desc()).limit(1))
 
 
+# Each meter's latest reading that still counts, for all the meters of a page at once.
+_RANKED = (sa.select(MeterReading.id, sa.func.row_number().over(
+    partition_by=MeterReading.meter_id,
+    order_by=(MeterReading.reading_date.desc(), MeterReading.id.desc())).label("rank"))
+    .where(MeterReading.meter_id.in_(sa.bindparam("meters", expanding=True)),
+           MeterReading.status != ReadingStatus.REJECTED).subquery())
+_LATEST_PER_METER = sa.select(MeterReading).join(_RANKED, _RANKED.c.id == MeterReading.id).where(
+    _RANKED.c.rank == 1)
+
+
+def previous_readings(meters: list[Meter]) -> dict[int, MeterReading | None]:
+    """`previous_reading` of each meter, by meter id: one statement for all of them."""
+    latest: dict[int, MeterReading | None] = {m.id: None for m in meters}
+    if meters:
+        for reading in db.session.scalars(_LATEST_PER_METER, {"meters": list(latest)}):
+            latest[reading.meter_id] = reading
+    return latest
+
+
 def expected_daily(supply_point: SupplyPoint) -> float | None:
     """Average daily consumption from the supply point's history, else its annual estimate."""
     rows = db.session.execute(

@@ -163,7 +163,7 @@ def reading(sp_id):
             if check.implausible:
                 flash(_("The consumption is unusually high: our staff will check the reading."), "warning")
             return redirect(url_for("portal.consumption", sp_id=sp_id))
-    last = {m.id: readings.previous_reading(m) for m in meters}
+    last = readings.previous_readings(meters)
     status = 400 if request.method == "POST" else 200
     return render_template("portal/reading.html", sp=sp, meters=meters, form=form, last=last,
                            needs_confirmation=needs_confirmation, unit=unit,
