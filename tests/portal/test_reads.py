@@ -120,3 +120,10 @@ def test_a_failing_read_raises_sqlalchemys_error_and_the_session_goes_on(app, db
         reads.run(broken, {"x": 1})
     db.session.rollback()
     assert reads.run(invoices.BALANCE, {"customer_id": c.id}).scalar() is not None
+
+
+def test_a_parameter_left_out_is_named_as_sqlalchemy_names_it(app, db):
+    _customer_with(db, 1)
+    with pytest.raises(sa.exc.StatementError, match="customer_id"):
+        reads.run(invoices._SUPPLY_OPTIONS, {})
+    db.session.rollback()

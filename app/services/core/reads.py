@@ -14,8 +14,8 @@ executes it on the session's own connection, in its transaction, with the driver
   note that a transaction only read), and a driver's error is handled by the connection as its
   own are (wrapped in SQLAlchemy's exceptions; a lost connection is invalidated).
 
-A statement built per call, an empty `IN` list, or more than `_LIMIT` prepared forms take
-SQLAlchemy's own path: the same rows, only slower. `tests/unit/test_reads.py` compares both
+A statement built per call, an empty `IN` list, a parameter left out (SQLAlchemy says which),
+or more than `_LIMIT` prepared forms take SQLAlchemy's own path: the same rows, only slower. `tests/unit/test_reads.py` compares both
 paths on every statement the application gives `run`.
 """
 from __future__ import annotations
@@ -65,7 +65,7 @@ class Rows(list):
 class _Prepared:
     """One statement compiled for one dialect and one length of each expanding list."""
 
-    __slots__ = ("statement", "sql", "slots", "positional", "row", "types", "processors")
+    __slots__ = ("statement", "sql", "slots", "positional", "required", "row", "types", "processors")
 
     def __init__(self, statement, dialect, lengths: dict[str, int]):
         self.statement = statement  # kept alive: its id stays its own while it is cached
@@ -82,6 +82,7 @@ class _Prepared:
         # (the caller's key or None, its position in an expanding list or None, a constant,
         #  the bind processor, the name in the statement)
         self.slots = []
+        self.required = frozenset(bind.key for bind in compiled.binds.values() if bind.required) | set(lengths)
         for name in names:
             bind = compiled.binds.get(name)
             if name in expanded:
@@ -154,15 +155,15 @@ def _form(statement, dialect, params: dict[str, Any]) -> _Prepared | None:
     lengths = {name: len(params[name]) for name in names if name in params}
     if len(lengths) != len(names) or not all(lengths.values()):
         return None  # a list missing or empty: SQLAlchemy renders what that means
-    key = (id(statement), dialect.name, dialect.driver, tuple(lengths.values()))
+    key = (id(statement), dialect.name, dialect.driver, dialect.server_version_info, tuple(lengths.values()))
     prepared = _prepared.get(key)
     if prepared is not None:
-        return prepared
+        return prepared if prepared.required.issubset(params) else None
     with _lock:
         if len(_prepared) >= _LIMIT:
             return None
         prepared = _prepared[key] = _Prepared(statement, dialect, lengths)
-    return prepared
+    return prepared if prepared.required.issubset(params) else None
 
 
 def run(statement, params: dict | None = None) -> Rows:
