@@ -219,8 +219,9 @@ def test_F11_dual_fuel_timeline_shows_both_supply_points_with_their_own_items(bi
     [power_contract] = of("contract", power.number)
     assert "Gas metano" in gas_contract and gas.pdr in gas_contract and power.pod not in gas_contract
     assert "Energia elettrica" in power_contract and power.pod in power_contract and gas.pdr not in power_contract
-    [gas_reading] = of("reading", "812")
-    [power_reading] = of("reading", "645")
+    # by the value as the row shows it: a random PDR or POD may hold the same digits
+    [gas_reading] = of("reading", "Lettura 812 ")
+    [power_reading] = of("reading", "Lettura 645 ")
     assert gas.pdr in gas_reading and power.pod not in gas_reading
     assert power.pod in power_reading and gas.pdr not in power_reading
     assert len([k for k, _ in rows if k in ("contract", "reading")]) == 4
