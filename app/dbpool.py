@@ -22,9 +22,21 @@ the engine runs is seen on its way (`before_cursor_execute`); work on the driver
 (COPY) is not, so it goes through `driver_cursor`, which notes the transaction as written
 (`tests/ops/test_db_pool.py` holds every use of the driver's cursor in the application to it).
 Deciding on the client saves the round trip of asking the server on every request's end.
+
+Statements that only read run outside a transaction (`install_read_commit`, PostgreSQL through
+psycopg): a pooled connection is handed out in the driver's autocommit mode, so a request that
+only reads sends neither BEGIN nor COMMIT, two of the round trips of a page that runs four or
+five statements. The first statement that is not a plain read (a write, a row lock such as
+`FOR UPDATE`, a server-side cursor, a `SET`, anything but SELECT), and any work on the driver's
+own cursor, first leaves autocommit: the driver sends BEGIN with it and the transaction holds
+every write until COMMIT or ROLLBACK, as before; then the connection reads outside one again.
+At PostgreSQL's READ COMMITTED every statement sees the data committed when it starts, inside a
+transaction or not, so reads see what they saw before; a transaction's reads after its writes
+are inside it and see them.
 """
 from __future__ import annotations
 
+import re
 import select
 import time
 from collections.abc import Iterator
@@ -100,6 +112,32 @@ def _reads_only(statement: str, context) -> bool:
     return statement.lstrip()[:6].upper() == "SELECT"
 
 
+_LOCKS = re.compile(r"\bFOR\s+(?:NO\s+KEY\s+UPDATE|UPDATE|KEY\s+SHARE|SHARE)\b", re.IGNORECASE)
+
+
+def _outside_transaction_ok(statement: str, cursor, context) -> bool:
+    """A plain read: it may run outside a transaction (no row locks, no server-side cursor)."""
+    return (_reads_only(statement, context) and getattr(cursor, "name", None) is None
+            and not _LOCKS.search(statement))
+
+
+def _set_autocommit(driver_connection, value: bool) -> None:
+    """Switch psycopg's autocommit where the driver allows it (no transaction open)."""
+    from psycopg.pq import TransactionStatus
+
+    if (driver_connection is not None and driver_connection.autocommit != value
+            and not driver_connection.closed
+            and driver_connection.info.transaction_status == TransactionStatus.IDLE):
+        driver_connection.autocommit = value
+
+
+def _begin_transaction(conn) -> None:
+    """Leave autocommit before a statement that writes: the driver then begins a transaction."""
+    driver_connection = conn.connection.driver_connection
+    if driver_connection is not None and getattr(driver_connection, "autocommit", False):
+        _set_autocommit(driver_connection, False)
+
+
 def _record_info(connection) -> dict | None:
     """The connection record's `info` of the pool's proxy SQLAlchemy hands the dialect (None for
     a connection without a record, as on the engine's first connect; psycopg's own `info` is
@@ -118,6 +156,8 @@ def driver_cursor(conn) -> Iterator:
     the engine can't do as fast (COPY, executemany without per-row processing). Its transaction
     counts as written: it ends with ROLLBACK unless committed."""
     conn.info[_WROTE] = True
+    if conn.dialect.driver == "psycopg":
+        _begin_transaction(conn)
     cursor = conn.connection.driver_connection.cursor()
     try:
         yield cursor
@@ -126,29 +166,41 @@ def driver_cursor(conn) -> Iterator:
 
 
 def install_read_commit(engine: Engine) -> None:
-    """End `engine`'s transactions that only read with COMMIT (PostgreSQL through psycopg):
-    see the module's description."""
+    """PostgreSQL through psycopg: reads outside a transaction, and a transaction that only
+    read ended with COMMIT; see the module's description."""
     from psycopg.pq import TransactionStatus
 
     dialect = engine.dialect
     rollback, commit = dialect.do_rollback, dialect.do_commit
 
+    @event.listens_for(engine, "checkout")
+    def _reads_outside_transactions(dbapi_connection, record, proxy):
+        _set_autocommit(dbapi_connection, True)
+
     @event.listens_for(engine, "before_cursor_execute")
     def _note(conn, cursor, statement, parameters, context, executemany):
         if not _reads_only(statement, context):
             conn.info[_WROTE] = True
+        if not _outside_transaction_ok(statement, cursor, context):
+            _begin_transaction(conn)
 
     def do_rollback(connection):
         info = _record_info(connection)
-        if (info is None or info.pop(_WROTE, False)
-                or connection.driver_connection.info.transaction_status != TransactionStatus.INTRANS):
-            return rollback(connection)  # wrote, or failed, or (IDLE) has nothing to end
-        return commit(connection)
+        try:
+            if (info is None or info.pop(_WROTE, False)
+                    or connection.driver_connection.info.transaction_status != TransactionStatus.INTRANS):
+                return rollback(connection)  # wrote, or failed, or (IDLE) has nothing to end
+            return commit(connection)
+        finally:
+            _set_autocommit(getattr(connection, "driver_connection", connection), True)
 
     def do_commit(connection):
         info = _record_info(connection)
         if info is not None:
             info.pop(_WROTE, None)
-        return commit(connection)
+        try:
+            return commit(connection)
+        finally:
+            _set_autocommit(getattr(connection, "driver_connection", connection), True)
 
     dialect.do_rollback, dialect.do_commit = do_rollback, do_commit

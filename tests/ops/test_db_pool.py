@@ -154,23 +154,54 @@ def test_a_transaction_that_wrote_is_rolled_back_however_it_wrote(db):
 
 @pytest.mark.postgres
 @pytest.mark.skipif(not ON_PG, reason="needs PostgreSQL (TEST_DATABASE_URL)")
-def test_a_transaction_that_only_read_ends_with_one_commit_and_nothing_else(db, tmp_path):
-    """The end of a request that only read costs one round trip: COMMIT, decided on the client
-    (libpq's own trace of what the connection sends)."""
+def test_a_request_that_only_reads_sends_neither_begin_nor_commit(db, tmp_path):
+    """Reads run outside a transaction: what the connection sends (libpq's own trace) is the
+    statement alone, and its end costs no round trip."""
     from app.models import Setting
 
     trace = tmp_path / "libpq.trace"
     with db.engine.connect() as conn:
-        conn.execute(sa.select(Setting.value).where(Setting.key == "no such setting")).all()
         pgconn = conn.connection.driver_connection.pgconn
         with trace.open("w") as out:
             pgconn.trace(out.fileno())
             try:
+                conn.execute(sa.select(Setting.value).where(Setting.key == "no such setting")).all()
                 conn.rollback()
             finally:
                 pgconn.untrace()
     sent = [line for line in trace.read_text().splitlines() if "\tF\t" in line]  # frontend messages
-    assert len(sent) == 1 and "COMMIT" in sent[0], sent
+    assert any("no such setting" in line or "settings" in line for line in sent), sent
+    assert not [line for line in sent if any(w in line for w in ("BEGIN", "COMMIT", "ROLLBACK"))], sent
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(not ON_PG, reason="needs PostgreSQL (TEST_DATABASE_URL)")
+def test_a_write_or_a_row_lock_begins_a_transaction_and_its_end_reads_outside_again(db):
+    from psycopg.pq import TransactionStatus
+
+    from app.models import Setting
+
+    table = Setting.__table__
+
+    def status(conn):
+        return conn.connection.driver_connection.info.transaction_status
+
+    with db.engine.connect() as conn:
+        assert conn.connection.driver_connection.autocommit  # as the pool hands it out
+        conn.execute(sa.select(table.c.key)).all()
+        assert status(conn) == TransactionStatus.IDLE  # read outside a transaction
+        conn.execute(sa.select(table.c.key).with_for_update()).all()
+        assert status(conn) == TransactionStatus.INTRANS  # the rows stay locked until the end
+        conn.commit()
+        conn.execute(sa.select(table.c.key)).all()
+        assert status(conn) == TransactionStatus.IDLE
+        conn.execute(table.insert().values(key="tx-a", value="1"))
+        assert status(conn) == TransactionStatus.INTRANS
+        conn.execute(table.insert().values(key="tx-b", value="1"))
+        conn.rollback()  # both writes went, as one transaction
+        assert conn.execute(sa.select(sa.func.count()).select_from(table).where(
+            table.c.key.like("tx-%"))).scalar() == 0
+        assert status(conn) == TransactionStatus.IDLE
 
 
 def test_the_drivers_own_cursor_is_used_only_through_dbpool():
