@@ -133,9 +133,7 @@ def _set_autocommit(driver_connection, value: bool) -> None:
 
 def _begin_transaction(conn) -> None:
     """Leave autocommit before a statement that writes: the driver then begins a transaction."""
-    driver_connection = conn.connection.driver_connection
-    if driver_connection is not None and getattr(driver_connection, "autocommit", False):
-        _set_autocommit(driver_connection, False)
+    _set_autocommit(conn.connection.driver_connection, False)
 
 
 def _record_info(connection) -> dict | None:

@@ -15,8 +15,8 @@ executes it on the session's own connection, in its transaction, with the driver
   own are (wrapped in SQLAlchemy's exceptions; a lost connection is invalidated).
 
 A statement built per call, an empty `IN` list, a parameter left out (SQLAlchemy says which),
-or more than `_LIMIT` prepared forms take SQLAlchemy's own path: the same rows, only slower. `tests/unit/test_reads.py` compares both
-paths on every statement the application gives `run`.
+or more than `_LIMIT` prepared forms take SQLAlchemy's own path: the same rows, only slower.
+`tests/portal/test_reads.py` compares both paths on every statement the portal pages run.
 """
 from __future__ import annotations
 
@@ -87,7 +87,7 @@ class _Prepared:
             bind = compiled.binds.get(name)
             if name in expanded:
                 key, index = expanded[name]
-                bind = compiled.binds.get(name) or statement.compile(dialect=dialect).binds[key]
+                bind = bind or statement.compile(dialect=dialect).binds[key]
             else:
                 key, index = (bind.key if bind is not None else name), None
             type_ = bind.type if bind is not None else sa.types.NULLTYPE

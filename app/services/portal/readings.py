@@ -123,14 +123,6 @@ class Check:
     reference: str = ""  # once stored: the request's number (the customer's confirmation quotes it)
 
 
-def previous_reading(meter: Meter) -> MeterReading | None:
-    """The meter's latest reading that still counts (rejected ones don't)."""
-    return db.session.scalar(
-        sa.select(MeterReading).where(MeterReading.meter_id == meter.id,
-                                      MeterReading.status != ReadingStatus.REJECTED)
-        .order_by(MeterReading.reading_date.desc(), MeterReading.id.desc()).limit(1))
-
-
 # Each meter's latest reading that still counts, for all the meters of a page at once.
 _RANKED = (sa.select(MeterReading.id, sa.func.row_number().over(
     partition_by=MeterReading.meter_id,
@@ -148,6 +140,11 @@ def previous_readings(meters: list[Meter]) -> dict[int, MeterReading | None]:
         for reading in db.session.scalars(_LATEST_PER_METER, {"meters": list(latest)}):
             latest[reading.meter_id] = reading
     return latest
+
+
+def previous_reading(meter: Meter) -> MeterReading | None:
+    """The meter's latest reading that still counts (rejected ones don't)."""
+    return previous_readings([meter])[meter.id]
 
 
 def expected_daily(supply_point: SupplyPoint) -> float | None:
