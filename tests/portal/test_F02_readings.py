@@ -188,3 +188,37 @@ def test_F02_each_meter_shows_its_own_last_reading_that_counts(client, db, custo
     assert "1.234" in rows[first.serial] and "1.111" not in rows[first.serial]
     assert "4.321" in rows[second.serial] and "9.876" not in page  # a rejected reading does not count
     assert "1.234" not in rows[unread.serial] and "—" in rows[unread.serial]
+
+
+def test_F02_a_reading_is_checked_against_its_meters_last_that_counts_and_the_validated_history(db):
+    """The base of a new reading is its own meter's latest reading that counts (a received one
+    does, a rejected one never); the expected consumption comes from the supply point's
+    validated readings of every meter, counted after the first of them."""
+    from app.services.portal.readings import check_reading, expected_daily
+
+    customer = f.customer()
+    sp = f.supply_point(customer, annual_consumption=3650)
+    a, b = f.meter(sp), f.meter(sp)
+    f.reading(sp, a, reading_date=dt.date(2026, 7, 1), value=1000, consumption=40)  # before the span
+    f.reading(sp, a, reading_date=dt.date(2026, 8, 1), value=1100, consumption=100)
+    f.reading(sp, b, reading_date=dt.date(2026, 8, 15), value=300, consumption=62)
+    f.reading(sp, a, reading_date=dt.date(2026, 8, 20), value=1120, consumption=20,
+              status=ReadingStatus.RECEIVED, source=ReadingSource.CUSTOMER)
+    f.reading(sp, a, reading_date=dt.date(2026, 9, 1), value=9000, consumption=7880,
+              status=ReadingStatus.REJECTED)
+    db.session.commit()
+
+    assert expected_daily(sp) == pytest.approx(162 / 45)  # 1 Jul to 15 Aug, 100 + 62
+    check = check_reading(sp, a, dt.date(2026, 9, 10), 1150, None, today=dt.date(2026, 12, 1))
+    assert (check.previous.reading_date, check.previous.value) == (dt.date(2026, 8, 20), 1120)
+    assert check.expected == int(162 / 45 * 21)  # 21 days since 20 Aug
+    assert check.consumption == 30 and not check.implausible
+    check = check_reading(sp, b, dt.date(2026, 9, 10), 310, None, today=dt.date(2026, 12, 1))
+    assert check.previous.value == 300 and check.consumption == 10
+
+    lone = f.supply_point(customer, annual_consumption=730)
+    m = f.meter(lone)
+    f.reading(lone, m, reading_date=dt.date(2026, 8, 1), value=500, consumption=None)
+    db.session.commit()
+    assert expected_daily(lone) == 2  # one validated reading: the annual estimate, per day
+    assert check_reading(lone, m, dt.date(2026, 8, 11), 540, None, today=dt.date(2026, 12, 1)).expected == 20

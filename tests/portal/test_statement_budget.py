@@ -15,6 +15,7 @@ from app.models import ActivityKind, InvoiceStatus
 from app.models.base import utcnow
 from app.services.crm.activities import create_activity
 from tests import factories as f
+from tests.conftest import csrf_token
 from tests.portal.conftest import make_account, portal_login
 
 # Every page reads the signed-in user with the settings stamp and the age of the customer's
@@ -33,6 +34,11 @@ BUDGETS = {
     "invoice_email": 5,  # + the supply point, its delivery settings, its latest invoices and what
                          # was e-mailed of them (one statement for all)
 }
+# A self-reading sent (POST): the user, the supply point with its meters and its customer, the
+# meter's last reading with the supply point's history (one statement), the request with its
+# first step, the write queued for billing, the reading, and the confirmation e-mail (whether
+# its key was queued before, then the message).
+READING_SENT = 9
 
 
 @contextlib.contextmanager
@@ -102,3 +108,25 @@ def test_portal_pages_run_a_fixed_number_of_statements(app, db):
     assert many == few  # nothing runs once per supply point, meter, invoice, reading or request
     over = {page: (n, BUDGETS[page]) for page, n in few.items() if n > BUDGETS[page]}
     assert not over, f"statements (counted, budget): {over}"
+
+
+def _reading_sent(app, db, supply_points: int, meters: int = 1) -> list[str]:
+    c, sps, _newest = _customer_with(db, supply_points, meters)
+    user = make_account(db, app, c)
+    browser = app.test_client()
+    assert portal_login(browser, user.username).status_code == 302
+    sp = sps[-1]
+    url = f"/portal/supply/{sp.id}/reading"
+    token = csrf_token(browser.get(url).get_data(as_text=True))
+    form = {"csrf_token": token, "meter": str(sp.meters[0].id), "reading_date": "2026-10-01",
+            "value": "1300"}  # a month after the last reading, a month's consumption
+    with counted(db.engine) as seen:
+        resp = browser.post(url, data=form)
+    assert resp.status_code == 302 and resp.location.endswith(f"/portal/supply/{sp.id}/consumption")
+    return seen
+
+
+def test_sending_a_reading_runs_a_fixed_number_of_statements(app, db):
+    few, many = _reading_sent(app, db, 2), _reading_sent(app, db, 6, meters=3)
+    assert len(many) == len(few)
+    assert len(few) <= READING_SENT, "\n".join(s.split(" FROM ")[0][:90] for s in few)

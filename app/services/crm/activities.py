@@ -121,11 +121,14 @@ def create_activity(kind: ActivityKind, *, channel: Channel = Channel.WEB, custo
                         supply_point_id=supply_point_id, invoice_id=invoice_id,
                         subject=subject or subject_key("kind"), payload=payload or {},
                         created_by_id=getattr(actor, "id", None), **fields)
+    # Its first step rides in the same flush (one flush, not two: the id comes back with it).
+    activity.history.append(ActivityHistory(from_status=None, to_status=S.NEW, action="create",
+                                            actor_id=getattr(actor, "id", None),
+                                            actor_label=_actor_label(actor)))
     db.session.add(activity)
     db.session.flush()
-    db.session.add(ActivityHistory(activity_id=activity.id, from_status=None, to_status=S.NEW,
-                                   action="create", actor_id=getattr(actor, "id", None),
-                                   actor_label=_actor_label(actor)))
+    # Steps added later by activity_id (transitions) must show: read the list afresh when asked.
+    db.session.expire(activity, ["history"])
     return activity
 
 

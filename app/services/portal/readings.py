@@ -99,7 +99,7 @@ class NeedsConfirmation(Exception):
 
     def __init__(self, consumption: int, expected: int, *, rolled_over: bool = False,
                  corrector_rolled_over: bool = False, implausible: bool = True,
-                 previous: MeterReading | None = None, unit: str = ""):
+                 previous: sa.Row | None = None, unit: str = ""):
         super().__init__(f"{consumption} vs {expected}")
         self.consumption, self.expected = consumption, expected
         self.rolled_over, self.corrector_rolled_over = rolled_over, corrector_rolled_over
@@ -119,7 +119,7 @@ class Check:
     same_as_previous: bool = False
     expected: int | None = None
     corrector_rolled_over: bool = False
-    previous: MeterReading | None = None
+    previous: sa.Row | None = None  # the meter's last reading that counts (its columns)
     reference: str = ""  # once stored: the request's number (the customer's confirmation quotes it)
 
 
@@ -147,21 +147,42 @@ def previous_reading(meter: Meter) -> MeterReading | None:
     return previous_readings([meter])[meter.id]
 
 
-def expected_daily(supply_point: SupplyPoint) -> float | None:
-    """Average daily consumption from the supply point's history, else its annual estimate."""
-    rows = db.session.execute(
-        sa.select(MeterReading.reading_date, MeterReading.consumption)
-        .where(MeterReading.supply_point_id == supply_point.id,
-               MeterReading.status == ReadingStatus.VALID)
-        .order_by(MeterReading.reading_date)).all()
-    if len(rows) >= 2:
-        days = (rows[-1][0] - rows[0][0]).days
-        total = sum(c or 0 for _, c in rows[1:])
-        if days > 0 and total > 0:
-            return total / days
+_READING = MeterReading.__table__.c
+_VALID = sa.and_(_READING.supply_point_id == sa.bindparam("sp"), _READING.status == ReadingStatus.VALID)
+# The supply point's validated history in one row: how many readings, the first and the last
+# date, and the consumption counted after the first (the first reading's own is before it).
+_FIRST_CONSUMPTION = (sa.select(_READING.consumption).where(_VALID)
+                      .order_by(_READING.reading_date, _READING.id).limit(1).scalar_subquery())
+_SPAN = sa.select(sa.func.count().label("readings"),
+                  sa.func.min(_READING.reading_date).label("first_date"),
+                  sa.func.max(_READING.reading_date).label("last_date"),
+                  (sa.func.coalesce(sa.func.sum(_READING.consumption), 0)
+                   - sa.func.coalesce(_FIRST_CONSUMPTION, 0)).label("counted")).where(_VALID)
+# A new reading's base in one statement: the meter's last reading that counts (a rejected one
+# never does), with the supply point's history alongside. Rows, not records: only compared.
+_SPAN_ROW = _SPAN.subquery()
+_BASE = (sa.select(_READING.id, _READING.reading_date, _READING.value, _READING.corrector_value,
+                   *_SPAN_ROW.c)
+         .join(_SPAN_ROW, sa.true())
+         .where(_READING.meter_id == sa.bindparam("meter"), _READING.status != ReadingStatus.REJECTED)
+         .order_by(_READING.reading_date.desc(), _READING.id.desc()).limit(1))
+
+
+def _daily(span, supply_point: SupplyPoint) -> float | None:
+    """Average daily consumption of a history `span` (a row of _SPAN's columns), else the
+    supply point's annual estimate."""
+    if span is not None and span.readings >= 2:
+        days = (span.last_date - span.first_date).days
+        if days > 0 and span.counted > 0:
+            return float(span.counted) / days
     if supply_point.annual_consumption:
         return supply_point.annual_consumption / 365
     return None
+
+
+def expected_daily(supply_point: SupplyPoint) -> float | None:
+    """Average daily consumption from the supply point's history, else its annual estimate."""
+    return _daily(run(_SPAN, {"sp": supply_point.id}).first(), supply_point)
 
 
 def check_reading(supply_point: SupplyPoint, meter: Meter, reading_date: dt.date, value: int,
@@ -182,14 +203,14 @@ def check_reading(supply_point: SupplyPoint, meter: Meter, reading_date: dt.date
     if meter.has_corrector and corrector_value >= _corrector_top(meter):
         raise ReadingError(_l("The volume corrector has %(digits)d digits: the reading cannot be "
                               "that long.", digits=meter.corrector_digits or 9), "corrector_value")
-    prev = previous_reading(meter)
+    prev = run(_BASE, {"meter": meter.id, "sp": supply_point.id}).first()
     if prev is None:
         return Check(consumption=None)
     if reading_date <= prev.reading_date:
         raise ReadingError(_l("The date must be later than the previous reading (%(date)s).",
                               date=format_date(prev.reading_date)), "reading_date")
     days = (reading_date - prev.reading_date).days
-    daily = expected_daily(supply_point)
+    daily = _daily(prev, supply_point)
     expected = int(daily * days) if daily else None
     factor = settings.get("consumption plausibility factor")
     limit = max(expected * factor, 1) if expected is not None else None
@@ -290,7 +311,6 @@ def _reading_sent(msg) -> None:
 
 # Built once (the consumption page reads it on every view): the supply point and the limit
 # are parameters. Rows, not records: a page of 60 readings is only shown.
-_READING = MeterReading.__table__.c
 _HISTORY = (sa.select(*_READING).where(_READING.supply_point_id == sa.bindparam("sp"))
             .order_by(_READING.reading_date.desc(), _READING.id.desc()).limit(sa.bindparam("limit")))
 

@@ -115,12 +115,16 @@ def _active_meters(sp: SupplyPoint) -> list[Meter]:
 
 # The reading and consumption pages' supply point with its meters, in one statement.
 _WITH_METERS = owned_statement(SupplyPoint, joinedload(SupplyPoint.meters))
+# A reading sent: the customer too (the confirmation e-mail is addressed to them).
+_WITH_METERS_AND_CUSTOMER = owned_statement(SupplyPoint, joinedload(SupplyPoint.meters),
+                                            joinedload(SupplyPoint.customer))
 
 
 @bp.route("/supply/<int:sp_id>/reading", methods=["GET", "POST"])
 @customer_required
 def reading(sp_id):
-    sp = get_owned_or_404(SupplyPoint, sp_id, _WITH_METERS)
+    sp = get_owned_or_404(SupplyPoint, sp_id,
+                          _WITH_METERS_AND_CUSTOMER if request.method == "POST" else _WITH_METERS)
     meters = _active_meters(sp)
     unit = readings.units(sp)
     form = ReadingForm()
