@@ -1,9 +1,14 @@
-"""The templates' class keeps Jinja's import rules; rows' links equal url_for's."""
+"""The templates' class keeps Jinja's import rules, its compiler Jinja's escaping; rows' links
+equal url_for's."""
+import decimal
+
 import jinja2
 import pytest
 from flask import url_for
+from flask_babel import lazy_gettext
+from markupsafe import Markup, escape
 
-from app.templating import Template
+from app.templating import Template, _Compiler, escape_text
 from app.views.portal import id_url
 
 
@@ -47,3 +52,52 @@ def test_id_links_equal_url_for_at_any_mount_point(app, root):
             for value in (1, 42, 987654321, 2_000_000_000):
                 assert id_url(endpoint, argument, value) == url_for(endpoint, **{argument: value})
         assert id_url("portal.invoice", "invoice_id", 7).startswith(f"{root}/portal/")
+
+
+VALUES = ["", "plain", "<b>&\"'</b>", "àèìòù € ✓", Markup("<i>safe</i>"), 0, -3, 2.5,
+          decimal.Decimal("1234.50"), None, True, ["<x>"], {"k": "<v>"}]
+
+
+@pytest.mark.parametrize("value", VALUES, ids=repr)
+def test_a_value_is_escaped_as_markupsafe_escapes_it(value):
+    assert escape_text(value) == str(escape(value))
+    assert type(escape_text(value)) in (str, Markup)
+
+
+# Output of every kind Jinja writes: values, filters, macros and their caller, set blocks,
+# filter blocks, includes, loops, concatenation, conditional escaping, autoescape switched off.
+PAGES = {
+    "base.html": "<title>{% block title %}{% endblock %}</title>{% block body %}{% endblock %}",
+    "part.html": "<p>{{ value }}|{{ value|upper }}|{{ value|e }}|{{ value|safe }}</p>",
+    "page.html": """{% extends "base.html" %}{% block title %}{{ title }}{% endblock %}
+{% macro box(v) %}<div>{{ v }}{% if caller %}{{ caller() }}{% endif %}</div>{% endmacro %}
+{% block body %}{{ box(value) }}{% call box(value) %}<b>{{ value }}</b>{% endcall %}
+{% set kept %}<i>{{ value }}</i>{% endset %}{{ kept }}{{ kept|length }}
+{% filter upper %}{{ value }}<br>{% endfilter %}{% include "part.html" %}
+{% for v in many %}{{ loop.index }}:{{ v }}{{ v ~ value }};{% endfor %}{{ value ~ '<&>' }}
+{{ lazy }}{{ markup }}{{ number }}{{ none }}{{ '%s' % value }}{{ value if flag else markup }}
+{% autoescape false %}{{ value }}{% endautoescape %}{% autoescape true %}{{ value }}{% endautoescape %}
+{% endblock %}""",
+}
+
+
+@pytest.mark.parametrize("autoescape", [True, False, jinja2.select_autoescape(["html"])])
+def test_pages_render_as_jinja_renders_them(app, autoescape):
+    def env(compiler):
+        e = jinja2.Environment(loader=jinja2.DictLoader(PAGES), autoescape=autoescape)
+        if compiler:
+            e.code_generator_class = _Compiler
+        return e
+
+    values = dict(title="<T&>", value="<a href=\"x\">'&'</a>", many=["<1>", 2, Markup("<3>")],
+                  lazy=lazy_gettext("Error"), markup=Markup("<em>m</em>"), number=decimal.Decimal("1.50"),
+                  none=None, flag=True)
+    with app.test_request_context("/"):
+        ours, jinjas = env(True).get_template("page.html"), env(False).get_template("page.html")
+        assert ours.render(values) == jinjas.render(values)
+        assert ours.render(values, flag=False) == jinjas.render(values, flag=False)
+    assert "escape_text(" in env(True).compile(PAGES["part.html"], raw=True) or autoescape is False
+
+
+def test_the_application_compiles_its_templates_with_this_compiler(app):
+    assert app.jinja_env.code_generator_class is _Compiler
