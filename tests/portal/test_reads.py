@@ -52,24 +52,25 @@ def test_the_pages_prebuilt_reads_give_sqlalchemys_rows_and_types(app, db, compa
                 "/portal/requests", f"/portal/supply/{sps[-1].id}/invoice-email"):
         assert browser.get(url).status_code == 200, url
     statements = {id(s) for s, _ in compared}
-    expected = {overview._NEWEST_INVOICE, overview._NEWEST_READING, overview._OVERVIEW,
+    expected = {overview._SUMMARIES, overview._OVERVIEW,
                 invoices._SUPPLY_OPTIONS, invoices._PAYMENTS, invoices._DETAIL, invoices._LINES,
                 invoices._INVOICE_PAYMENTS, invoice_delivery._SEND_LOGS, requests._MY_REQUESTS,
                 readings._HISTORY}
     assert {id(s) for s in expected} <= statements
-    assert all(n for s, n in compared if s in (overview._NEWEST_INVOICE, invoices._LINES,
+    assert all(n for s, n in compared if s in (overview._SUMMARIES, invoices._LINES,
                                                    invoice_delivery._SEND_LOGS, readings._HISTORY))
 
 
 def test_lists_of_any_length_and_an_empty_one(app, db):
     c, sps, _ = _customer_with(db, 3)
-    ids = [sp.id for sp in sps]
+    paid = sorted(i.id for i in db.session.scalars(sa.select(Invoice).where(Invoice.customer_id == c.id))
+                  if i.payments)
+    assert len(paid) == 3  # one paid invoice per supply point
     conn = db.session.connection()
-    for chosen in (ids, ids[:1], ids[:2], []):
-        rows = reads.run(overview._NEWEST_INVOICE, {"ids": chosen})
-        assert [tuple(r) for r in rows] == [tuple(r) for r in conn.execute(overview._NEWEST_INVOICE,
-                                                                            {"ids": chosen})]
-        assert {r.supply_point_id for r in rows} == set(chosen)
+    for chosen in (paid, paid[:1], paid[:2], []):
+        rows = reads.run(invoices._PAYMENTS, {"ids": chosen})
+        assert [tuple(r) for r in rows] == [tuple(r) for r in conn.execute(invoices._PAYMENTS, {"ids": chosen})]
+        assert {r.invoice_id for r in rows} == set(chosen)
 
 
 def test_values_come_converted_by_their_types(app, db):

@@ -21,9 +21,9 @@ from tests.portal.conftest import make_account, portal_login
 # Every page reads the signed-in user with the settings stamp and the age of the customer's
 # copy of billing's data (1 of each count).
 BUDGETS = {
-    "home": 5,  # + the customer's name with the request counts and the balance, the supply
-                # points (with whether each has a meter and where its newest direct debit
-                # request stands), every supply point's newest invoice and reading (one each)
+    "home": 3,  # + the customer's name with the request counts and the balance, the supply
+                # points with their newest invoice and reading, whether each has a meter and
+                # where its newest direct debit request stands (one statement)
     "invoices": 5,  # + the list: its supply points (the filter, the chosen one), totals, page, payments
     "invoice": 5,  # + the invoice with its supply point, its lines, its payments, the e-mails sent
     "pdf": 2,  # + the invoice with its stored PDF
