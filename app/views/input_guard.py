@@ -27,7 +27,7 @@ from werkzeug.routing import IntegerConverter
 
 from app.i18n import lazy_gettext as _l
 
-MAX_DB_INT = 2**63 - 1  # the largest BIGINT; SQLite's INTEGER is the same
+MAX_DB_INT = 2**31 - 1  # the largest INTEGER of PostgreSQL, every primary key's type (SQLite's is wider)
 MAX_PAGE = 100_000
 MAX_PAGE_SIZE = 1_000
 _DIGITS = re.compile(r"[0-9]{1,19}")
