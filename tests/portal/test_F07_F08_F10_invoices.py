@@ -181,6 +181,20 @@ def test_F10_readings_are_written_the_italian_way_with_their_unit(client, db, lo
     assert "1.337&nbsp;m³" in reading_page  # the last reading, beside the form
 
 
+def test_F10_another_customers_supply_point_shows_no_consumption(client, db, logged_in):
+    other = f.customer(last_name="Altro")
+    sp = f.supply_point(other, address="Via Altrui 9")
+    f.reading(sp, f.meter(sp, serial="M-OTHER-1"), value=4321)
+    db.session.commit()
+    # ids past a primary key's range (PostgreSQL's INTEGER) are not found either, not an error
+    for sp_id in (sp.id, 2**31, 2**63 - 1, 2**63):
+        for url in (f"/portal/supply/{sp_id}/consumption", f"/portal/supply/{sp_id}/reading",
+                    f"/portal/invoices/{sp_id}", f"/portal/invoices/{sp_id}/pdf", f"/portal/requests/{sp_id}"):
+            resp = client.get(url)
+            body = resp.get_data(as_text=True)
+            assert resp.status_code == 404 and "M-OTHER-1" not in body and "Altrui" not in body, url
+
+
 def test_F07_another_customers_invoice_is_404(client, db, logged_in):
     other = f.customer(last_name="Altro")
     inv = f.invoice(other, f.supply_point(other), number="FT-OTHER-1")

@@ -55,7 +55,7 @@ def test_the_pages_prebuilt_reads_give_sqlalchemys_rows_and_types(app, db, compa
     expected = {overview._SUMMARIES, overview._OVERVIEW,
                 invoices._SUPPLY_OPTIONS, invoices._PAYMENTS, invoices._DETAIL, invoices._LINES,
                 invoices._INVOICE_PAYMENTS, invoice_delivery._SEND_LOGS, requests._MY_REQUESTS,
-                readings._HISTORY}
+                readings._HISTORY, readings._METERED_SUPPLY}
     assert {id(s) for s in expected} <= statements
     assert all(n for s, n in compared if s in (overview._SUMMARIES, invoices._LINES,
                                                    invoice_delivery._SEND_LOGS, readings._HISTORY))

@@ -22,6 +22,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
+from typing import NamedTuple
 
 import sqlalchemy as sa
 from flask_babel import format_date
@@ -331,7 +332,51 @@ class HistoryRow:
     meter: Meter | None = None
 
 
-def consumption_history(supply_point: SupplyPoint, limit: int = 60) -> list[HistoryRow]:
+class MeterRow(NamedTuple):
+    """What the consumption history needs of a meter."""
+
+    id: int
+    serial: str
+    digits: int
+    has_corrector: bool
+    corrector_digits: int
+    removed_on: dt.date | None
+
+
+@dataclass(frozen=True)
+class MeteredSupply:
+    """A supply point as its consumption history shows it: how it is named, what converts its
+    meters' counts, and its meters (in the order they were installed)."""
+
+    id: int
+    service: Service
+    point_code: str
+    address: str
+    city: str
+    conversion_coefficient: Decimal | None
+    meters: tuple[MeterRow, ...]
+
+
+_sp = SupplyPoint.__table__.c
+_meter = Meter.__table__.c
+_METERED_SUPPLY = (sa.select(_sp.id, _sp.service, SupplyPoint.point_code.label("point_code"), _sp.address,
+                             _sp.city, _sp.conversion_coefficient, *(_meter[f] for f in MeterRow._fields))
+                   .select_from(SupplyPoint.__table__).outerjoin(Meter.__table__, _meter.supply_point_id == _sp.id)
+                   .where(_sp.id == sa.bindparam("id"), _sp.customer_id == sa.bindparam("customer_id"))
+                   .order_by(_meter.installed_on, _meter.id))
+
+
+def metered_supply(customer_id: int, supply_point_id: int) -> MeteredSupply | None:
+    """The customer's supply point `supply_point_id` with its meters (one statement), or None
+    when the customer has no such supply point."""
+    rows = run(_METERED_SUPPLY, {"id": supply_point_id, "customer_id": customer_id}).all()
+    if not rows:
+        return None
+    meters = tuple(MeterRow(*r[6:]) for r in rows if r[6] is not None)
+    return MeteredSupply(*rows[0][:6], meters)
+
+
+def consumption_history(supply_point: SupplyPoint | MeteredSupply, limit: int = 60) -> list[HistoryRow]:
     """The readings newest first with the consumption each one counts (F-10).
 
     A rejected reading counts nothing and is never the base of the next one: a reading not
