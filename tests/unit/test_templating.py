@@ -8,7 +8,7 @@ from flask import url_for
 from flask_babel import lazy_gettext
 from markupsafe import Markup, escape
 
-from app.templating import Template, _Compiler, escape_text
+from app.templating import Context, Template, _Compiler, escape_text
 from app.views.portal import id_url
 
 
@@ -77,8 +77,33 @@ PAGES = {
 {% for v in many %}{{ loop.index }}:{{ v }}{{ v ~ value }};{% endfor %}{{ value ~ '<&>' }}
 {{ lazy }}{{ markup }}{{ number }}{{ none }}{{ '%s' % value }}{{ value if flag else markup }}
 {% autoescape false %}{{ value }}{% endautoescape %}{% autoescape true %}{{ value }}{% endautoescape %}
+{% for v in many %}{% set local = loop.index %}{{ plain(v) }}{{ thing.method(v, k=local) }}{{ asks(v) }}{{ evals(v) }}
+{{ gives_env() }}{{ thing.asks() }}{{ box(v) }}{{ stops() }}{{ dict(a=v)['a'] }}{{ loop.cycle('odd', 'even') }}{% endfor %}
 {% endblock %}""",
 }
+
+
+class _Thing:
+    def method(self, v, k=0):
+        return f"<{v}:{k}>"
+
+    @jinja2.pass_context
+    def asks(self, context):
+        return context["title"]
+
+
+@jinja2.pass_context
+def _asks(context, v):
+    return f"{context.get('local', '-')}/{context['title']}/{v}"
+
+
+def _stops():
+    raise StopIteration
+
+
+CALLABLES = dict(plain=lambda v: f"<{v}>", thing=_Thing(), asks=_asks, stops=_stops,
+                 evals=jinja2.pass_eval_context(lambda ctx, v: f"{ctx.autoescape}:{v}"),
+                 gives_env=jinja2.pass_environment(lambda env: type(env).__name__))
 
 
 @pytest.mark.parametrize("autoescape", [True, False, jinja2.select_autoescape(["html"])])
@@ -86,12 +111,12 @@ def test_pages_render_as_jinja_renders_them(app, autoescape):
     def env(compiler):
         e = jinja2.Environment(loader=jinja2.DictLoader(PAGES), autoescape=autoescape)
         if compiler:
-            e.code_generator_class = _Compiler
+            e.code_generator_class, e.context_class = _Compiler, Context
         return e
 
     values = dict(title="<T&>", value="<a href=\"x\">'&'</a>", many=["<1>", 2, Markup("<3>")],
                   lazy=lazy_gettext("Error"), markup=Markup("<em>m</em>"), number=decimal.Decimal("1.50"),
-                  none=None, flag=True)
+                  none=None, flag=True, **CALLABLES)
     with app.test_request_context("/"):
         ours, jinjas = env(True).get_template("page.html"), env(False).get_template("page.html")
         assert ours.render(values) == jinjas.render(values)
@@ -99,5 +124,5 @@ def test_pages_render_as_jinja_renders_them(app, autoescape):
     assert "escape_text(" in env(True).compile(PAGES["part.html"], raw=True) or autoescape is False
 
 
-def test_the_application_compiles_its_templates_with_this_compiler(app):
-    assert app.jinja_env.code_generator_class is _Compiler
+def test_the_application_compiles_its_templates_with_this_compiler_and_context(app):
+    assert app.jinja_env.code_generator_class is _Compiler and app.jinja_env.context_class is Context
