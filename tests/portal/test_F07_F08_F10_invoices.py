@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from flask_babel import force_locale
 
 from app.models import (Activity, ActivityKind, DeliveryMode, InvoiceDeliverySetting,
-                        InvoiceEmailLog, InvoiceStatus, OutboxMessage, PaymentChannel, SendOutcome,
+                        InvoiceEmailLog, InvoiceLine, InvoiceStatus, OutboxMessage, PaymentChannel, SendOutcome,
                         Service)
 from tests import factories as f
 from tests.portal.conftest import post_form, received_mail
@@ -103,6 +103,28 @@ def test_F07_detail_shows_payment_and_where_paid(client, db, logged_in):
     inv = logged_in["invoice"]
     body = client.get(f"/portal/invoices/{inv.id}").get_data(as_text=True)
     assert inv.number in body and "Ufficio postale Roma 12" in body and "Materia gas" in body
+
+
+def test_F07_detail_lists_each_line_once_in_order_beside_the_payments(client, db, logged_in):
+    inv = logged_in["invoice"]  # line 1 "Materia gas", one payment
+    for no, desc in ((3, "Oneri di sistema"), (2, "Trasporto")):
+        db.session.add(InvoiceLine(invoice_id=inv.id, line_no=no, description=desc, quantity=Decimal("1"),
+                                   unit_price=Decimal("5"), amount=Decimal("5.00"), vat_percent=Decimal("10")))
+    f.payment(inv, amount=Decimal("1.00"))
+    db.session.commit()
+    body = client.get(f"/portal/invoices/{inv.id}").get_data(as_text=True)
+    lines = body.split("<caption>Righe della bolletta</caption>")[1].split("</table>")[0]
+    payments = body.split("<caption>Pagamenti</caption>")[1].split("</table>")[0]
+    assert [lines.index(d) for d in ("Materia gas", "Trasporto", "Oneri di sistema")] == sorted(
+        lines.index(d) for d in ("Materia gas", "Trasporto", "Oneri di sistema"))
+    assert lines.count("<tr>") == 4 and payments.count("<tr>") == 3  # header + 3 lines; header + 2 payments
+
+    bare = f.invoice(logged_in["customer"], logged_in["supply_point"], number="FT-NOLINES-1")
+    db.session.execute(sa.delete(InvoiceLine).where(InvoiceLine.invoice_id == bare.id))
+    db.session.commit()
+    body = client.get(f"/portal/invoices/{bare.id}").get_data(as_text=True)
+    assert "FT-NOLINES-1" in body and "None" not in body
+    assert body.split("<caption>Righe della bolletta</caption>")[1].split("</table>")[0].count("<tr>") == 1
 
 
 def test_F07_pdf_copy(client, db, logged_in, billing_sim):

@@ -25,7 +25,7 @@ BUDGETS = {
                 # points with their newest invoice and reading, whether each has a meter and
                 # where its newest direct debit request stands (one statement)
     "invoices": 5,  # + the list: its supply points (the filter, the chosen one), totals, page, payments
-    "invoice": 5,  # + the invoice with its supply point, its lines, its payments, the e-mails sent
+    "invoice": 4,  # + the invoice with its supply point and its lines, its payments, the e-mails sent
     "pdf": 2,  # + the invoice with its stored PDF
     "consumption": 3,  # + the supply point with its meters, its readings
     "reading": 3,  # + the supply point with its meters, every meter's last reading (one for all)

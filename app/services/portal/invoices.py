@@ -234,27 +234,31 @@ class InvoiceDetail:
 
 
 _line = InvoiceLine.__table__.c
+# The invoice with its supply point and its lines: one row per line (one row, lines empty,
+# when it has none).
 _DETAIL = (sa.select(_inv.id, _inv.number, _inv.invoice_date, _inv.invoice_type, _inv.period_from,
                      _inv.period_to, _inv.consumption, _inv.unit, _inv.amount, _inv.due_date,
                      _inv.amount_paid, _inv.status, _sp.id.label("sp_id"), _sp.service, _sp.address,
-                     _sp.city, _sp.pdr, _sp.pod, _sp.code)
-           .select_from(Invoice.__table__.outerjoin(SupplyPoint.__table__, _sp.id == _inv.supply_point_id))
-           .where(_inv.id == sa.bindparam("id"), _inv.customer_id == sa.bindparam("customer_id")))
-_LINES = (sa.select(_line.description, _line.quantity, _line.amount)
-          .where(_line.invoice_id == sa.bindparam("id")).order_by(_line.line_no))
+                     _sp.city, _sp.pdr, _sp.pod, _sp.code, _line.line_no, _line.description,
+                     _line.quantity, _line.amount.label("line_amount"))
+           .select_from(Invoice.__table__.outerjoin(SupplyPoint.__table__, _sp.id == _inv.supply_point_id)
+                        .outerjoin(InvoiceLine.__table__, _line.invoice_id == _inv.id))
+           .where(_inv.id == sa.bindparam("id"), _inv.customer_id == sa.bindparam("customer_id"))
+           .order_by(_line.line_no, _line.id))
 _INVOICE_PAYMENTS = (sa.select(_pay.payment_date, _pay.amount, _pay.method, _pay.paid_at)
                      .where(_pay.invoice_id == sa.bindparam("id")).order_by(_pay.payment_date))
 
 
 def invoice_detail(customer_id: int, invoice_id: int) -> InvoiceDetail | None:
     """The customer's invoice `invoice_id` with its supply point, lines and payments, as plain
-    rows (three Core statements), or None when the customer has no such invoice."""
-    row = run(_DETAIL, {"id": invoice_id, "customer_id": customer_id}).first()
-    if row is None:
+    rows (two Core statements), or None when the customer has no such invoice."""
+    rows = run(_DETAIL, {"id": invoice_id, "customer_id": customer_id}).all()
+    if not rows:
         return None
+    row = rows[0]
     supply = SupplyOfInvoice(row.service, row.address, row.city, row.pdr or row.pod or row.code) \
         if row.sp_id is not None else None
-    params = {"id": invoice_id}
     return InvoiceDetail(*row[:12], supply_point=supply,
-                         lines=[LineRow(*r) for r in run(_LINES, params)],
-                         payments=[PaymentRow(*r) for r in run(_INVOICE_PAYMENTS, params)])
+                         lines=[LineRow(r.description, r.quantity, r.line_amount) for r in rows
+                                if r.line_no is not None],
+                         payments=[PaymentRow(*r) for r in run(_INVOICE_PAYMENTS, {"id": invoice_id})])
