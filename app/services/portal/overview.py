@@ -10,7 +10,6 @@ from typing import NamedTuple
 
 import sqlalchemy as sa
 
-from app.extensions import db
 from app.models import (Activity, ActivityStatus, DirectDebitMandate, Invoice, InvoiceStatus, MandateStatus,
                         Meter, MeterReading, OutboxMessage, OutboxStatus, PaymentMethod, ReadingStatus,
                         ReadingType, Service, SupplyPoint, SupplyStatus)
