@@ -8,7 +8,7 @@ from app.roles import ADMIN
 
 PORTAL = [("/portal/invoices?year=-1", 400), ("/portal/invoices?year=99999999999999999999", 400),
           ("/portal/invoices?year=%D9%A3", 400), ("/portal/invoices?page=99999999999999999999", 400),
-          ("/portal/invoices?supply=99999999999999999999999", 404),
+          ("/portal/invoices?supply=99999999999999999999999", 404), ("/portal/invoices?supply=3000000000", 404),
           ("/portal/invoices/99999999999999999999999", 404), ("/portal/requests?page=-1", 400),
           ("/portal/login?next=%0a/portal/home", 400)]
 BACK_OFFICE = [("/customerview/list/?_oc_CustomerView=nonexistent&_od_CustomerView=asc", 400),
@@ -17,6 +17,7 @@ BACK_OFFICE = [("/customerview/list/?_oc_CustomerView=nonexistent&_od_CustomerVi
                ("/customerview/list/?psize_CustomerView=99999999999999999999", 400),
                ("/activityview/list/?_flt_9_status=x", 400),
                ("/customerview/show/99999999999999999999999", 404), ("/users/show/99999999999999999999", 404),
+               ("/customerview/show/3000000000", 404),  # past PostgreSQL's INTEGER, not a database error
                ("/users/download/x", 404), ("/login/?next=%0a", 400)]
 
 

@@ -244,7 +244,7 @@ _DETAIL = (sa.select(_inv.id, _inv.number, _inv.invoice_date, _inv.invoice_type,
            .select_from(Invoice.__table__.outerjoin(SupplyPoint.__table__, _sp.id == _inv.supply_point_id)
                         .outerjoin(InvoiceLine.__table__, _line.invoice_id == _inv.id))
            .where(_inv.id == sa.bindparam("id"), _inv.customer_id == sa.bindparam("customer_id"))
-           .order_by(_line.line_no, _line.id))
+           .order_by(_line.line_no))  # unique per invoice
 _INVOICE_PAYMENTS = (sa.select(_pay.payment_date, _pay.amount, _pay.method, _pay.paid_at)
                      .where(_pay.invoice_id == sa.bindparam("id")).order_by(_pay.payment_date))
 

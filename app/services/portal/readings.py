@@ -359,8 +359,10 @@ class MeteredSupply:
 
 _sp = SupplyPoint.__table__.c
 _meter = Meter.__table__.c
-_METERED_SUPPLY = (sa.select(_sp.id, _sp.service, SupplyPoint.point_code.label("point_code"), _sp.address,
-                             _sp.city, _sp.conversion_coefficient, *(_meter[f] for f in MeterRow._fields))
+_SUPPLY_COLUMNS = (_sp.id, _sp.service, SupplyPoint.point_code.label("point_code"), _sp.address, _sp.city,
+                   _sp.conversion_coefficient)  # MeteredSupply's fields before its meters
+_N_SUPPLY = len(_SUPPLY_COLUMNS)
+_METERED_SUPPLY = (sa.select(*_SUPPLY_COLUMNS, *(_meter[f] for f in MeterRow._fields))
                    .select_from(SupplyPoint.__table__).outerjoin(Meter.__table__, _meter.supply_point_id == _sp.id)
                    .where(_sp.id == sa.bindparam("id"), _sp.customer_id == sa.bindparam("customer_id"))
                    .order_by(_meter.installed_on, _meter.id))
@@ -372,8 +374,8 @@ def metered_supply(customer_id: int, supply_point_id: int) -> MeteredSupply | No
     rows = run(_METERED_SUPPLY, {"id": supply_point_id, "customer_id": customer_id}).all()
     if not rows:
         return None
-    meters = tuple(MeterRow(*r[6:]) for r in rows if r[6] is not None)
-    return MeteredSupply(*rows[0][:6], meters)
+    meters = tuple(MeterRow(*r[_N_SUPPLY:]) for r in rows if r[_N_SUPPLY] is not None)
+    return MeteredSupply(*rows[0][:_N_SUPPLY], meters)
 
 
 def consumption_history(supply_point: SupplyPoint | MeteredSupply, limit: int = 60) -> list[HistoryRow]:

@@ -22,7 +22,7 @@ from app.models import (Activity, Customer, DeliveryMode, DirectDebitMandate, In
 from app.services.portal import accounts, customer_data, direct_debit, invoice_delivery, readings, requests as customer_requests
 from app.services.portal import overview
 from app.views.charts import bar_chart
-from app.views.input_guard import MAX_DB_INT, MAX_PAGE, ascii_int, query_int
+from app.views.input_guard import MAX_PAGE, ascii_int, query_int
 from app.services.portal.invoices import (SORTS, STATUS_FILTERS, InvoiceFilter, invoice_detail,
                                          invoice_page, supply_point_options)
 from app.services.mailing.invoice_links import read_invoice_token
@@ -113,7 +113,7 @@ def _active_meters(sp: SupplyPoint) -> list[Meter]:
     return [m for m in sp.meters if m.removed_on is None]
 
 
-# The reading and consumption pages' supply point with its meters, in one statement.
+# The reading page's supply point with its meters, in one statement.
 _WITH_METERS = owned_statement(SupplyPoint, joinedload(SupplyPoint.meters))
 # A reading sent: the customer too (the confirmation e-mail is addressed to them).
 _WITH_METERS_AND_CUSTOMER = owned_statement(SupplyPoint, joinedload(SupplyPoint.meters),
@@ -178,7 +178,7 @@ def reading(sp_id):
 @bp.route("/supply/<int:sp_id>/consumption")
 @customer_required
 def consumption(sp_id):
-    sp = readings.metered_supply(current_customer_id(), sp_id) if sp_id <= MAX_DB_INT else None
+    sp = readings.metered_supply(current_customer_id(), sp_id)  # <int:> stops at the largest key
     if sp is None:
         abort(404)
     rows = readings.consumption_history(sp)
@@ -269,7 +269,7 @@ def _invoice_or_login(invoice_id: int, statement=None):
 def invoice(invoice_id):
     cid = current_customer_id()
     if cid is not None:  # the owner: plain rows of the invoice, its supply point, lines, payments
-        inv = invoice_detail(cid, invoice_id) if invoice_id <= MAX_DB_INT else None
+        inv = invoice_detail(cid, invoice_id)
         token = None
         if inv is None:
             abort(404)
@@ -287,7 +287,7 @@ def invoice(invoice_id):
 @bp.route("/invoices/<int:invoice_id>/pdf")
 def invoice_download(invoice_id):
     cid = current_customer_id()
-    stored = owners_stored_pdf(cid, invoice_id) if cid is not None and invoice_id <= MAX_DB_INT else None
+    stored = owners_stored_pdf(cid, invoice_id) if cid is not None else None
     if stored is not None:  # the owner, and a copy is kept: nothing else to load
         number, data = stored
     else:
